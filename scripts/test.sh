@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh machine: install what is missing (scripts/setup.sh), make
+# the test audio and Python reference outputs (tests/gen_reference.py), then run every Rust test
+# plus fmt and clippy. Used by .ci/run.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+scripts/setup.sh
+venv="${EARSHOT_CACHE:-$HOME/.cache/earshot}/venv"
+# Two cores: let libtorch and the reference code use them without oversubscribing.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+"$venv/bin/python" tests/gen_reference.py
+cargo fmt --check
+cargo clippy --release --all-targets -q -- -D warnings
+cargo test --release --all-targets -- --test-threads 2

@@ -1,0 +1,137 @@
+//! `earshot decode`: audio to float32 WAV or `.npy`, as `librosa.load(path, sr, mono)`.
+//!
+//! One file goes to the named output; several files (or directories) go to one output per file
+//! in the `-o` directory, named after the input (`clip.flac` → `clip.flac.npy`).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+
+use super::{expand_inputs, output, report, Cli};
+use crate::audio::{self, LoadOptions, Waveform};
+
+/// Output file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DecodeFormat {
+    /// NumPy `.npy`, float32: (samples,) with --mono, else (channels, samples).
+    Npy,
+    /// 32-bit float WAV.
+    Wav,
+}
+
+/// Arguments of `earshot decode`.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Audio files or directories.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Target sample rate in Hz (soxr HQ, as librosa); default: keep the native rate.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sr: Option<u32>,
+    /// Average the channels into one.
+    #[arg(long)]
+    pub mono: bool,
+    /// Output: a `.npy` or `.wav` file for one input; a directory for several.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Keep AAC/M4A in float; by default they are rounded and clipped to 16 bits as
+    /// librosa.load's audioread/ffmpeg path does.
+    #[arg(long)]
+    pub full_precision: bool,
+    /// Output format when writing into a directory (default npy).
+    #[arg(long, value_enum)]
+    pub format: Option<DecodeFormat>,
+}
+
+fn format_of(path: &Path) -> Option<DecodeFormat> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "npy" => Some(DecodeFormat::Npy),
+        "wav" => Some(DecodeFormat::Wav),
+        _ => None,
+    }
+}
+
+fn write(path: &Path, wave: &Waveform, mono: bool, format: DecodeFormat) -> Result<()> {
+    match format {
+        DecodeFormat::Npy => {
+            let shape = if mono {
+                vec![wave.frames()]
+            } else {
+                vec![wave.channels, wave.frames()]
+            };
+            output::atomically(path, |tmp| crate::npy::write(tmp, &wave.samples, &shape))
+        }
+        DecodeFormat::Wav => output::atomically(path, |tmp| crate::wav::write_f32(tmp, wave)),
+    }
+}
+
+/// Run `earshot decode`; returns the number of inputs that failed.
+pub fn run(_cli: &Cli, args: &DecodeArgs) -> Result<usize> {
+    let inputs = expand_inputs(&args.files);
+    // `-o clip.npy` or `-o clip.wav` names one output file; anything else is a directory.
+    let plan: Vec<(PathBuf, Option<String>, PathBuf, DecodeFormat)> = if let Some(format) =
+        format_of(&args.output)
+    {
+        if inputs.len() != 1 {
+            bail!(
+                "{}: {} inputs cannot go to one file; give a directory to -o",
+                args.output.display(),
+                inputs.len()
+            );
+        }
+        let (path, problem) = inputs.into_iter().next().expect("one input");
+        vec![(path, problem, args.output.clone(), format)]
+    } else {
+        if args.output.exists() && !args.output.is_dir() {
+            bail!(
+                "{}: -o must be a .npy/.wav file or a directory",
+                args.output.display()
+            );
+        }
+        let format = args.format.unwrap_or(DecodeFormat::Npy);
+        let ext = match format {
+            DecodeFormat::Npy => "npy",
+            DecodeFormat::Wav => "wav",
+        };
+        let mut names = HashSet::new();
+        let mut plan = Vec::new();
+        for (path, problem) in inputs {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let target = args.output.join(format!("{name}.{ext}"));
+            let problem = problem.or_else(|| {
+                (!names.insert(target.clone()))
+                    .then(|| format!("another input also writes {}", target.display()))
+            });
+            plan.push((path, problem, target, format));
+        }
+        if plan.iter().any(|(_, problem, _, _)| problem.is_none()) {
+            std::fs::create_dir_all(&args.output)
+                .with_context(|| format!("{}: cannot create directory", args.output.display()))?;
+        }
+        plan
+    };
+
+    let options = LoadOptions {
+        full_precision: args.full_precision,
+        ..LoadOptions::new(args.sr, args.mono)
+    };
+    let mut failed = 0;
+    for (path, problem, target, format) in plan {
+        let result = match problem {
+            Some(problem) => Err(anyhow::anyhow!(problem)),
+            None => audio::load(&path, options)
+                .map_err(anyhow::Error::from)
+                .and_then(|wave| write(&target, &wave, args.mono, format)),
+        };
+        if let Err(e) = result {
+            report(&path, &format!("{e:#}"));
+            failed += 1;
+        }
+    }
+    Ok(failed)
+}

@@ -1,0 +1,139 @@
+//! The `earshot` command line.
+//!
+//! Parsed in two stages, as ripgrep does: clap turns arguments into the raw [`Cli`] structs, and
+//! each command validates them into what it runs. Library errors come back typed; here they are
+//! reported as `error: <file>: <reason>`, one line each, never with a backtrace. With several
+//! input files the good ones are still processed and the exit code is 1 when any failed.
+
+mod decode;
+mod info;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::device::DeviceChoice;
+
+/// Command-line arguments shared by every command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "earshot",
+    version,
+    about = "Tag, detect and embed sound events; evaluate on AudioSet and DCASE.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Compute device: auto, cpu, cuda or cuda:N.
+    #[arg(long, global = true, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// libtorch intra-op threads (0 = one per core).
+    #[arg(long, global = true, default_value_t = 0)]
+    pub threads: usize,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show codec, sample rate, channels, duration and frames of audio files; with no file, show
+    /// this build (version, libtorch, device).
+    Info(info::InfoArgs),
+    /// Decode (and resample) one file to a float32 WAV or .npy, as librosa.load does.
+    Decode(decode::DecodeArgs),
+}
+
+/// Exit status when some inputs failed but the run went on.
+const EXIT_SOME_FAILED: u8 = 1;
+
+/// Print one error line for a failure tied to a file.
+pub(crate) fn report(path: &std::path::Path, err: &dyn std::fmt::Display) {
+    eprintln!("error: {}: {err}", path.display());
+}
+
+/// File extensions a directory walk picks up.
+const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "opus",
+];
+
+fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// An input argument: a file to process, or a problem with the argument itself.
+pub(crate) type Input = (PathBuf, Option<String>);
+
+/// Expand arguments: files stay as they are (in order), directories become the audio files
+/// below them (recursively, sorted). A directory without audio files, or one that cannot be
+/// read, is kept as a failed input so that it is reported like any bad file.
+pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> Vec<Input> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if !input.is_dir() {
+            out.push((input.clone(), None));
+            continue;
+        }
+        let mut found = Vec::new();
+        match walk(input, &mut found) {
+            Err(e) => out.push((input.clone(), Some(format!("cannot read directory: {e}")))),
+            Ok(()) if found.is_empty() => out.push((
+                input.clone(),
+                Some("is a directory with no audio files".into()),
+            )),
+            Ok(()) => out.extend(found.into_iter().map(|p| (p, None))),
+        }
+    }
+    out
+}
+
+/// Run the command line; the binary's `main` is just this.
+pub fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let first = msg.lines().next().unwrap_or_default().to_string();
+        eprintln!("error: internal error: {first}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    crate::device::set_threads(cli.threads);
+    let result = match &cli.command {
+        Command::Info(args) => info::run(&cli, args),
+        Command::Decode(args) => decode::run(&cli, args),
+    };
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(EXIT_SOME_FAILED),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_SOME_FAILED)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Shared fixtures: the generated test audio and the references written by
+//! `tests/gen_reference.py`, and a runner for the real `earshot` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Root of the generated data.
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/generated")
+}
+
+/// The manifest the generator wrote. A missing manifest is a failure, not a skip: run
+/// `scripts/test.sh` (or `tests/gen_reference.py` with the project venv).
+pub fn manifest() -> Value {
+    let path = data_dir().join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}\nThe reference data is missing: run scripts/test.sh, which installs the \
+             reference environment and runs tests/gen_reference.py",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).expect("manifest.json is valid JSON")
+}
+
+/// Path of a generated file given its manifest-relative path.
+pub fn data_path(rel: &str) -> PathBuf {
+    data_dir().join(rel)
+}
+
+/// A bad input by its manifest key.
+pub fn bad(key: &str) -> PathBuf {
+    let m = manifest();
+    let rel = m["bad"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no bad input {key}"));
+    data_path(rel)
+}
+
+/// Run the real binary.
+pub fn earshot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("earshot binary runs")
+}
+
+/// Largest absolute difference; panics on a length mismatch.
+pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y).abs())
+        .fold(0.0, f64::max)
+}
