@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--bin", default=str(ROOT / "target/release/earshot"))
+    target = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/earshot/target"))
+    ap.add_argument("--bin", default=str(Path(target) / "release/earshot"))
     ap.add_argument("--sr", type=int, default=32000)
     args = ap.parse_args()
     import librosa

@@ -5,8 +5,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
+. scripts/env.sh
 cargo build --release -q
-bin=target/release/earshot
+bin="$CARGO_TARGET_DIR/release/earshot"
 out="${EARSHOT_DEMO_OUT:-out/demo}"
 mkdir -p "$out"
 echo "== earshot info (this build)"

@@ -4,12 +4,14 @@
 #     test audio, libhdf5 for Keras checkpoints);
 #   * a Python venv under ~/.cache/earshot (shared by every clone) with torch==2.13.0, whose
 #     libtorch the Rust build links, and the pinned reference packages;
-#   * the .libtorch link that .cargo/config.toml hands to torch-sys as LIBTORCH.
+#   * links to the venv's torch: $EARSHOT_CACHE/libtorch (LIBTORCH for the project scripts) and
+#     .libtorch in the clone (LIBTORCH for a plain `cargo build`, through .cargo/config.toml).
 # Re-running it does only what is missing. Set EARSHOT_CACHE to move the cache.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache="${EARSHOT_CACHE:-$HOME/.cache/earshot}"
-venv="$cache/venv"
+. "$root/scripts/env.sh"
+cache="$EARSHOT_CACHE"
+venv="$EARSHOT_VENV"
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 debs=(pkg-config libsoxr-dev libhdf5-dev sox libsox-fmt-all espeak-ng ffmpeg lame flac vorbis-tools opus-tools)
@@ -46,5 +48,6 @@ print(os.path.dirname(spec.origin))
 PY
 )"
 [ -f "$torch_dir/lib/libtorch_cpu.so" ] || { say "no libtorch in $torch_dir"; exit 1; }
+ln -sfn "$torch_dir" "$LIBTORCH"
 ln -sfn "$torch_dir" "$root/.libtorch"
 say "ready: LIBTORCH -> $torch_dir"

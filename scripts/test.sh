@@ -6,10 +6,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
-venv="${EARSHOT_CACHE:-$HOME/.cache/earshot}/venv"
+. scripts/env.sh
 # Two cores: let libtorch and the reference code use them without oversubscribing.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
-"$venv/bin/python" tests/gen_reference.py
+"$EARSHOT_VENV/bin/python" tests/gen_reference.py
 cargo fmt --check
 cargo clippy --release --all-targets -q -- -D warnings
-cargo test --release --all-targets -- --test-threads 2
+RUST_TEST_THREADS=2 cargo test --release --all-targets

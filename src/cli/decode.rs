@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
-use super::{expand_inputs, output, report, Cli};
+use super::{expand_inputs, output, progress, report, Cli};
 use crate::audio::{self, LoadOptions, Waveform};
 
 /// Output file formats.
@@ -121,6 +121,7 @@ pub fn run(_cli: &Cli, args: &DecodeArgs) -> Result<usize> {
         ..LoadOptions::new(args.sr, args.mono)
     };
     let mut failed = 0;
+    let bar = progress(plan.len(), "decode");
     for (path, problem, target, format) in plan {
         let result = match problem {
             Some(problem) => Err(anyhow::anyhow!(problem)),
@@ -129,9 +130,11 @@ pub fn run(_cli: &Cli, args: &DecodeArgs) -> Result<usize> {
                 .and_then(|wave| write(&target, &wave, args.mono, format)),
         };
         if let Err(e) = result {
-            report(&path, &format!("{e:#}"));
+            bar.suspend(|| report(&path, &format!("{e:#}")));
             failed += 1;
         }
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     Ok(failed)
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
-use super::{expand_inputs, report, Cli};
+use super::{expand_inputs, progress, report, Cli};
 use crate::audio::{self, AudioInfo, Block, Decoder};
 
 /// Arguments of `earshot info`.
@@ -100,9 +100,12 @@ pub fn run(cli: &Cli, args: &InfoArgs) -> Result<usize> {
     }
     let mut failed = 0;
     let mut rows = Vec::new();
-    for (path, problem) in expand_inputs(&args.files) {
+    let inputs = expand_inputs(&args.files);
+    let bar = progress(inputs.len(), "info");
+    for (path, problem) in inputs {
+        bar.inc(1);
         if let Some(problem) = problem {
-            report(&path, &problem);
+            bar.suspend(|| report(&path, &problem));
             failed += 1;
             continue;
         }
@@ -119,16 +122,17 @@ pub fn run(cli: &Cli, args: &InfoArgs) -> Result<usize> {
                     info,
                 };
                 if !args.json {
-                    print_row(&row, rows.is_empty() && failed == 0);
+                    bar.suspend(|| print_row(&row, rows.is_empty()));
                 }
                 rows.push(row);
             }
             Err(e) => {
-                report(&path, &e);
+                bar.suspend(|| report(&path, &e));
                 failed += 1;
             }
         }
     }
+    bar.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     }

@@ -54,6 +54,24 @@ pub(crate) fn report(path: &std::path::Path, err: &dyn std::fmt::Display) {
     eprintln!("error: {}: {err}", path.display());
 }
 
+/// A progress bar over `len` inputs on stderr; hidden when stderr is not a terminal (indicatif
+/// checks) and for a single input. Print through `bar.suspend` while it is shown.
+pub(crate) fn progress(len: usize, verb: &'static str) -> indicatif::ProgressBar {
+    if len < 2 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} files, {elapsed} ({eta} left)",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(verb);
+    bar
+}
+
 /// File extensions a directory walk picks up.
 const AUDIO_EXTENSIONS: &[&str] = &[
     "wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "opus",
