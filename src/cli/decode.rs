@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use rayon::prelude::*;
 
 use super::{expand_inputs, output, progress, report, Cli};
 use crate::audio::{self, LoadOptions, Waveform};
@@ -120,21 +121,27 @@ pub fn run(_cli: &Cli, args: &DecodeArgs) -> Result<usize> {
         full_precision: args.full_precision,
         ..LoadOptions::new(args.sr, args.mono)
     };
-    let mut failed = 0;
     let bar = progress(plan.len(), "decode");
-    for (path, problem, target, format) in plan {
-        let result = match problem {
-            Some(problem) => Err(anyhow::anyhow!(problem)),
-            None => audio::load(&path, options)
-                .map_err(anyhow::Error::from)
-                .and_then(|wave| write(&target, &wave, args.mono, format)),
-        };
-        if let Err(e) = result {
-            bar.suspend(|| report(&path, &format!("{e:#}")));
-            failed += 1;
-        }
-        bar.inc(1);
-    }
+    // Files decode in parallel (rayon, one per core); each is written as soon as it is done.
+    let failed = plan
+        .par_iter()
+        .map(|(path, problem, target, format)| {
+            let result = match problem {
+                Some(problem) => Err(anyhow::anyhow!(problem.clone())),
+                None => audio::load(path, options)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|wave| write(target, &wave, args.mono, *format)),
+            };
+            bar.inc(1);
+            match result {
+                Ok(()) => 0,
+                Err(e) => {
+                    bar.suspend(|| report(path, &format!("{e:#}")));
+                    1
+                }
+            }
+        })
+        .sum();
     bar.finish_and_clear();
     Ok(failed)
 }
