@@ -6,6 +6,7 @@
 //! the arrays and audio the field exchanges.
 
 pub mod audio;
+pub mod checkpoint;
 pub mod cli;
 pub mod device;
 pub mod npy;

@@ -5,6 +5,7 @@
 //! reported as `error: <file>: <reason>`, one line each, never with a backtrace. With several
 //! input files the good ones are still processed and the exit code is 1 when any failed.
 
+mod checkpoint;
 mod decode;
 mod info;
 mod output;
@@ -42,8 +43,10 @@ pub enum Command {
     /// Show codec, sample rate, channels, duration and frames of audio files; with no file, show
     /// this build (version, libtorch, device).
     Info(info::InfoArgs),
-    /// Decode (and resample) one file to a float32 WAV or .npy, as librosa.load does.
+    /// Decode (and resample) audio to float32 WAV or .npy, as librosa.load does.
     Decode(decode::DecodeArgs),
+    /// Inspect or convert model checkpoints (PyTorch, safetensors, Hugging Face, Keras .h5).
+    Checkpoint(checkpoint::CheckpointArgs),
 }
 
 /// Exit status when some inputs failed but the run went on.
@@ -124,6 +127,12 @@ pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> Vec<Input> {
 
 /// Run the command line; the binary's `main` is just this.
 pub fn main() -> ExitCode {
+    // Like other Unix tools, stop quietly when the reader of our output goes away
+    // (`earshot ... | head`) instead of failing on every write.
+    // SAFETY: restoring the default SIGPIPE disposition at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     std::panic::set_hook(Box::new(|info| {
         let msg = info
             .payload()
@@ -145,6 +154,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Info(args) => info::run(&cli, args),
         Command::Decode(args) => decode::run(&cli, args),
+        Command::Checkpoint(args) => checkpoint::run(&cli, args),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

@@ -1,0 +1,1134 @@
+//! A restricted Python pickle machine (protocols 0–5) that reads `torch.save` data without
+//! executing anything.
+//!
+//! Python's unpickler imports `module.name` for every GLOBAL and calls it on REDUCE; a hostile
+//! file can therefore run `os.system`. Here a GLOBAL is only a name. A small set of callables is
+//! *interpreted* (never called): `collections.OrderedDict`, torch's tensor and parameter rebuild
+//! functions, numpy's array/dtype/scalar reconstruction and `_codecs.encode`. Any other
+//! class or function yields an opaque [`Value::Object`] holding its arguments and state, so
+//! configuration objects (argparse `Namespace`, omegaconf `DictConfig`, enums) survive as data.
+//! Names from modules that exist to run code (`os`, `subprocess`, `builtins.eval`, …) are refused
+//! outright so a hostile file is reported as such instead of being silently kept.
+//!
+//! Every length read from the stream is checked against the bytes that remain before anything is
+//! allocated, and the stack, memo and nesting depth are bounded.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::{CheckpointError, DType, Result};
+
+/// A shared, mutable container (pickle's memo aliases objects that are filled after creation).
+pub type Shared<T> = Rc<RefCell<T>>;
+
+/// A tensor as `torch._utils._rebuild_tensor_v2` describes it: a view into a storage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorSpec {
+    /// Key of the storage in the archive (`data/<key>`) or in the legacy storage table.
+    pub storage_key: String,
+    /// Element type of the storage.
+    pub dtype: DType,
+    /// Number of elements the storage declares.
+    pub storage_numel: u64,
+    /// First element of the view.
+    pub offset: u64,
+    /// Shape of the view.
+    pub shape: Vec<u64>,
+    /// Strides of the view, in elements.
+    pub stride: Vec<u64>,
+}
+
+/// A numpy array rebuilt from `numpy.core.multiarray._reconstruct` + BUILD state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumpyArray {
+    /// Element type.
+    pub dtype: DType,
+    /// Shape.
+    pub shape: Vec<u64>,
+    /// Raw element bytes in the stated order.
+    pub data: Vec<u8>,
+    /// Whether the bytes are big-endian.
+    pub big_endian: bool,
+    /// Whether the bytes are in Fortran (column-major) order.
+    pub fortran_order: bool,
+}
+
+/// A value produced by the machine.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// `None`.
+    None,
+    /// `True`/`False`.
+    Bool(bool),
+    /// An integer that fits in 64 bits.
+    Int(i64),
+    /// A larger integer: little-endian two's-complement bytes.
+    BigInt(Vec<u8>),
+    /// A float.
+    Float(f64),
+    /// A text string.
+    Str(String),
+    /// A bytes object.
+    Bytes(Vec<u8>),
+    /// A list.
+    List(Shared<Vec<Value>>),
+    /// A tuple.
+    Tuple(Rc<Vec<Value>>),
+    /// A dict (insertion ordered).
+    Dict(Shared<Vec<(Value, Value)>>),
+    /// A set or frozenset.
+    Set(Shared<Vec<Value>>),
+    /// A reference to a module attribute that was never imported.
+    Global(Rc<(String, String)>),
+    /// An instance of a class the machine does not interpret.
+    Object(Shared<Object>),
+    /// A storage named by a persistent id.
+    Storage(Rc<StorageRef>),
+    /// A tensor view.
+    Tensor(Rc<TensorSpec>),
+    /// A numpy array or scalar.
+    Numpy(Rc<NumpyArray>),
+    /// A numpy dtype description (`numpy.dtype` + its BUILD state).
+    NumpyDType(Shared<(String, String)>),
+}
+
+/// A storage named by a persistent id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageRef {
+    /// The storage's key.
+    pub key: String,
+    /// Element type (from the storage class name).
+    pub dtype: DType,
+    /// Declared number of elements.
+    pub numel: u64,
+}
+
+/// An opaque instance: its class, the arguments it was built with, and its BUILD state.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// `(module, name)` of the class or function.
+    pub class: (String, String),
+    /// Arguments passed on REDUCE/NEWOBJ.
+    pub args: Vec<Value>,
+    /// State from BUILD, if any.
+    pub state: Option<Value>,
+    /// Items appended (list subclasses) or set (dict subclasses).
+    pub items: Vec<(Value, Value)>,
+}
+
+/// Which persistent-id tuples mean storages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageLayout {
+    /// Zip archives: `('storage', type, key, location, numel)`.
+    Zip,
+    /// Legacy files: `('storage', type, root_key, location, numel, view_metadata)`.
+    Legacy,
+}
+
+const MAX_STACK: usize = 1 << 20;
+const MAX_MEMO: usize = 1 << 22;
+const MAX_DEPTH: usize = 512;
+
+/// Modules (or `module.name`s) whose only purpose in a pickle is to run code.
+fn is_dangerous(module: &str, name: &str) -> bool {
+    const MODULES: &[&str] = &[
+        "os",
+        "posix",
+        "nt",
+        "subprocess",
+        "sys",
+        "shutil",
+        "socket",
+        "importlib",
+        "runpy",
+        "pty",
+        "code",
+        "codeop",
+        "pickle",
+        "_pickle",
+        "marshal",
+        "ctypes",
+        "webbrowser",
+        "multiprocessing",
+        "asyncio",
+        "threading",
+        "signal",
+        "tempfile",
+        "pathlib",
+        "io",
+        "commands",
+        "popen2",
+        "timeit",
+        "pdb",
+        "platform",
+        "operator",
+        "functools",
+        "inspect",
+    ];
+    const BUILTINS: &[&str] = &[
+        "eval",
+        "exec",
+        "compile",
+        "__import__",
+        "open",
+        "getattr",
+        "setattr",
+        "delattr",
+        "globals",
+        "locals",
+        "vars",
+        "input",
+        "breakpoint",
+        "apply",
+        "execfile",
+        "file",
+        "reload",
+        "__builtins__",
+    ];
+    let root = module.split('.').next().unwrap_or(module);
+    MODULES.contains(&root)
+        || ((module == "builtins" || module == "__builtin__") && BUILTINS.contains(&name))
+        || (module == "torch" && (name == "load" || name == "jit"))
+        || module.starts_with("torch.jit")
+        || module.starts_with("torch._dynamo")
+        || module.starts_with("torch.hub")
+        || module.starts_with("numpy.f2py")
+        || module.starts_with("numpy.testing")
+        || (module.starts_with("numpy") && name == "load")
+}
+
+/// Element type of a torch storage class (`FloatStorage`, `HalfStorage`, ...).
+pub fn storage_dtype(name: &str) -> Option<DType> {
+    Some(match name {
+        "FloatStorage" => DType::F32,
+        "DoubleStorage" => DType::F64,
+        "HalfStorage" => DType::F16,
+        "BFloat16Storage" => DType::BF16,
+        "LongStorage" => DType::I64,
+        "IntStorage" => DType::I32,
+        "ShortStorage" => DType::I16,
+        "CharStorage" => DType::I8,
+        "ByteStorage" | "UntypedStorage" => DType::U8,
+        "BoolStorage" => DType::Bool,
+        "ComplexFloatStorage" => DType::C64,
+        "ComplexDoubleStorage" => DType::C128,
+        _ => return None,
+    })
+}
+
+/// Element type of a numpy dtype string (`f4`, `<i8`, `|b1`, ...), with its byte order.
+fn numpy_dtype(descr: &str, order: &str) -> Option<(DType, bool)> {
+    let (order_char, code) = match descr.chars().next() {
+        Some(c @ ('<' | '>' | '|' | '=')) => (c.to_string(), &descr[1..]),
+        _ => (order.to_string(), descr),
+    };
+    let dtype = match code {
+        "f2" | "float16" | "e" => DType::F16,
+        "f4" | "float32" | "f" => DType::F32,
+        "f8" | "float64" | "d" => DType::F64,
+        "i1" | "int8" | "b" => DType::I8,
+        "u1" | "uint8" | "B" => DType::U8,
+        "i2" | "int16" | "h" => DType::I16,
+        "i4" | "int32" | "i" => DType::I32,
+        "i8" | "int64" | "l" | "q" => DType::I64,
+        "b1" | "bool" | "?" => DType::Bool,
+        "c8" | "complex64" | "F" => DType::C64,
+        "c16" | "complex128" | "D" => DType::C128,
+        _ => return None,
+    };
+    Some((dtype, order_char == ">"))
+}
+
+/// The machine.
+pub struct Unpickler<'a> {
+    data: &'a [u8],
+    pos: usize,
+    stack: Vec<Value>,
+    marks: Vec<usize>,
+    memo: HashMap<u64, Value>,
+    layout: StorageLayout,
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T> {
+    Err(CheckpointError::Pickle(msg.into()))
+}
+
+impl<'a> Unpickler<'a> {
+    /// A machine over `data`, resolving persistent ids as storages in `layout`.
+    pub fn new(data: &'a [u8], layout: StorageLayout) -> Self {
+        Unpickler {
+            data,
+            pos: 0,
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: HashMap::new(),
+            layout,
+        }
+    }
+
+    /// Bytes consumed so far (a legacy file holds several pickles back to back).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len());
+        match end {
+            Some(end) => {
+                let s = &self.data[self.pos..end];
+                self.pos = end;
+                Ok(s)
+            }
+            None => err(format!(
+                "data ends early: {n} bytes wanted at offset {}, {} left",
+                self.pos,
+                self.data.len() - self.pos
+            )),
+        }
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap()))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+
+    fn line(&mut self) -> Result<&'a [u8]> {
+        let rest = &self.data[self.pos..];
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                self.pos += i + 1;
+                Ok(&rest[..i])
+            }
+            None => err("unterminated text line"),
+        }
+    }
+
+    fn push(&mut self, v: Value) -> Result<()> {
+        if self.stack.len() >= MAX_STACK {
+            return err("stack too deep");
+        }
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Result<Value> {
+        if self.marks.last().is_some_and(|&m| m >= self.stack.len()) {
+            return err("pop across a mark");
+        }
+        self.stack.pop().map_or_else(|| err("stack underflow"), Ok)
+    }
+
+    fn top(&mut self) -> Result<&mut Value> {
+        self.stack.last_mut().map_or_else(|| err("empty stack"), Ok)
+    }
+
+    fn pop_mark(&mut self) -> Result<Vec<Value>> {
+        let mark = self.marks.pop().map_or_else(|| err("no mark"), Ok)?;
+        if mark > self.stack.len() {
+            return err("mark beyond stack");
+        }
+        Ok(self.stack.split_off(mark))
+    }
+
+    fn memo_put(&mut self, key: u64) -> Result<()> {
+        if self.memo.len() >= MAX_MEMO {
+            return err("memo too large");
+        }
+        let v = self
+            .stack
+            .last()
+            .cloned()
+            .map_or_else(|| err("memoize on empty stack"), Ok)?;
+        self.memo.insert(key, v);
+        Ok(())
+    }
+
+    fn memo_get(&mut self, key: u64) -> Result<()> {
+        let v = self
+            .memo
+            .get(&key)
+            .cloned()
+            .map_or_else(|| err(format!("memo key {key} missing")), Ok)?;
+        self.push(v)
+    }
+
+    fn string(bytes: &[u8]) -> Result<String> {
+        String::from_utf8(bytes.to_vec()).or_else(|_| err("string is not UTF-8"))
+    }
+
+    /// Run to STOP and return the result.
+    pub fn load(&mut self) -> Result<Value> {
+        loop {
+            let op = self.u8()?;
+            match op {
+                b'\x80' => {
+                    let proto = self.u8()?;
+                    if proto > 5 {
+                        return err(format!("unsupported pickle protocol {proto}"));
+                    }
+                }
+                b'\x95' => {
+                    self.u64()?; // FRAME: a length hint only
+                }
+                b'.' => return self.pop(),
+                b'(' => {
+                    if self.marks.len() >= MAX_DEPTH * 4 {
+                        return err("too many marks");
+                    }
+                    self.marks.push(self.stack.len())
+                }
+                b'0' => {
+                    self.pop()?;
+                }
+                b'1' => {
+                    self.pop_mark()?;
+                }
+                b'2' => {
+                    let v = self.top()?.clone();
+                    self.push(v)?
+                }
+                b'N' => self.push(Value::None)?,
+                b'\x88' => self.push(Value::Bool(true))?,
+                b'\x89' => self.push(Value::Bool(false))?,
+                b'J' => {
+                    let v = self.u32()? as i32 as i64;
+                    self.push(Value::Int(v))?
+                }
+                b'K' => {
+                    let v = self.u8()? as i64;
+                    self.push(Value::Int(v))?
+                }
+                b'M' => {
+                    let v = self.u16()? as i64;
+                    self.push(Value::Int(v))?
+                }
+                b'\x8a' => {
+                    let n = self.u8()? as usize;
+                    let bytes = self.take(n)?;
+                    self.push(long_value(bytes))?
+                }
+                b'\x8b' => {
+                    let n = self.u32()? as usize;
+                    let bytes = self.take(n)?;
+                    self.push(long_value(bytes))?
+                }
+                b'I' => {
+                    let line = Self::string(self.line()?)?;
+                    let v = match line.as_str() {
+                        "00" => Value::Bool(false),
+                        "01" => Value::Bool(true),
+                        s => Value::Int(s.parse().or_else(|_| err(format!("bad INT {s:?}")))?),
+                    };
+                    self.push(v)?
+                }
+                b'L' => {
+                    let line = Self::string(self.line()?)?;
+                    let s = line.trim_end_matches('L');
+                    let v = s
+                        .parse::<i64>()
+                        .map(Value::Int)
+                        .or_else(|_| err(format!("LONG {s:?} too large")))?;
+                    self.push(v)?
+                }
+                b'G' => {
+                    let v = f64::from_be_bytes(self.take(8)?.try_into().unwrap());
+                    self.push(Value::Float(v))?
+                }
+                b'F' => {
+                    let line = Self::string(self.line()?)?;
+                    let v = line
+                        .trim()
+                        .parse()
+                        .or_else(|_| err(format!("bad FLOAT {line:?}")))?;
+                    self.push(Value::Float(v))?
+                }
+                b'X' => {
+                    let n = self.u32()? as usize;
+                    let s = Self::string(self.take(n)?)?;
+                    self.push(Value::Str(s))?
+                }
+                b'\x8c' => {
+                    let n = self.u8()? as usize;
+                    let s = Self::string(self.take(n)?)?;
+                    self.push(Value::Str(s))?
+                }
+                b'\x8d' => {
+                    let n = usize::try_from(self.u64()?).or_else(|_| err("length overflows"))?;
+                    let s = Self::string(self.take(n)?)?;
+                    self.push(Value::Str(s))?
+                }
+                b'V' => {
+                    let line = self.line()?;
+                    let s = decode_raw_unicode_escape(line);
+                    self.push(Value::Str(s))?
+                }
+                b'S' => {
+                    let line = self.line()?;
+                    let s = String::from_utf8_lossy(line);
+                    let trimmed = s.trim_matches(|c| c == '\'' || c == '"').to_string();
+                    self.push(Value::Str(trimmed))?
+                }
+                // Python 2 byte strings: decoded as latin-1 text, as torch.load does by default.
+                b'T' => {
+                    let n = self.u32()? as usize;
+                    let s = self.take(n)?.iter().map(|&b| b as char).collect();
+                    self.push(Value::Str(s))?
+                }
+                b'U' => {
+                    let n = self.u8()? as usize;
+                    let s = self.take(n)?.iter().map(|&b| b as char).collect();
+                    self.push(Value::Str(s))?
+                }
+                b'B' => {
+                    let n = self.u32()? as usize;
+                    let b = self.take(n)?.to_vec();
+                    self.push(Value::Bytes(b))?
+                }
+                b'C' => {
+                    let n = self.u8()? as usize;
+                    let b = self.take(n)?.to_vec();
+                    self.push(Value::Bytes(b))?
+                }
+                b'\x8e' | b'\x96' => {
+                    let n = usize::try_from(self.u64()?).or_else(|_| err("length overflows"))?;
+                    let b = self.take(n)?.to_vec();
+                    self.push(Value::Bytes(b))?
+                }
+                b'\x97' | b'\x98' => return err("out-of-band buffers are not supported"),
+                b']' => self.push(Value::List(Rc::new(RefCell::new(Vec::new()))))?,
+                b')' => self.push(Value::Tuple(Rc::new(Vec::new())))?,
+                b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Vec::new()))))?,
+                b'\x8f' => self.push(Value::Set(Rc::new(RefCell::new(Vec::new()))))?,
+                b'l' => {
+                    let items = self.pop_mark()?;
+                    self.push(Value::List(Rc::new(RefCell::new(items))))?
+                }
+                b't' => {
+                    let items = self.pop_mark()?;
+                    self.push(Value::Tuple(Rc::new(items)))?
+                }
+                b'\x85' | b'\x86' | b'\x87' => {
+                    let n = (op - b'\x84') as usize;
+                    if self.stack.len() < n {
+                        return err("stack underflow in TUPLEn");
+                    }
+                    let items = self.stack.split_off(self.stack.len() - n);
+                    self.push(Value::Tuple(Rc::new(items)))?
+                }
+                b'd' => {
+                    let items = self.pop_mark()?;
+                    let dict = pairs(items)?;
+                    self.push(Value::Dict(Rc::new(RefCell::new(dict))))?
+                }
+                b'\x91' => {
+                    let items = self.pop_mark()?;
+                    self.push(Value::Set(Rc::new(RefCell::new(items))))?
+                }
+                b'a' => {
+                    let v = self.pop()?;
+                    self.append(vec![v])?
+                }
+                b'e' => {
+                    let items = self.pop_mark()?;
+                    self.append(items)?
+                }
+                b's' => {
+                    let v = self.pop()?;
+                    let k = self.pop()?;
+                    self.set_items(vec![(k, v)])?
+                }
+                b'u' => {
+                    let items = self.pop_mark()?;
+                    let p = pairs(items)?;
+                    self.set_items(p)?
+                }
+                b'\x90' => {
+                    let items = self.pop_mark()?;
+                    match self.top()? {
+                        Value::Set(s) => s.borrow_mut().extend(items),
+                        _ => return err("ADDITEMS on a non-set"),
+                    }
+                }
+                b'p' => {
+                    let line = Self::string(self.line()?)?;
+                    let key = line.parse().or_else(|_| err("bad PUT"))?;
+                    self.memo_put(key)?
+                }
+                b'q' => {
+                    let key = self.u8()? as u64;
+                    self.memo_put(key)?
+                }
+                b'r' => {
+                    let key = self.u32()? as u64;
+                    self.memo_put(key)?
+                }
+                b'\x94' => {
+                    let key = self.memo.len() as u64;
+                    self.memo_put(key)?
+                }
+                b'g' => {
+                    let line = Self::string(self.line()?)?;
+                    let key = line.parse().or_else(|_| err("bad GET"))?;
+                    self.memo_get(key)?
+                }
+                b'h' => {
+                    let key = self.u8()? as u64;
+                    self.memo_get(key)?
+                }
+                b'j' => {
+                    let key = self.u32()? as u64;
+                    self.memo_get(key)?
+                }
+                b'c' => {
+                    let module = Self::string(self.line()?)?;
+                    let name = Self::string(self.line()?)?;
+                    let g = self.global(module, name)?;
+                    self.push(g)?
+                }
+                b'\x93' => {
+                    let name = self.pop()?;
+                    let module = self.pop()?;
+                    match (module, name) {
+                        (Value::Str(m), Value::Str(n)) => {
+                            let g = self.global(m, n)?;
+                            self.push(g)?
+                        }
+                        _ => return err("STACK_GLOBAL needs two strings"),
+                    }
+                }
+                b'R' => {
+                    let args = self.pop()?;
+                    let func = self.pop()?;
+                    let v = self.reduce(func, args)?;
+                    self.push(v)?
+                }
+                b'\x81' => {
+                    let args = self.pop()?;
+                    let cls = self.pop()?;
+                    let v = self.new_object(cls, args)?;
+                    self.push(v)?
+                }
+                b'\x92' => {
+                    let _kwargs = self.pop()?;
+                    let args = self.pop()?;
+                    let cls = self.pop()?;
+                    let v = self.new_object(cls, args)?;
+                    self.push(v)?
+                }
+                b'i' | b'o' => {
+                    // INST / OBJ: protocol 0/1 instance creation.
+                    let (cls, args) = if op == b'i' {
+                        let module = Self::string(self.line()?)?;
+                        let name = Self::string(self.line()?)?;
+                        let cls = self.global(module, name)?;
+                        (cls, self.pop_mark()?)
+                    } else {
+                        let mut items = self.pop_mark()?;
+                        if items.is_empty() {
+                            return err("OBJ without a class");
+                        }
+                        let cls = items.remove(0);
+                        (cls, items)
+                    };
+                    let v = self.new_object(cls, Value::Tuple(Rc::new(args)))?;
+                    self.push(v)?
+                }
+                b'b' => {
+                    let state = self.pop()?;
+                    let target = self.pop()?;
+                    let v = self.build(target, state)?;
+                    self.push(v)?
+                }
+                b'Q' => {
+                    let pid = self.pop()?;
+                    let v = self.persistent(pid)?;
+                    self.push(v)?
+                }
+                b'P' => {
+                    let line = Self::string(self.line()?)?;
+                    let v = self.persistent(Value::Str(line))?;
+                    self.push(v)?
+                }
+                other => {
+                    return err(format!(
+                        "unknown opcode 0x{other:02x} at offset {}",
+                        self.pos - 1
+                    ))
+                }
+            }
+        }
+    }
+
+    fn global(&self, module: String, name: String) -> Result<Value> {
+        if is_dangerous(&module, &name) {
+            return Err(CheckpointError::Hostile(format!("{module}.{name}")));
+        }
+        Ok(Value::Global(Rc::new((module, name))))
+    }
+
+    fn append(&mut self, items: Vec<Value>) -> Result<()> {
+        match self.top()? {
+            Value::List(l) => l.borrow_mut().extend(items),
+            Value::Object(o) => {
+                let mut o = o.borrow_mut();
+                let start = o.items.len() as i64;
+                o.items.extend(
+                    items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (Value::Int(start + i as i64), v)),
+                );
+            }
+            _ => return err("APPEND on a non-list"),
+        }
+        Ok(())
+    }
+
+    fn set_items(&mut self, items: Vec<(Value, Value)>) -> Result<()> {
+        match self.top()? {
+            Value::Dict(d) => {
+                let mut d = d.borrow_mut();
+                for (k, v) in items {
+                    match d.iter_mut().find(|(existing, _)| keys_equal(existing, &k)) {
+                        Some(slot) => slot.1 = v,
+                        None => d.push((k, v)),
+                    }
+                }
+            }
+            Value::Object(o) => o.borrow_mut().items.extend(items),
+            _ => return err("SETITEM on a non-dict"),
+        }
+        Ok(())
+    }
+
+    fn persistent(&mut self, pid: Value) -> Result<Value> {
+        let Value::Tuple(items) = &pid else {
+            return err("persistent id is not a tuple");
+        };
+        let expected = match self.layout {
+            StorageLayout::Zip => 5,
+            StorageLayout::Legacy => 6,
+        };
+        if items.len() != expected || !matches!(&items[0], Value::Str(s) if s == "storage") {
+            return err("persistent id is not a storage");
+        }
+        let dtype = match &items[1] {
+            Value::Global(g) => storage_dtype(&g.1).ok_or_else(|| {
+                CheckpointError::Format(format!("unknown storage type {}.{}", g.0, g.1))
+            })?,
+            _ => return err("storage type is not a class"),
+        };
+        let key = match &items[2] {
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            _ => return err("storage key is not a string"),
+        };
+        let numel = match &items[4] {
+            Value::Int(n) if *n >= 0 => *n as u64,
+            _ => return err("storage size is not a count"),
+        };
+        if self.layout == StorageLayout::Legacy && !matches!(items[5], Value::None) {
+            return err("legacy storage views (view_metadata) are not supported");
+        }
+        Ok(Value::Storage(Rc::new(StorageRef { key, dtype, numel })))
+    }
+
+    fn new_object(&mut self, cls: Value, args: Value) -> Result<Value> {
+        let Value::Global(g) = cls else {
+            return err("NEWOBJ on a non-class");
+        };
+        let args = tuple_items(&args)?;
+        Ok(match (g.0.as_str(), g.1.as_str()) {
+            ("collections", "OrderedDict") | ("builtins", "dict") => {
+                Value::Dict(Rc::new(RefCell::new(Vec::new())))
+            }
+            ("builtins", "list") => Value::List(Rc::new(RefCell::new(Vec::new()))),
+            ("builtins", "set" | "frozenset") => Value::Set(Rc::new(RefCell::new(Vec::new()))),
+            _ => Value::Object(Rc::new(RefCell::new(Object {
+                class: (g.0.clone(), g.1.clone()),
+                args,
+                state: None,
+                items: Vec::new(),
+            }))),
+        })
+    }
+
+    fn reduce(&mut self, func: Value, args: Value) -> Result<Value> {
+        let Value::Global(g) = &func else {
+            return err("REDUCE on a non-callable");
+        };
+        let args = tuple_items(&args)?;
+        let (module, name) = (g.0.as_str(), g.1.as_str());
+        let numpy_core = matches!(module, "numpy.core.multiarray" | "numpy._core.multiarray");
+        Ok(match (module, name) {
+            ("collections", "OrderedDict") | ("builtins" | "__builtin__", "dict") => {
+                let items = match args.first() {
+                    Some(Value::List(l)) => {
+                        l.borrow().iter().map(pair_of).collect::<Result<Vec<_>>>()?
+                    }
+                    _ => Vec::new(),
+                };
+                Value::Dict(Rc::new(RefCell::new(items)))
+            }
+            ("builtins" | "__builtin__", "set" | "frozenset") => {
+                let items = match args.first() {
+                    Some(Value::List(l)) => l.borrow().clone(),
+                    Some(Value::Tuple(t)) => t.to_vec(),
+                    _ => Vec::new(),
+                };
+                Value::Set(Rc::new(RefCell::new(items)))
+            }
+            ("builtins" | "__builtin__", "list") => {
+                Value::List(Rc::new(RefCell::new(match args.first() {
+                    Some(Value::List(l)) => l.borrow().clone(),
+                    Some(Value::Tuple(t)) => t.to_vec(),
+                    _ => Vec::new(),
+                })))
+            }
+            ("builtins" | "__builtin__", "tuple") => Value::Tuple(Rc::new(match args.first() {
+                Some(Value::List(l)) => l.borrow().clone(),
+                Some(Value::Tuple(t)) => t.to_vec(),
+                _ => Vec::new(),
+            })),
+            ("builtins" | "__builtin__", "bytearray" | "bytes") => match args.first() {
+                Some(Value::Bytes(b)) => Value::Bytes(b.clone()),
+                Some(Value::Str(s)) => Value::Bytes(s.chars().map(|c| c as u32 as u8).collect()),
+                _ => Value::Bytes(Vec::new()),
+            },
+            ("_codecs", "encode") => match args.first() {
+                // Protocol 2 stores bytes as _codecs.encode(latin-1 text, 'latin1').
+                Some(Value::Str(s)) => {
+                    let bytes: Option<Vec<u8>> =
+                        s.chars().map(|c| u8::try_from(c as u32).ok()).collect();
+                    Value::Bytes(bytes.map_or_else(|| err("_codecs.encode: not latin-1"), Ok)?)
+                }
+                _ => return err("_codecs.encode without text"),
+            },
+            ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor" | "_rebuild_tensor_v3") => {
+                self.rebuild_tensor(&args)?
+            }
+            ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
+                match args.into_iter().next() {
+                    Some(t @ Value::Tensor(_)) => t,
+                    _ => return err("_rebuild_parameter without a tensor"),
+                }
+            }
+            ("torch._tensor", "_rebuild_from_type_v2")
+            | ("torch._utils", "_rebuild_from_type_v2") => {
+                // (func, new_type, args, state): apply the inner rebuild, drop the subclass.
+                let mut it = args.into_iter();
+                let inner = it
+                    .next()
+                    .map_or_else(|| err("_rebuild_from_type_v2 without func"), Ok)?;
+                let _new_type = it.next();
+                let inner_args = it.next().unwrap_or(Value::Tuple(Rc::new(Vec::new())));
+                self.reduce(inner, inner_args)?
+            }
+            ("torch._utils", other) if other.starts_with("_rebuild") => {
+                return Err(CheckpointError::Format(format!(
+                    "unsupported tensor kind torch._utils.{other}"
+                )))
+            }
+            ("copyreg" | "copy_reg", "_reconstructor") => {
+                // Protocol 0/1 object creation: (cls, base, state).
+                let class = match args.first() {
+                    Some(Value::Global(c)) => (c.0.clone(), c.1.clone()),
+                    _ => return err("_reconstructor without a class"),
+                };
+                Value::Object(Rc::new(RefCell::new(Object {
+                    class,
+                    args: Vec::new(),
+                    state: None,
+                    items: Vec::new(),
+                })))
+            }
+            ("torch", "Size") => match args.into_iter().next() {
+                Some(v) => v,
+                None => Value::Tuple(Rc::new(Vec::new())),
+            },
+            (_, "_reconstruct") if numpy_core => {
+                // Filled in by BUILD with (version, shape, dtype, fortran, data).
+                Value::Numpy(Rc::new(NumpyArray {
+                    dtype: DType::U8,
+                    shape: vec![0],
+                    data: Vec::new(),
+                    big_endian: false,
+                    fortran_order: false,
+                }))
+            }
+            (_, "scalar") if numpy_core => {
+                let (dtype, big_endian) = match args.first() {
+                    Some(Value::NumpyDType(d)) => {
+                        let d = d.borrow();
+                        numpy_dtype(&d.0, &d.1).ok_or_else(|| {
+                            CheckpointError::Format(format!("numpy dtype {}", d.0))
+                        })?
+                    }
+                    _ => return err("numpy scalar without dtype"),
+                };
+                let data = match args.get(1) {
+                    Some(Value::Bytes(b)) => b.clone(),
+                    _ => return err("numpy scalar without data"),
+                };
+                if data.len() != dtype.size() {
+                    return err("numpy scalar data has the wrong size");
+                }
+                Value::Numpy(Rc::new(NumpyArray {
+                    dtype,
+                    shape: Vec::new(),
+                    data,
+                    big_endian,
+                    fortran_order: false,
+                }))
+            }
+            ("numpy", "dtype") => {
+                let descr = match args.first() {
+                    Some(Value::Str(s)) => s.clone(),
+                    _ => return err("numpy.dtype without a type string"),
+                };
+                Value::NumpyDType(Rc::new(RefCell::new((descr, "<".to_string()))))
+            }
+            _ => Value::Object(Rc::new(RefCell::new(Object {
+                class: (module.to_string(), name.to_string()),
+                args,
+                state: None,
+                items: Vec::new(),
+            }))),
+        })
+    }
+
+    fn rebuild_tensor(&mut self, args: &[Value]) -> Result<Value> {
+        let storage = match args.first() {
+            Some(Value::Storage(s)) => s.clone(),
+            _ => return err("tensor rebuild without a storage"),
+        };
+        let offset = match args.get(1) {
+            Some(Value::Int(o)) if *o >= 0 => *o as u64,
+            _ => return err("tensor rebuild without an offset"),
+        };
+        let shape = int_list(args.get(2))?;
+        let stride = int_list(args.get(3))?;
+        if shape.len() != stride.len() {
+            return err("tensor shape and stride ranks differ");
+        }
+        Ok(Value::Tensor(Rc::new(TensorSpec {
+            storage_key: storage.key.clone(),
+            dtype: storage.dtype,
+            storage_numel: storage.numel,
+            offset,
+            shape,
+            stride,
+        })))
+    }
+
+    fn build(&mut self, target: Value, state: Value) -> Result<Value> {
+        match &target {
+            Value::Numpy(_) => {
+                // state = (version, shape, dtype, is_fortran, raw data)
+                let items = tuple_items(&state)?;
+                if items.len() != 5 {
+                    return err("numpy array state has the wrong length");
+                }
+                let shape = int_list(Some(&items[1]))?;
+                let (dtype, big_endian) = match &items[2] {
+                    Value::NumpyDType(d) => {
+                        let d = d.borrow();
+                        numpy_dtype(&d.0, &d.1).ok_or_else(|| {
+                            CheckpointError::Format(format!("unsupported numpy dtype {}", d.0))
+                        })?
+                    }
+                    _ => return err("numpy array without dtype"),
+                };
+                let fortran_order = matches!(items[3], Value::Bool(true));
+                let data = match &items[4] {
+                    Value::Bytes(b) => b.clone(),
+                    Value::Str(s) => s.chars().map(|c| c as u32 as u8).collect(),
+                    _ => {
+                        return Err(CheckpointError::Format(
+                            "numpy object arrays are not supported".into(),
+                        ))
+                    }
+                };
+                let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+                let need = numel.and_then(|n| n.checked_mul(dtype.size() as u64));
+                if need != Some(data.len() as u64) {
+                    return err("numpy array data does not match its shape");
+                }
+                Ok(Value::Numpy(Rc::new(NumpyArray {
+                    dtype,
+                    shape,
+                    data,
+                    big_endian,
+                    fortran_order,
+                })))
+            }
+            Value::NumpyDType(d) => {
+                // state = (version, byte order, ...)
+                if let Ok(items) = tuple_items(&state) {
+                    if let Some(Value::Str(order)) = items.get(1) {
+                        d.borrow_mut().1 = order.clone();
+                    }
+                }
+                Ok(target)
+            }
+            Value::Object(o) => {
+                o.borrow_mut().state = Some(state);
+                Ok(target)
+            }
+            // OrderedDict attributes (a state dict's `_metadata`) and tensor state
+            // (requires_grad etc.) are not needed.
+            Value::Dict(_) | Value::Tensor(_) | Value::List(_) | Value::Set(_) => Ok(target),
+            _ => err("BUILD on a value without state"),
+        }
+    }
+}
+
+fn long_value(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Int(0);
+    }
+    if bytes.len() <= 8 {
+        let negative = bytes[bytes.len() - 1] & 0x80 != 0;
+        let mut buf = if negative { [0xffu8; 8] } else { [0u8; 8] };
+        buf[..bytes.len()].copy_from_slice(bytes);
+        Value::Int(i64::from_le_bytes(buf))
+    } else {
+        Value::BigInt(bytes.to_vec())
+    }
+}
+
+fn decode_raw_unicode_escape(line: &[u8]) -> String {
+    let text: String = line.iter().map(|&b| b as char).collect();
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' && matches!(chars.peek(), Some('u')) {
+            chars.next();
+            let hex: String = chars.by_ref().take(4).collect();
+            match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                Some(ch) => out.push(ch),
+                None => {
+                    out.push_str("\\u");
+                    out.push_str(&hex);
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn pairs(items: Vec<Value>) -> Result<Vec<(Value, Value)>> {
+    if !items.len().is_multiple_of(2) {
+        return err("odd number of dict items");
+    }
+    let mut out = Vec::with_capacity(items.len() / 2);
+    let mut it = items.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+fn pair_of(v: &Value) -> Result<(Value, Value)> {
+    match v {
+        Value::Tuple(t) if t.len() == 2 => Ok((t[0].clone(), t[1].clone())),
+        Value::List(l) if l.borrow().len() == 2 => {
+            let l = l.borrow();
+            Ok((l[0].clone(), l[1].clone()))
+        }
+        _ => err("dict item is not a pair"),
+    }
+}
+
+fn keys_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn tuple_items(v: &Value) -> Result<Vec<Value>> {
+    match v {
+        Value::Tuple(t) => Ok(t.to_vec()),
+        Value::List(l) => Ok(l.borrow().clone()),
+        Value::None => Ok(Vec::new()),
+        _ => err("expected a tuple of arguments"),
+    }
+}
+
+fn int_list(v: Option<&Value>) -> Result<Vec<u64>> {
+    let items = match v {
+        Some(v) => tuple_items(v)?,
+        None => return err("missing size/stride"),
+    };
+    items
+        .iter()
+        .map(|x| match x {
+            Value::Int(i) if *i >= 0 => Ok(*i as u64),
+            _ => err("size/stride entries must be non-negative integers"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(bytes: &[u8]) -> Result<Value> {
+        Unpickler::new(bytes, StorageLayout::Zip).load()
+    }
+
+    #[test]
+    fn protocol_2_dict_of_ints_and_strings() {
+        // pickle.dumps({'a': 1, 'b': 'x'}, protocol=2)
+        let bytes = b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01K\x01X\x01\x00\x00\x00bq\x02X\x01\x00\x00\x00xq\x03u.";
+        let v = run(bytes).unwrap();
+        let Value::Dict(d) = v else { panic!("{v:?}") };
+        let d = d.borrow();
+        assert_eq!(d.len(), 2);
+        assert!(matches!(&d[0], (Value::Str(k), Value::Int(1)) if k == "a"));
+        assert!(matches!(&d[1], (Value::Str(k), Value::Str(v)) if k == "b" && v == "x"));
+    }
+
+    #[test]
+    fn os_system_is_refused_before_anything_is_called() {
+        // pickle.dumps of an object whose __reduce__ returns (os.system, ('touch x',)), protocol 0
+        let bytes = b"cposix\nsystem\np0\n(Vtouch x\np1\ntp2\nRp3\n.";
+        assert!(
+            matches!(run(bytes), Err(CheckpointError::Hostile(name)) if name == "posix.system")
+        );
+        let bytes = b"\x80\x04\x95\x1c\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x94\x8c\x04eval\x94\x93\x94\x8c\x011\x94\x85\x94R\x94.";
+        assert!(
+            matches!(run(bytes), Err(CheckpointError::Hostile(name)) if name == "builtins.eval")
+        );
+    }
+
+    #[test]
+    fn lengths_past_the_end_are_errors_not_allocations() {
+        // BINUNICODE claiming 4 GiB in a 10-byte input.
+        let bytes = b"\x80\x02X\xff\xff\xff\xffab";
+        assert!(matches!(run(bytes), Err(CheckpointError::Pickle(_))));
+        let bytes = b"\x80\x04\x8e\xff\xff\xff\xff\xff\xff\xff\x7f";
+        assert!(matches!(run(bytes), Err(CheckpointError::Pickle(_))));
+    }
+
+    #[test]
+    fn big_ints_are_kept() {
+        // LONG1 of the legacy torch magic number 0x1950a86a20f9469cfc6c
+        let bytes = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8\x50\x19.";
+        assert!(matches!(run(bytes).unwrap(), Value::BigInt(b) if b.len() == 10));
+    }
+}
