@@ -84,6 +84,18 @@ fn zip_error(e: zip::result::ZipError) -> CheckpointError {
     }
 }
 
+/// Whether a view is the whole storage in C order.
+fn covers_whole_storage(spec: &TensorSpec) -> bool {
+    let numel: u64 = spec.shape.iter().product();
+    let mut expected = 1u64;
+    let contiguous = spec.shape.iter().zip(&spec.stride).rev().all(|(&d, &st)| {
+        let ok = d == 1 || st == expected;
+        expected *= d;
+        ok
+    });
+    spec.offset == 0 && numel == spec.storage_numel && contiguous
+}
+
 /// Read a zip-format `torch.save` file.
 pub fn load_zip(path: &Path) -> Result<Checkpoint> {
     let file = File::open(path)?;
@@ -113,19 +125,36 @@ pub fn load_zip(path: &Path) -> Result<Checkpoint> {
     let pkl = read_entry(&mut archive, &pkl_name)?;
     let value = Unpickler::new(&pkl, StorageLayout::Zip).load()?;
 
+    let mut usage = HashMap::new();
+    storage_usage(&value, &mut usage, 0);
     let mut storages: HashMap<String, Vec<u8>> = HashMap::new();
     let mut resolve = |name: &str, spec: &TensorSpec| -> Result<RawTensor> {
-        if !storages.contains_key(&spec.storage_key) {
-            let entry = format!("{prefix}data/{}", spec.storage_key);
-            let bytes = read_entry(&mut archive, &entry).map_err(|e| match e {
-                CheckpointError::Format(_) => {
-                    CheckpointError::Format(format!("storage {entry} is missing from the archive"))
-                }
-                other => other,
-            })?;
-            storages.insert(spec.storage_key.clone(), bytes);
+        let bytes = match storages.remove(&spec.storage_key) {
+            Some(bytes) => bytes,
+            None => {
+                let entry = format!("{prefix}data/{}", spec.storage_key);
+                read_entry(&mut archive, &entry).map_err(|e| match e {
+                    CheckpointError::Format(_) => CheckpointError::Format(format!(
+                        "storage {entry} is missing from the archive"
+                    )),
+                    other => other,
+                })?
+            }
+        };
+        let only_user = usage.get(&spec.storage_key).is_some_and(|u| u.1 == 1);
+        let full_size = bytes.len() as u64 == spec.storage_numel * spec.dtype.size() as u64;
+        if only_user && !big_endian && full_size && covers_whole_storage(spec) {
+            // The common case (one tensor per storage): hand the bytes over without a copy.
+            let shape = spec.shape.iter().map(|&d| d as usize).collect();
+            return Ok(RawTensor {
+                dtype: spec.dtype,
+                shape,
+                data: bytes,
+            });
         }
-        view(name, spec, &storages[&spec.storage_key], big_endian)
+        let tensor = view(name, spec, &bytes, big_endian);
+        storages.insert(spec.storage_key.clone(), bytes);
+        tensor
     };
     let (tensors, metadata) = flatten(&value, &mut resolve)?;
     Ok(Checkpoint {
@@ -137,7 +166,11 @@ pub fn load_zip(path: &Path) -> Result<Checkpoint> {
 
 /// Read a legacy-format `torch.save` file.
 pub fn load_legacy(path: &Path) -> Result<Checkpoint> {
-    let data = std::fs::read(path)?;
+    let file = File::open(path)?;
+    // SAFETY: the map is read-only and lives only while this function reads it; a file changed
+    // underneath us could give wrong numbers but not memory unsafety in the slices we copy.
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    let data: &[u8] = &map;
     let mut pos = 0usize;
     let mut next = |layout: StorageLayout| -> Result<Value> {
         let mut u = Unpickler::new(&data[pos..], layout);
@@ -184,8 +217,8 @@ pub fn load_legacy(path: &Path) -> Result<Checkpoint> {
     };
 
     // Storage element sizes come from the tensors that use them; collect them first.
-    let mut elem_sizes: HashMap<String, usize> = HashMap::new();
-    collect_storage_sizes(&value, &mut elem_sizes, 0);
+    let mut usage = HashMap::new();
+    storage_usage(&value, &mut usage, 0);
 
     let mut storages: HashMap<String, (usize, usize)> = HashMap::new(); // key -> (start, len)
     for key in &keys {
@@ -196,7 +229,7 @@ pub fn load_legacy(path: &Path) -> Result<Checkpoint> {
         }
         let count = i64::from_le_bytes(data[pos..pos + 8].try_into().unwrap());
         pos += 8;
-        let elem = *elem_sizes.get(key).unwrap_or(&1);
+        let elem = usage.get(key).map_or(1, |u| u.0);
         let len = u64::try_from(count)
             .ok()
             .and_then(|c| c.checked_mul(elem as u64))
@@ -223,39 +256,40 @@ pub fn load_legacy(path: &Path) -> Result<Checkpoint> {
     })
 }
 
-fn collect_storage_sizes(v: &Value, out: &mut HashMap<String, usize>, depth: usize) {
+/// Element size and number of tensor views of each storage the pickle refers to.
+fn storage_usage(v: &Value, out: &mut HashMap<String, (usize, usize)>, depth: usize) {
     if depth > 256 {
         return;
     }
     match v {
         Value::Tensor(t) => {
-            out.insert(t.storage_key.clone(), t.dtype.size());
+            let entry = out
+                .entry(t.storage_key.clone())
+                .or_insert((t.dtype.size(), 0));
+            entry.1 += 1;
         }
         Value::Storage(s) => {
-            out.insert(s.key.clone(), s.dtype.size());
+            // A bare storage (not through a tensor) still fixes the element size.
+            out.entry(s.key.clone()).or_insert((s.dtype.size(), 2));
         }
         Value::Dict(d) => d
             .borrow()
             .iter()
-            .for_each(|(_, x)| collect_storage_sizes(x, out, depth + 1)),
+            .for_each(|(_, x)| storage_usage(x, out, depth + 1)),
         Value::List(l) | Value::Set(l) => l
             .borrow()
             .iter()
-            .for_each(|x| collect_storage_sizes(x, out, depth + 1)),
-        Value::Tuple(t) => t
-            .iter()
-            .for_each(|x| collect_storage_sizes(x, out, depth + 1)),
+            .for_each(|x| storage_usage(x, out, depth + 1)),
+        Value::Tuple(t) => t.iter().for_each(|x| storage_usage(x, out, depth + 1)),
         Value::Object(o) => {
             let o = o.borrow();
-            o.args
-                .iter()
-                .for_each(|x| collect_storage_sizes(x, out, depth + 1));
+            o.args.iter().for_each(|x| storage_usage(x, out, depth + 1));
             if let Some(s) = &o.state {
-                collect_storage_sizes(s, out, depth + 1);
+                storage_usage(s, out, depth + 1);
             }
             o.items
                 .iter()
-                .for_each(|(_, x)| collect_storage_sizes(x, out, depth + 1));
+                .for_each(|(_, x)| storage_usage(x, out, depth + 1));
         }
         _ => {}
     }
