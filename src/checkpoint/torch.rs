@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use super::pickle::{StorageLayout, TensorSpec, Unpickler, Value};
@@ -98,8 +98,12 @@ fn covers_whole_storage(spec: &TensorSpec) -> bool {
 
 /// Read a zip-format `torch.save` file.
 pub fn load_zip(path: &Path) -> Result<Checkpoint> {
-    let file = File::open(path)?;
-    let mut archive = zip::ZipArchive::new(file).map_err(zip_error)?;
+    read_zip(File::open(path)?)
+}
+
+/// Read a zip-format `torch.save` archive from any seekable reader.
+pub fn read_zip<R: Read + Seek>(reader: R) -> Result<Checkpoint> {
+    let mut archive = zip::ZipArchive::new(reader).map_err(zip_error)?;
     let pkl_name = archive
         .file_names()
         .filter(|n| *n == "data.pkl" || n.ends_with("/data.pkl"))
@@ -110,7 +114,7 @@ pub fn load_zip(path: &Path) -> Result<Checkpoint> {
         })?;
     let prefix = pkl_name.strip_suffix("data.pkl").unwrap_or("").to_string();
 
-    let read_entry = |archive: &mut zip::ZipArchive<File>, name: &str| -> Result<Vec<u8>> {
+    let read_entry = |archive: &mut zip::ZipArchive<R>, name: &str| -> Result<Vec<u8>> {
         let mut entry = archive.by_name(name).map_err(zip_error)?;
         // The size comes from the archive directory; read at most that much.
         let mut buf = Vec::with_capacity(entry.size().min(1 << 30) as usize);
@@ -170,7 +174,11 @@ pub fn load_legacy(path: &Path) -> Result<Checkpoint> {
     // SAFETY: the map is read-only and lives only while this function reads it; a file changed
     // underneath us could give wrong numbers but not memory unsafety in the slices we copy.
     let map = unsafe { memmap2::Mmap::map(&file)? };
-    let data: &[u8] = &map;
+    read_legacy(&map)
+}
+
+/// Read legacy-format `torch.save` bytes.
+pub fn read_legacy(data: &[u8]) -> Result<Checkpoint> {
     let mut pos = 0usize;
     let mut next = |layout: StorageLayout| -> Result<Value> {
         let mut u = Unpickler::new(&data[pos..], layout);
