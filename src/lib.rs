@@ -11,4 +11,5 @@ pub mod cli;
 pub mod device;
 pub mod models;
 pub mod npy;
+pub mod tasks;
 pub mod wav;

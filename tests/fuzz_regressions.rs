@@ -57,7 +57,7 @@ fn seeded_mutations_of_real_checkpoints_never_panic() {
         state ^= state << 17;
         state
     };
-    let rounds = 4000;
+    let rounds = 20000;
     for round in 0..rounds {
         let seed = &seeds[rand() as usize % seeds.len()];
         let mut data = seed.clone();

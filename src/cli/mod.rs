@@ -7,6 +7,11 @@
 
 mod checkpoint;
 mod decode;
+mod detect;
+mod embed;
+mod infer;
+mod plot;
+mod tag;
 mod info;
 mod output;
 
@@ -45,6 +50,12 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Decode (and resample) audio to float32 WAV or .npy, as librosa.load does.
     Decode(decode::DecodeArgs),
+    /// Clipwise class probabilities (AudioSet tagging) for audio files.
+    Tag(tag::TagArgs),
+    /// Sound event detection: framewise probabilities turned into timed events.
+    Detect(detect::DetectArgs),
+    /// Clip embeddings as a (files × dim) .npy.
+    Embed(embed::EmbedArgs),
     /// Inspect or convert model checkpoints (PyTorch, safetensors, Hugging Face, Keras .h5).
     Checkpoint(checkpoint::CheckpointArgs),
 }
@@ -155,6 +166,9 @@ pub fn main() -> ExitCode {
         Command::Info(args) => info::run(&cli, args),
         Command::Decode(args) => decode::run(&cli, args),
         Command::Checkpoint(args) => checkpoint::run(&cli, args),
+        Command::Tag(args) => tag::run(&cli, args),
+        Command::Detect(args) => detect::run(&cli, args),
+        Command::Embed(args) => embed::run(&cli, args),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

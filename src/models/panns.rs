@@ -839,3 +839,43 @@ pub fn load(path: &std::path::Path, cfg: &Config, device: tch::Device) -> crate:
     vs.freeze();
     Ok(Loaded { vs, model })
 }
+
+impl Config {
+    /// The configuration of a published checkpoint by earshot's model name (`cnn14`,
+    /// `cnn14-16k`, `resnet38`, `cnn14-decisionlevelmax`, ...).
+    pub fn preset(name: &str) -> Option<Config> {
+        Some(match name {
+            "cnn6" => Config::new(Arch::Cnn6),
+            "cnn10" => Config::new(Arch::Cnn10),
+            "cnn14" => Config::new(Arch::Cnn14),
+            "cnn14-16k" => Config::cnn14_16k(),
+            "cnn14-8k" => Config::cnn14_8k(),
+            "resnet22" => Config::new(Arch::ResNet22),
+            "resnet38" => Config::new(Arch::ResNet38),
+            "resnet54" => Config::new(Arch::ResNet54),
+            "mobilenetv1" => Config::new(Arch::MobileNetV1),
+            "mobilenetv2" => Config::new(Arch::MobileNetV2),
+            "wavegram-logmel-cnn14" => Config::new(Arch::WavegramLogmelCnn14),
+            "cnn14-decisionlevelmax" => Config::new(Arch::Cnn14DecisionLevelMax),
+            "cnn14-decisionlevelatt" => Config::new(Arch::Cnn14DecisionLevelAtt),
+            _ => return None,
+        })
+    }
+
+    /// Every name [`Config::preset`] knows.
+    pub const PRESETS: &'static [&'static str] = &[
+        "cnn6",
+        "cnn10",
+        "cnn14",
+        "cnn14-16k",
+        "cnn14-8k",
+        "resnet22",
+        "resnet38",
+        "resnet54",
+        "mobilenetv1",
+        "mobilenetv2",
+        "wavegram-logmel-cnn14",
+        "cnn14-decisionlevelmax",
+        "cnn14-decisionlevelatt",
+    ];
+}
