@@ -9,5 +9,6 @@ pub mod audio;
 pub mod checkpoint;
 pub mod cli;
 pub mod device;
+pub mod models;
 pub mod npy;
 pub mod wav;

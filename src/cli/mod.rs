@@ -8,6 +8,7 @@
 mod checkpoint;
 mod decode;
 mod info;
+mod models;
 mod output;
 
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ pub enum Command {
     Decode(decode::DecodeArgs),
     /// Inspect or convert model checkpoints (PyTorch, safetensors, Hugging Face, Keras .h5).
     Checkpoint(checkpoint::CheckpointArgs),
+    /// List, describe and download the published checkpoints (model cards).
+    Models(models::ModelsArgs),
 }
 
 /// Exit status when some inputs failed but the run went on.
@@ -155,6 +158,7 @@ pub fn main() -> ExitCode {
         Command::Info(args) => info::run(&cli, args),
         Command::Decode(args) => decode::run(&cli, args),
         Command::Checkpoint(args) => checkpoint::run(&cli, args),
+        Command::Models(args) => models::run(&cli, args),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,
