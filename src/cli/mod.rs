@@ -13,6 +13,7 @@ mod infer;
 mod plot;
 mod tag;
 mod info;
+mod models;
 mod output;
 
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ pub enum Command {
     Embed(embed::EmbedArgs),
     /// Inspect or convert model checkpoints (PyTorch, safetensors, Hugging Face, Keras .h5).
     Checkpoint(checkpoint::CheckpointArgs),
+    /// List, describe and download the published checkpoints (model cards).
+    Models(models::ModelsArgs),
 }
 
 /// Exit status when some inputs failed but the run went on.
@@ -169,6 +172,7 @@ pub fn main() -> ExitCode {
         Command::Tag(args) => tag::run(&cli, args),
         Command::Detect(args) => detect::run(&cli, args),
         Command::Embed(args) => embed::run(&cli, args),
+        Command::Models(args) => models::run(&cli, args),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,
