@@ -19,10 +19,13 @@ use sha2::{Digest, Sha256};
 // A tiny HTTP/1.1 file server: GET only, `Range: bytes=N-`, one request per connection, and
 // optionally a connection dropped part-way through the first response.
 
+/// A request as logged: path and `Range` header.
+type Request = (String, Option<String>);
+
 struct Server {
     addr: SocketAddr,
     /// (path, Range header) of every request, in order.
-    requests: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    requests: Arc<Mutex<Vec<Request>>>,
 }
 
 impl Server {
@@ -115,7 +118,7 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    fn requests(&self) -> Vec<(String, Option<String>)> {
+    fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
 }
