@@ -11,6 +11,7 @@ scripts/setup.sh
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 "$EARSHOT_VENV/bin/python" tests/gen_reference.py
 "$EARSHOT_VENV/bin/python" tests/gen_checkpoints.py
+"$EARSHOT_VENV/bin/python" tests/gen_panns.py
 cargo fmt --check
 cargo clippy --release --all-targets -q -- -D warnings
 RUST_TEST_THREADS=2 cargo test --release --all-targets

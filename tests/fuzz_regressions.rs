@@ -23,7 +23,10 @@ fn check(label: &str, data: &[u8]) {
     if catch_unwind(AssertUnwindSafe(|| exercise(data))).is_err() {
         let dump = std::env::temp_dir().join(format!("earshot-fuzz-{label}.bin"));
         std::fs::write(&dump, data).unwrap();
-        panic!("{label}: a reader panicked; input saved to {}", dump.display());
+        panic!(
+            "{label}: a reader panicked; input saved to {}",
+            dump.display()
+        );
     }
 }
 
@@ -33,7 +36,10 @@ fn saved_crashes_stay_fixed() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
-            check(&path.file_name().unwrap().to_string_lossy(), &std::fs::read(&path).unwrap());
+            check(
+                &path.file_name().unwrap().to_string_lossy(),
+                &std::fs::read(&path).unwrap(),
+            );
         }
     }
 }
@@ -45,7 +51,8 @@ fn seeded_mutations_of_real_checkpoints_never_panic() {
         .unwrap_or_else(|e| panic!("{}: {e} — run scripts/test.sh", dir.display()))
         .filter_map(|e| {
             let p = e.ok()?.path();
-            (p.is_file() && std::fs::metadata(&p).ok()?.len() < 1 << 20).then(|| std::fs::read(&p).ok())?
+            (p.is_file() && std::fs::metadata(&p).ok()?.len() < 1 << 20)
+                .then(|| std::fs::read(&p).ok())?
         })
         .collect();
     assert!(seeds.len() >= 15, "seed corpus");

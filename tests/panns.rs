@@ -10,8 +10,12 @@ use tch::Tensor;
 
 fn manifest() -> Value {
     let path = common::data_dir().join("panns/manifest.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} — run scripts/test.sh (tests/gen_panns.py)", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} — run scripts/test.sh (tests/gen_panns.py)",
+            path.display()
+        )
+    });
     serde_json::from_str(&text).unwrap()
 }
 
@@ -37,8 +41,12 @@ fn read(rel: &str) -> npy::NpyArray {
 fn max_diff(got: &Tensor, want: &npy::NpyArray) -> f64 {
     let shape: Vec<usize> = got.size().iter().map(|&d| d as usize).collect();
     assert_eq!(shape, want.shape, "shape");
-    let got: Vec<f64> = Vec::<f64>::try_from(got.to_kind(tch::Kind::Double).flatten(0, -1)).unwrap();
-    got.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
+    let got: Vec<f64> =
+        Vec::<f64>::try_from(got.to_kind(tch::Kind::Double).flatten(0, -1)).unwrap();
+    got.iter()
+        .zip(&want.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max)
 }
 
 #[test]
@@ -50,29 +58,285 @@ fn every_model_matches_the_reference_on_real_audio() {
     for entry in m["models"].as_array().unwrap() {
         let name = entry["name"].as_str().unwrap();
         let cfg = config(entry);
-        let ckpt = common::data_dir().join("panns").join(entry["checkpoint"].as_str().unwrap());
-        let loaded = panns::load(&ckpt, &cfg, tch::Device::Cpu).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ckpt = common::data_dir()
+            .join("panns")
+            .join(entry["checkpoint"].as_str().unwrap());
+        let loaded =
+            panns::load(&ckpt, &cfg, tch::Device::Cpu).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut worst = [0f64; 3];
         for clip in entry["clips"].as_array().unwrap() {
             let files = &clip["files"];
             let input = read(files["input"].as_str().unwrap());
-            let wave = Tensor::from_slice(&input.data.iter().map(|&v| v as f32).collect::<Vec<_>>()).unsqueeze(0);
+            let wave =
+                Tensor::from_slice(&input.data.iter().map(|&v| v as f32).collect::<Vec<_>>())
+                    .unsqueeze(0);
             let out = tch::no_grad(|| loaded.model.forward(&wave));
-            worst[0] = worst[0].max(max_diff(&out.clipwise.squeeze_dim(0), &read(files["clipwise_output"].as_str().unwrap())));
+            worst[0] = worst[0].max(max_diff(
+                &out.clipwise.squeeze_dim(0),
+                &read(files["clipwise_output"].as_str().unwrap()),
+            ));
             if let Some(f) = files.get("embedding") {
-                let e = out.embedding.as_ref().unwrap_or_else(|| panic!("{name}: no embedding"));
+                let e = out
+                    .embedding
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{name}: no embedding"));
                 worst[1] = worst[1].max(max_diff(&e.squeeze_dim(0), &read(f.as_str().unwrap())));
             }
             if let Some(f) = files.get("framewise_output") {
-                let fw = out.framewise.as_ref().unwrap_or_else(|| panic!("{name}: no framewise output"));
+                let fw = out
+                    .framewise
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{name}: no framewise output"));
                 worst[2] = worst[2].max(max_diff(&fw.squeeze_dim(0), &read(f.as_str().unwrap())));
             }
         }
-        table.push(format!("{name:<24} clipwise {:.2e}  embedding {:.2e}  framewise {:.2e}", worst[0], worst[1], worst[2]));
+        table.push(format!(
+            "{name:<24} clipwise {:.2e}  embedding {:.2e}  framewise {:.2e}",
+            worst[0], worst[1], worst[2]
+        ));
         if worst.iter().any(|&w| w > 1e-4) {
             failures.push(name.to_string());
         }
     }
     eprintln!("max |earshot - reference|:\n{}", table.join("\n"));
-    assert!(failures.is_empty(), "over 1e-4: {failures:?}\n{}", table.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "over 1e-4: {failures:?}\n{}",
+        table.join("\n")
+    );
+}
+
+fn ckpt(name: &str) -> String {
+    common::data_dir()
+        .join("panns")
+        .join(format!("{name}.pth"))
+        .display()
+        .to_string()
+}
+
+fn audio(clip: &str) -> String {
+    common::data_dir()
+        .join("audio")
+        .join(clip)
+        .display()
+        .to_string()
+}
+
+const CLIPS: [&str; 3] = [
+    "speech_s16_16k.wav",
+    "mix_mp3_44k_stereo.mp3",
+    "tones_m4a_48k_stereo.m4a",
+];
+
+fn stem(clip: &str) -> &str {
+    clip.rsplit_once('.').unwrap().0
+}
+
+#[test]
+fn tag_cli_scores_equal_reference_for_each_file_and_rate() {
+    for (model, name) in [
+        ("cnn14", "Cnn14"),
+        ("cnn14-16k", "Cnn14_16k"),
+        ("resnet38", "ResNet38"),
+    ] {
+        let mut args = vec![
+            "tag",
+            "--model",
+            model,
+            "--format",
+            "json",
+            "--all-scores",
+            "--top-k",
+            "3",
+        ];
+        let c = ckpt(name);
+        args.extend(["--checkpoint", c.as_str()]);
+        let files: Vec<String> = CLIPS.iter().map(|c| audio(c)).collect();
+        args.extend(files.iter().map(String::as_str));
+        let out = common::earshot(&args);
+        assert!(
+            out.status.success(),
+            "{model}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows.len(), 3);
+        for (row, clip) in rows.iter().zip(CLIPS) {
+            let want = read(&format!("{name}__{}__clipwise_output.npy", stem(clip)));
+            let scores: Vec<f64> = row["scores"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert_eq!(scores.len(), 527);
+            let diff = scores
+                .iter()
+                .zip(&want.data)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            // WAV and MP3 decode bit-exactly; AAC differs from ffmpeg by an LSB, which moves
+            // outputs by ~1e-5.
+            assert!(diff <= 1e-4, "{model} {clip}: {diff}");
+            // The top labels are the highest reference scores, named from the AudioSet list.
+            let best = want
+                .data
+                .iter()
+                .cloned()
+                .enumerate()
+                .fold((0, f64::MIN), |a, (i, v)| if v > a.1 { (i, v) } else { a });
+            assert_eq!(row["labels"][0]["index"], best.0);
+            assert!(
+                row["labels"][0]["mid"].as_str().unwrap().starts_with("/m/")
+                    || row["labels"][0]["mid"].as_str().unwrap().starts_with("/t/")
+            );
+            assert_eq!(row["model"], model);
+        }
+    }
+}
+
+#[test]
+fn embed_cli_writes_files_by_dim_in_input_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_path = tmp.path().join("emb.npy");
+    let bad = common::bad("truncated_wav");
+    let c = ckpt("Cnn14");
+    let files: Vec<String> = CLIPS.iter().map(|c| audio(c)).collect();
+    let args = vec![
+        "embed",
+        "--checkpoint",
+        c.as_str(),
+        "-o",
+        out_path.to_str().unwrap(),
+        files[0].as_str(),
+        bad.to_str().unwrap(),
+        files[1].as_str(),
+        files[2].as_str(),
+    ];
+    let out = common::earshot(&args);
+    assert_eq!(out.status.code(), Some(1), "one input failed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("error: {}: ", bad.display())) && err.lines().count() == 1,
+        "{err}"
+    );
+    let got = npy::read(&out_path).unwrap();
+    assert_eq!(got.shape, vec![3, 2048]);
+    for (i, clip) in CLIPS.iter().enumerate() {
+        let want = read(&format!("Cnn14__{}__embedding.npy", stem(clip)));
+        let diff = got.data[i * 2048..(i + 1) * 2048]
+            .iter()
+            .zip(&want.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(diff <= 1e-4, "{clip}: {diff}");
+    }
+    let order = std::fs::read_to_string(tmp.path().join("emb.files.txt")).unwrap();
+    assert_eq!(
+        order.lines().collect::<Vec<_>>(),
+        files.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn detect_cli_events_follow_the_reference_framewise_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = ckpt("Cnn14_DecisionLevelMax");
+    let clip = audio(CLIPS[0]);
+    let json = common::earshot(&[
+        "detect",
+        "--model",
+        "cnn14-decisionlevelmax",
+        "--checkpoint",
+        &c,
+        "--format",
+        "json",
+        "--all-scores",
+        "--threshold",
+        "0.7",
+        &clip,
+    ]);
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let v: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
+    let want = read(&format!(
+        "Cnn14_DecisionLevelMax__{}__framewise_output.npy",
+        stem(CLIPS[0])
+    ));
+    let rows = v[0]["framewise"].as_array().unwrap();
+    assert_eq!(rows.len(), want.shape[0]);
+    let got: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+        .collect();
+    let diff = got
+        .iter()
+        .zip(&want.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(diff <= 1e-6, "framewise {diff}");
+    assert_eq!(v[0]["frame_times"][1].as_f64().unwrap(), 0.01);
+
+    // Events = median filter (7) + threshold on the reference matrix, computed independently.
+    let (frames, classes) = (want.shape[0], want.shape[1]);
+    let reference: Vec<f32> = want.data.iter().map(|&x| x as f32).collect();
+    let filtered = earshot::tasks::median_filter(&reference, frames, classes, 7);
+    let duration = v[0]["duration"].as_f64().unwrap();
+    let expected = earshot::tasks::events(&filtered, frames, classes, &[0.7], 0.01, duration);
+    let events = v[0]["events"].as_array().unwrap();
+    assert_eq!(events.len(), expected.len());
+    assert!(!expected.is_empty(), "the test needs some events");
+    for (e, x) in events.iter().zip(&expected) {
+        assert_eq!(e["index"], x.class);
+        assert!((e["onset"].as_f64().unwrap() - x.onset).abs() < 1e-9);
+        assert!((e["offset"].as_f64().unwrap() - x.offset).abs() < 1e-9);
+    }
+
+    // TSV: DCASE header and one line per event; --plot writes a PNG.
+    let png = tmp.path().join("det.png");
+    let tsv = common::earshot(&[
+        "detect",
+        "--model",
+        "cnn14-decisionlevelmax",
+        "--checkpoint",
+        &c,
+        "--threshold",
+        "0.7",
+        "--plot",
+        png.to_str().unwrap(),
+        &clip,
+    ]);
+    assert!(tsv.status.success());
+    let text = String::from_utf8(tsv.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("filename\tonset\toffset\tevent_label"));
+    assert_eq!(lines.count(), expected.len());
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(bytes.len() > 2000);
+
+    // A tagging model cannot detect: a clear error, not a crash.
+    let c14 = ckpt("Cnn14");
+    let out = common::earshot(&["detect", "--model", "cnn14", "--checkpoint", &c14, &clip]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no framewise output"));
+}
+
+#[test]
+fn missing_checkpoint_says_what_to_do() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args(["tag", "--model", "cnn14", &audio(CLIPS[0])])
+        .env("EARSHOT_HOME", tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("earshot models fetch cnn14") && err.contains("--checkpoint"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1);
 }

@@ -64,9 +64,15 @@ fn parse_thresholds(text: &str, labels: &Labels, classes: usize) -> Result<Vec<f
     let mut specific = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.rsplit_once('=') {
-            None => default = part.parse().with_context(|| format!("--threshold: {part:?} is not a number"))?,
+            None => {
+                default = part
+                    .parse()
+                    .with_context(|| format!("--threshold: {part:?} is not a number"))?
+            }
             Some((label, value)) => {
-                let value: f32 = value.parse().with_context(|| format!("--threshold: {value:?} is not a number"))?;
+                let value: f32 = value
+                    .parse()
+                    .with_context(|| format!("--threshold: {value:?} is not a number"))?;
                 let index = labels
                     .iter()
                     .find(|l| l.mid == label || l.name.eq_ignore_ascii_case(label))
@@ -112,7 +118,14 @@ pub(crate) fn detect_events(out: &ClipOutput, thresholds: &[f32], median: usize)
     let (frames, classes) = (out.frames(), out.classes());
     let framewise = out.framewise.as_deref().unwrap_or_default();
     let filtered = median_filter(framewise, frames, classes, median);
-    events(&filtered, frames, classes, thresholds, out.frame_hop, out.duration)
+    events(
+        &filtered,
+        frames,
+        classes,
+        thresholds,
+        out.frame_hop,
+        out.duration,
+    )
 }
 
 /// Run `earshot detect`; returns the number of inputs that failed.
@@ -170,9 +183,18 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
         DetectFormat::Tsv => {
             writeln!(buf, "filename\tonset\toffset\tevent_label")?;
             for (path, _, ev) in &results {
-                let file = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let file = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 for e in ev {
-                    writeln!(buf, "{file}\t{:.3}\t{:.3}\t{}", e.onset, e.offset, name(e.class))?;
+                    writeln!(
+                        buf,
+                        "{file}\t{:.3}\t{:.3}\t{}",
+                        e.onset,
+                        e.offset,
+                        name(e.class)
+                    )?;
                 }
             }
         }
@@ -194,11 +216,17 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
                             score: e.score,
                         })
                         .collect(),
-                    frame_times: args
-                        .all_scores
-                        .then(|| (0..out.frames()).map(|t| t as f64 * out.frame_hop).collect()),
+                    frame_times: args.all_scores.then(|| {
+                        (0..out.frames())
+                            .map(|t| t as f64 * out.frame_hop)
+                            .collect()
+                    }),
                     framewise: args.all_scores.then(|| {
-                        out.framewise.as_deref().unwrap_or_default().chunks(out.classes()).collect()
+                        out.framewise
+                            .as_deref()
+                            .unwrap_or_default()
+                            .chunks(out.classes())
+                            .collect()
                     }),
                 })
                 .collect();

@@ -45,9 +45,12 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     let mut dim = 0;
     let mut failed = 0;
     for_each_clip(files, backbone.sample_rate(), |path, wave| {
-        let result = wave.and_then(|w| run_clip(&backbone, &w.samples, args.window, args.hop, Pool::Mean)).and_then(|out| {
-            out.embedding.with_context(|| format!("model {} has no clip embedding", backbone.name))
-        });
+        let result = wave
+            .and_then(|w| run_clip(&backbone, &w.samples, args.window, args.hop, Pool::Mean))
+            .and_then(|out| {
+                out.embedding
+                    .with_context(|| format!("model {} has no clip embedding", backbone.name))
+            });
         match result {
             Ok(e) => {
                 dim = e.len();
@@ -64,7 +67,9 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     })?;
     bar.finish_and_clear();
     if !names.is_empty() {
-        output::atomically(&args.output, |tmp| crate::npy::write(tmp, &rows, &[names.len(), dim]))?;
+        output::atomically(&args.output, |tmp| {
+            crate::npy::write(tmp, &rows, &[names.len(), dim])
+        })?;
         let list = args.output.with_extension("files.txt");
         output::atomically(&list, |tmp| std::fs::write(tmp, names.join("\n") + "\n"))?;
     }

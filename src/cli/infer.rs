@@ -40,14 +40,23 @@ impl Backbone {
     pub fn load(args: &ModelArgs, device: tch::Device) -> Result<Backbone> {
         let name = args.model.to_ascii_lowercase();
         let cfg = panns::Config::preset(&name).with_context(|| {
-            format!("unknown model {:?} (known: {})", args.model, panns::Config::PRESETS.join(", "))
+            format!(
+                "unknown model {:?} (known: {})",
+                args.model,
+                panns::Config::PRESETS.join(", ")
+            )
         })?;
         let path = match &args.checkpoint {
             Some(p) => p.clone(),
             None => crate::models::registry::resolve_checkpoint(&name)?,
         };
-        let model = panns::load(&path, &cfg, device).with_context(|| format!("{}", path.display()))?;
-        Ok(Backbone { name, model, device })
+        let model =
+            panns::load(&path, &cfg, device).with_context(|| format!("{}", path.display()))?;
+        Ok(Backbone {
+            name,
+            model,
+            device,
+        })
     }
 
     /// The model's input rate.
@@ -76,10 +85,16 @@ impl Backbone {
                 self.min_samples()
             );
         }
-        let wave = Tensor::from_slice(samples).unsqueeze(0).to_device(self.device);
+        let wave = Tensor::from_slice(samples)
+            .unsqueeze(0)
+            .to_device(self.device);
         let out = tch::no_grad(|| self.model.model.forward(&wave));
         let to_vec = |t: &Tensor| -> Result<Vec<f32>> {
-            Ok(Vec::<f32>::try_from(t.to_device(tch::Device::Cpu).to_kind(tch::Kind::Float).flatten(0, -1))?)
+            Ok(Vec::<f32>::try_from(
+                t.to_device(tch::Device::Cpu)
+                    .to_kind(tch::Kind::Float)
+                    .flatten(0, -1),
+            )?)
         };
         Ok(ClipOutput {
             duration: samples.len() as f64 / self.sample_rate() as f64,
@@ -97,10 +112,15 @@ impl Backbone {
 
     /// Log-mel spectrogram (frames × mel, dB) of a clip, for plots.
     pub fn logmel(&self, samples: &[f32]) -> Result<(Vec<f32>, usize)> {
-        let wave = Tensor::from_slice(samples).unsqueeze(0).to_device(self.device);
+        let wave = Tensor::from_slice(samples)
+            .unsqueeze(0)
+            .to_device(self.device);
         let mel = tch::no_grad(|| self.model.model.logmel(&wave)).squeeze_dim(0);
         let bins = mel.size()[1] as usize;
-        Ok((Vec::<f32>::try_from(mel.to_device(tch::Device::Cpu).flatten(0, -1))?, bins))
+        Ok((
+            Vec::<f32>::try_from(mel.to_device(tch::Device::Cpu).flatten(0, -1))?,
+            bins,
+        ))
     }
 }
 
@@ -116,7 +136,9 @@ pub fn for_each_clip(
         for (path, problem) in files {
             let item = match problem {
                 Some(problem) => Err(anyhow::anyhow!(problem)),
-                None => audio::load(&path, LoadOptions::mono(sample_rate)).map_err(anyhow::Error::from),
+                None => {
+                    audio::load(&path, LoadOptions::mono(sample_rate)).map_err(anyhow::Error::from)
+                }
             };
             if tx.send((path, item)).is_err() {
                 break;

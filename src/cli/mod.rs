@@ -10,11 +10,11 @@ mod decode;
 mod detect;
 mod embed;
 mod infer;
-mod plot;
-mod tag;
 mod info;
 mod models;
 mod output;
+mod plot;
+mod tag;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -25,7 +25,11 @@ struct Canvas {
 
 impl Canvas {
     fn new(width: usize, height: usize) -> Self {
-        Canvas { width, height, rgb: vec![255; width * height * 3] }
+        Canvas {
+            width,
+            height,
+            rgb: vec![255; width * height * 3],
+        }
     }
 
     fn set(&mut self, x: usize, y: usize, c: [u8; 3]) {
@@ -45,7 +49,10 @@ impl Canvas {
 
     fn text(&mut self, x: usize, y: usize, s: &str, c: [u8; 3]) {
         for (i, ch) in s.chars().enumerate() {
-            let glyph = font8x8::BASIC_FONTS.get(ch).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap_or([0; 8]);
+            let glyph = font8x8::BASIC_FONTS
+                .get(ch)
+                .or_else(|| font8x8::BASIC_FONTS.get('?'))
+                .unwrap_or([0; 8]);
             for (row, bits) in glyph.iter().enumerate() {
                 for col in 0..8 {
                     if bits & (1 << col) != 0 {
@@ -69,8 +76,13 @@ impl Canvas {
 
 /// A perceptually ordered dark-blue → yellow colour map (viridis-like control points).
 fn colormap(v: f32) -> [u8; 3] {
-    const STOPS: [[f32; 3]; 5] =
-        [[68.0, 1.0, 84.0], [59.0, 82.0, 139.0], [33.0, 145.0, 140.0], [94.0, 201.0, 98.0], [253.0, 231.0, 37.0]];
+    const STOPS: [[f32; 3]; 5] = [
+        [68.0, 1.0, 84.0],
+        [59.0, 82.0, 139.0],
+        [33.0, 145.0, 140.0],
+        [94.0, 201.0, 98.0],
+        [253.0, 231.0, 37.0],
+    ];
     let v = v.clamp(0.0, 1.0) * (STOPS.len() - 1) as f32;
     let i = (v.floor() as usize).min(STOPS.len() - 2);
     let t = v - i as f32;
@@ -96,10 +108,22 @@ pub fn detection_png(
     let height = TITLE_H + mel_h + top.len() * STRIP_H + 4;
     let mut c = Canvas::new(width, height);
 
-    c.text(2, 3, &format!("{:.2} s   top classes by clip score; events shaded", out.duration), [0, 0, 0]);
+    c.text(
+        2,
+        3,
+        &format!(
+            "{:.2} s   top classes by clip score; events shaded",
+            out.duration
+        ),
+        [0, 0, 0],
+    );
 
     // Spectrogram, low frequencies at the bottom, dB scaled to the clip's own range.
-    let (lo, hi) = mel.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) = mel
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
     let lo = lo.max(hi - 80.0);
     let mel_frames = mel.len() / bins.max(1);
     for px in 0..width {
@@ -108,7 +132,9 @@ pub fn detection_png(
             break;
         }
         for b in 0..bins {
-            let v = (t0..(t0 + per_px).min(mel_frames)).map(|t| mel[t * bins + b]).fold(f32::NEG_INFINITY, f32::max);
+            let v = (t0..(t0 + per_px).min(mel_frames))
+                .map(|t| mel[t * bins + b])
+                .fold(f32::NEG_INFINITY, f32::max);
             let color = colormap((v - lo) / (hi - lo).max(1e-6));
             let y = TITLE_H + (bins - 1 - b) * MEL_SCALE;
             c.fill(px, y, px + 1, y + MEL_SCALE, color);
@@ -118,7 +144,13 @@ pub fn detection_png(
     // Probability strips.
     let framewise = out.framewise.as_deref().unwrap_or_default();
     let classes = out.classes();
-    let palette = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189], [255, 127, 14]];
+    let palette = [
+        [31, 119, 180],
+        [214, 39, 40],
+        [44, 160, 44],
+        [148, 103, 189],
+        [255, 127, 14],
+    ];
     for (row, &(class, score)) in top.iter().enumerate() {
         let y0 = TITLE_H + mel_h + row * STRIP_H;
         let color = palette[row % palette.len()];
@@ -129,14 +161,17 @@ pub fn detection_png(
             let x1 = ((e.offset / out.frame_hop) as usize).div_ceil(per_px);
             c.fill(x0, y0 + 1, x1.max(x0 + 1), y0 + STRIP_H, shade);
         }
-        let y_of = |p: f32| y0 + STRIP_H - 2 - ((p.clamp(0.0, 1.0) * (STRIP_H - 4) as f32) as usize);
+        let y_of =
+            |p: f32| y0 + STRIP_H - 2 - ((p.clamp(0.0, 1.0) * (STRIP_H - 4) as f32) as usize);
         let mut prev: Option<(usize, usize)> = None;
         for px in 0..width {
             let t0 = px * per_px;
             if t0 >= out.frames() {
                 break;
             }
-            let p = (t0..(t0 + per_px).min(out.frames())).map(|t| framewise[t * classes + class]).fold(0.0, f32::max);
+            let p = (t0..(t0 + per_px).min(out.frames()))
+                .map(|t| framewise[t * classes + class])
+                .fold(0.0, f32::max);
             let pt = (px, y_of(p));
             if let Some(q) = prev {
                 c.line(q.0, q.1, pt.0, pt.1, color);

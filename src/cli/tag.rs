@@ -87,7 +87,13 @@ struct FileTags<'a> {
 }
 
 /// Run the model over windows and pool, or over the whole clip.
-pub(crate) fn run_clip(backbone: &Backbone, samples: &[f32], window: Option<f64>, hop: Option<f64>, pool: Pool) -> Result<ClipOutput> {
+pub(crate) fn run_clip(
+    backbone: &Backbone,
+    samples: &[f32],
+    window: Option<f64>,
+    hop: Option<f64>,
+    pool: Pool,
+) -> Result<ClipOutput> {
     let Some(window) = window else {
         return backbone.run(samples);
     };
@@ -133,9 +139,18 @@ pub(crate) fn run_clip(backbone: &Backbone, samples: &[f32], window: Option<f64>
     Ok(out)
 }
 
-fn render(args: &TagArgs, model: &str, rows: &[(PathBuf, ClipOutput)], labels: &Labels) -> Result<Vec<u8>> {
+fn render(
+    args: &TagArgs,
+    model: &str,
+    rows: &[(PathBuf, ClipOutput)],
+    labels: &Labels,
+) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    let label = |i: usize| labels.get(i).map_or(("?", "?"), |l| (l.mid.as_str(), l.name.as_str()));
+    let label = |i: usize| {
+        labels
+            .get(i)
+            .map_or(("?", "?"), |l| (l.mid.as_str(), l.name.as_str()))
+    };
     match args.format {
         TagFormat::Table => {
             for (path, out) in rows {
@@ -156,7 +171,12 @@ fn render(args: &TagArgs, model: &str, rows: &[(PathBuf, ClipOutput)], labels: &
                         .into_iter()
                         .map(|(index, score)| {
                             let (mid, name) = label(index);
-                            LabelScore { index, mid, name, score }
+                            LabelScore {
+                                index,
+                                mid,
+                                name,
+                                score,
+                            }
                         })
                         .collect(),
                     scores: args.all_scores.then_some(out.clipwise.as_slice()),
@@ -168,10 +188,20 @@ fn render(args: &TagArgs, model: &str, rows: &[(PathBuf, ClipOutput)], labels: &
         TagFormat::Csv => {
             writeln!(buf, "file,rank,index,mid,name,score")?;
             for (path, out) in rows {
-                let k = if args.all_scores { out.clipwise.len() } else { args.top_k };
+                let k = if args.all_scores {
+                    out.clipwise.len()
+                } else {
+                    args.top_k
+                };
                 for (rank, (i, score)) in top_k(&out.clipwise, k).into_iter().enumerate() {
                     let (mid, name) = label(i);
-                    writeln!(buf, "{},{},{i},{mid},{},{score}", csv_field(&path.display().to_string()), rank + 1, csv_field(name))?;
+                    writeln!(
+                        buf,
+                        "{},{},{i},{mid},{},{score}",
+                        csv_field(&path.display().to_string()),
+                        rank + 1,
+                        csv_field(name)
+                    )?;
                 }
             }
         }
@@ -209,7 +239,8 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
     let mut rows = Vec::new();
     let mut failed = 0;
     for_each_clip(files, backbone.sample_rate(), |path, wave| {
-        let result = wave.and_then(|w| run_clip(&backbone, &w.samples, args.window, args.hop, args.pool));
+        let result =
+            wave.and_then(|w| run_clip(&backbone, &w.samples, args.window, args.hop, args.pool));
         match result {
             Ok(out) => rows.push((path.to_path_buf(), out)),
             Err(e) => {
@@ -221,6 +252,9 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
         Ok(())
     })?;
     bar.finish_and_clear();
-    emit(args.output.as_deref(), &render(args, &backbone.name, &rows, labels)?)?;
+    emit(
+        args.output.as_deref(),
+        &render(args, &backbone.name, &rows, labels)?,
+    )?;
     Ok(failed)
 }

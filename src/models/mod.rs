@@ -10,5 +10,5 @@
 
 pub mod fetch;
 pub mod labels;
-pub mod registry;
 pub mod panns;
+pub mod registry;

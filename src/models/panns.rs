@@ -84,7 +84,10 @@ impl Arch {
 
     /// Whether the model gives framewise (sound event detection) output.
     pub fn is_sed(self) -> bool {
-        matches!(self, Arch::Cnn14DecisionLevelMax | Arch::Cnn14DecisionLevelAtt)
+        matches!(
+            self,
+            Arch::Cnn14DecisionLevelMax | Arch::Cnn14DecisionLevelAtt
+        )
     }
 
     /// Embedding size (`embedding` output), if the model has one.
@@ -137,12 +140,24 @@ impl Config {
 
     /// `Cnn14_16k`: 16 kHz, 512/160, 50–8000 Hz.
     pub fn cnn14_16k() -> Self {
-        Config { sample_rate: 16000, window_size: 512, hop_size: 160, fmax: 8000.0, ..Self::new(Arch::Cnn14) }
+        Config {
+            sample_rate: 16000,
+            window_size: 512,
+            hop_size: 160,
+            fmax: 8000.0,
+            ..Self::new(Arch::Cnn14)
+        }
     }
 
     /// `Cnn14_8k`: 8 kHz, 256/80, 50–4000 Hz.
     pub fn cnn14_8k() -> Self {
-        Config { sample_rate: 8000, window_size: 256, hop_size: 80, fmax: 4000.0, ..Self::new(Arch::Cnn14) }
+        Config {
+            sample_rate: 8000,
+            window_size: 256,
+            hop_size: 80,
+            fmax: 4000.0,
+            ..Self::new(Arch::Cnn14)
+        }
     }
 
     /// Spectrogram frames for `samples` input samples (centred STFT).
@@ -163,7 +178,18 @@ pub struct Output {
 }
 
 fn conv2d(p: nn::Path, cin: i64, cout: i64, k: i64, pad: i64, groups: i64) -> nn::Conv2D {
-    nn::conv2d(p, cin, cout, k, nn::ConvConfig { padding: pad, bias: false, groups, ..Default::default() })
+    nn::conv2d(
+        p,
+        cin,
+        cout,
+        k,
+        nn::ConvConfig {
+            padding: pad,
+            bias: false,
+            groups,
+            ..Default::default()
+        },
+    )
 }
 
 fn bn2d(p: nn::Path, c: i64) -> nn::BatchNorm {
@@ -212,11 +238,18 @@ struct ConvBlock5x5 {
 
 impl ConvBlock5x5 {
     fn new(p: nn::Path, cin: i64, cout: i64) -> Self {
-        ConvBlock5x5 { conv1: conv2d(&p / "conv1", cin, cout, 5, 2, 1), bn1: bn2d(&p / "bn1", cout) }
+        ConvBlock5x5 {
+            conv1: conv2d(&p / "conv1", cin, cout, 5, 2, 1),
+            bn1: bn2d(&p / "bn1", cout),
+        }
     }
 
     fn forward(&self, x: &Tensor, pool: (i64, i64)) -> Tensor {
-        avg_pool(&x.apply(&self.conv1).apply_t(&self.bn1, false).relu(), pool.0, pool.1)
+        avg_pool(
+            &x.apply(&self.conv1).apply_t(&self.bn1, false).relu(),
+            pool.0,
+            pool.1,
+        )
     }
 }
 
@@ -246,7 +279,9 @@ impl LogMel {
 
     /// (batch, samples) → (batch, 1, frames, mel) in dB.
     fn forward(&self, wave: &Tensor) -> Tensor {
-        let x = wave.unsqueeze(1).reflection_pad1d([self.n_fft / 2, self.n_fft / 2]);
+        let x = wave
+            .unsqueeze(1)
+            .reflection_pad1d([self.n_fft / 2, self.n_fft / 2]);
         let real = x.conv1d(&self.conv_real, None::<Tensor>, [self.hop], [0], [1], 1);
         let imag = x.conv1d(&self.conv_imag, None::<Tensor>, [self.hop], [0], [1], 1);
         // (batch, bins, frames) → (batch, 1, frames, bins), as torchlibrosa lays it out.
@@ -282,17 +317,31 @@ impl Downsample {
     fn new(p: nn::Path, cin: i64, cout: i64, stride: i64) -> Self {
         let pool = stride == 2;
         let (ci, bi) = if pool { ("1", "2") } else { ("0", "1") };
-        Downsample { pool, conv: conv2d(&p / ci, cin, cout, 1, 0, 1), bn: bn2d(&p / bi, cout) }
+        Downsample {
+            pool,
+            conv: conv2d(&p / ci, cin, cout, 1, 0, 1),
+            bn: bn2d(&p / bi, cout),
+        }
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        let x = if self.pool { avg_pool(x, 2, 2) } else { x.shallow_clone() };
+        let x = if self.pool {
+            avg_pool(x, 2, 2)
+        } else {
+            x.shallow_clone()
+        };
         x.apply(&self.conv).apply_t(&self.bn, false)
     }
 }
 
 impl BasicBlock {
-    fn new(p: nn::Path, cin: i64, planes: i64, stride: i64, downsample: Option<Downsample>) -> Self {
+    fn new(
+        p: nn::Path,
+        cin: i64,
+        planes: i64,
+        stride: i64,
+        downsample: Option<Downsample>,
+    ) -> Self {
         BasicBlock {
             stride,
             conv1: conv2d(&p / "conv1", cin, planes, 3, 1, 1),
@@ -304,10 +353,17 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        let out = if self.stride == 2 { avg_pool(x, 2, 2) } else { x.shallow_clone() };
+        let out = if self.stride == 2 {
+            avg_pool(x, 2, 2)
+        } else {
+            x.shallow_clone()
+        };
         let out = out.apply(&self.conv1).apply_t(&self.bn1, false).relu();
         let out = out.apply(&self.conv2).apply_t(&self.bn2, false);
-        let identity = self.downsample.as_ref().map_or_else(|| x.shallow_clone(), |d| d.forward(x));
+        let identity = self
+            .downsample
+            .as_ref()
+            .map_or_else(|| x.shallow_clone(), |d| d.forward(x));
         (out + identity).relu()
     }
 }
@@ -326,7 +382,13 @@ struct Bottleneck {
 }
 
 impl Bottleneck {
-    fn new(p: nn::Path, cin: i64, planes: i64, stride: i64, downsample: Option<Downsample>) -> Self {
+    fn new(
+        p: nn::Path,
+        cin: i64,
+        planes: i64,
+        stride: i64,
+        downsample: Option<Downsample>,
+    ) -> Self {
         Bottleneck {
             stride,
             conv1: conv2d(&p / "conv1", cin, planes, 1, 0, 1),
@@ -340,16 +402,25 @@ impl Bottleneck {
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        let x_in = if self.stride == 2 { avg_pool(x, 2, 2) } else { x.shallow_clone() };
+        let x_in = if self.stride == 2 {
+            avg_pool(x, 2, 2)
+        } else {
+            x.shallow_clone()
+        };
         let out = x_in.apply(&self.conv1).apply_t(&self.bn1, false).relu();
         let out = out.apply(&self.conv2).apply_t(&self.bn2, false).relu();
         let out = out.apply(&self.conv3).apply_t(&self.bn3, false);
         // The shortcut sees the block's original input (the pool is inside `downsample`).
-        let identity = self.downsample.as_ref().map_or_else(|| x.shallow_clone(), |d| d.forward(x));
+        let identity = self
+            .downsample
+            .as_ref()
+            .map_or_else(|| x.shallow_clone(), |d| d.forward(x));
         (out + identity).relu()
     }
 }
 
+// Built once per model; variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum ResBlock {
     Basic(BasicBlock),
@@ -373,7 +444,11 @@ impl ResNet {
             let mut blocks = Vec::new();
             for bi in 0..n {
                 let bp = &lp / bi;
-                let (s, cin) = if bi == 0 { (stride, inplanes) } else { (1, planes * expansion) };
+                let (s, cin) = if bi == 0 {
+                    (stride, inplanes)
+                } else {
+                    (1, planes * expansion)
+                };
                 let downsample = (bi == 0 && (stride != 1 || inplanes != planes * expansion))
                     .then(|| Downsample::new(&bp / "downsample", cin, planes * expansion, s));
                 blocks.push(if bottleneck {
@@ -407,7 +482,10 @@ impl ResNet {
 enum MobileLayer {
     /// conv → pool → BN → ReLU (conv_bn), or the depthwise-separable pair (conv_dw) / inverted
     /// residual, as a list of (conv, pool stride, BN, activation) steps.
-    Steps { steps: Vec<MobileStep>, residual: bool },
+    Steps {
+        steps: Vec<MobileStep>,
+        residual: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -428,7 +506,17 @@ enum Act {
 impl MobileStep {
     /// A conv at index `ci`, an optional pool slot, BN at index `bi`.
     #[allow(clippy::too_many_arguments)]
-    fn new(p: &nn::Path, ci: usize, bi: usize, cin: i64, cout: i64, k: i64, groups: i64, pool: i64, act: Act) -> Self {
+    fn new(
+        p: &nn::Path,
+        ci: usize,
+        bi: usize,
+        cin: i64,
+        cout: i64,
+        k: i64,
+        groups: i64,
+        pool: i64,
+        act: Act,
+    ) -> Self {
         MobileStep {
             conv: conv2d(p / ci, cin, cout, k, k / 2, groups),
             pool,
@@ -439,7 +527,11 @@ impl MobileStep {
 
     fn forward(&self, x: &Tensor) -> Tensor {
         let x = x.apply(&self.conv);
-        let x = if self.pool > 1 { avg_pool(&x, self.pool, self.pool) } else { x };
+        let x = if self.pool > 1 {
+            avg_pool(&x, self.pool, self.pool)
+        } else {
+            x
+        };
         let x = x.apply_t(&self.bn, false);
         match self.act {
             Act::None => x,
@@ -507,8 +599,15 @@ fn mobilenet_v2(p: &nn::Path) -> Vec<MobileLayer> {
         residual: false,
     }];
     // (expansion t, channels c, repeats n, stride s) as the authors set them.
-    let settings: [(i64, i64, i64, i64); 7] =
-        [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 2), (6, 160, 3, 1), (6, 320, 1, 1)];
+    let settings: [(i64, i64, i64, i64); 7] = [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 2),
+        (6, 160, 3, 1),
+        (6, 320, 1, 1),
+    ];
     let mut cin = 32;
     let mut index = 1;
     for &(t, c, n, s) in &settings {
@@ -530,14 +629,27 @@ fn mobilenet_v2(p: &nn::Path) -> Vec<MobileLayer> {
                     MobileStep::new(&lp, 7, 8, hidden, c, 1, 1, 1, Act::None),
                 ]
             };
-            layers.push(MobileLayer::Steps { steps, residual: stride == 1 && cin == c });
+            layers.push(MobileLayer::Steps {
+                steps,
+                residual: stride == 1 && cin == c,
+            });
             cin = c;
             index += 1;
         }
     }
     // conv_1x1_bn(320, 1280): [conv1x1, BN, ReLU6] → 0, 1.
     layers.push(MobileLayer::Steps {
-        steps: vec![MobileStep::new(&(&f / index), 0, 1, cin, 1280, 1, 1, 1, Act::Relu6)],
+        steps: vec![MobileStep::new(
+            &(&f / index),
+            0,
+            1,
+            cin,
+            1280,
+            1,
+            1,
+            1,
+            Act::Relu6,
+        )],
         residual: false,
     });
     layers
@@ -554,8 +666,17 @@ struct PreWavBlock {
 
 impl PreWavBlock {
     fn new(p: nn::Path, cin: i64, cout: i64) -> Self {
-        let c1 = nn::ConvConfig { padding: 1, bias: false, ..Default::default() };
-        let c2 = nn::ConvConfig { padding: 2, dilation: 2, bias: false, ..Default::default() };
+        let c1 = nn::ConvConfig {
+            padding: 1,
+            bias: false,
+            ..Default::default()
+        };
+        let c2 = nn::ConvConfig {
+            padding: 2,
+            dilation: 2,
+            bias: false,
+            ..Default::default()
+        };
         PreWavBlock {
             conv1: nn::conv1d(&p / "conv1", cin, cout, 3, c1),
             bn1: nn::batch_norm1d(&p / "bn1", cout, Default::default()),
@@ -582,7 +703,12 @@ struct Wavegram {
 
 impl Wavegram {
     fn new(p: &nn::Path) -> Self {
-        let cfg = nn::ConvConfig { stride: 5, padding: 5, bias: false, ..Default::default() };
+        let cfg = nn::ConvConfig {
+            stride: 5,
+            padding: 5,
+            bias: false,
+            ..Default::default()
+        };
         Wavegram {
             pre_conv0: nn::conv1d(p / "pre_conv0", 1, 64, 11, cfg),
             pre_bn0: nn::batch_norm1d(p / "pre_bn0", 64, Default::default()),
@@ -596,7 +722,11 @@ impl Wavegram {
     }
 
     fn forward(&self, wave: &Tensor) -> Tensor {
-        let mut a = wave.unsqueeze(1).apply(&self.pre_conv0).apply_t(&self.pre_bn0, false).relu();
+        let mut a = wave
+            .unsqueeze(1)
+            .apply(&self.pre_conv0)
+            .apply_t(&self.pre_bn0, false)
+            .relu();
         for b in &self.blocks {
             a = b.forward(&a, 4);
         }
@@ -623,20 +753,37 @@ impl AttBlock {
 
     /// (batch, channels, time) → (clipwise, segmentwise (batch, classes, time)).
     fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
-        let norm_att = x.apply(&self.att).clamp(-10.0, 10.0).softmax(-1, Kind::Float);
+        let norm_att = x
+            .apply(&self.att)
+            .clamp(-10.0, 10.0)
+            .softmax(-1, Kind::Float);
         let cla = x.apply(&self.cla).sigmoid();
         let clip = (&norm_att * &cla).sum_dim_intlist([2i64].as_slice(), false, Kind::Float);
         (clip, cla)
     }
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Trunk {
-    Cnn { blocks: Vec<ConvBlock> },
-    Cnn6 { blocks: Vec<ConvBlock5x5> },
-    ResNet { conv_block1: ConvBlock, resnet: ResNet, conv_block_after1: ConvBlock },
-    Mobile { layers: Vec<MobileLayer> },
-    Wavegram { wavegram: Wavegram, blocks: Vec<ConvBlock> },
+    Cnn {
+        blocks: Vec<ConvBlock>,
+    },
+    Cnn6 {
+        blocks: Vec<ConvBlock5x5>,
+    },
+    ResNet {
+        conv_block1: ConvBlock,
+        resnet: ResNet,
+        conv_block_after1: ConvBlock,
+    },
+    Mobile {
+        layers: Vec<MobileLayer>,
+    },
+    Wavegram {
+        wavegram: Wavegram,
+        blocks: Vec<ConvBlock>,
+    },
 }
 
 /// A PANNs model in eval mode.
@@ -667,10 +814,18 @@ impl Panns {
     pub fn new(p: &nn::Path, cfg: &Config) -> Self {
         let classes = cfg.classes_num;
         let (trunk, width) = match cfg.arch {
-            Arch::Cnn14 | Arch::Cnn14DecisionLevelMax | Arch::Cnn14DecisionLevelAtt => {
-                (Trunk::Cnn { blocks: conv_blocks(p, &[1, 64, 128, 256, 512, 1024, 2048]) }, 2048)
-            }
-            Arch::Cnn10 => (Trunk::Cnn { blocks: conv_blocks(p, &[1, 64, 128, 256, 512]) }, 512),
+            Arch::Cnn14 | Arch::Cnn14DecisionLevelMax | Arch::Cnn14DecisionLevelAtt => (
+                Trunk::Cnn {
+                    blocks: conv_blocks(p, &[1, 64, 128, 256, 512, 1024, 2048]),
+                },
+                2048,
+            ),
+            Arch::Cnn10 => (
+                Trunk::Cnn {
+                    blocks: conv_blocks(p, &[1, 64, 128, 256, 512]),
+                },
+                512,
+            ),
             Arch::Cnn6 => {
                 let blocks = [1i64, 64, 128, 256, 512]
                     .windows(2)
@@ -695,14 +850,34 @@ impl Panns {
                     2048,
                 )
             }
-            Arch::MobileNetV1 => (Trunk::Mobile { layers: mobilenet_v1(p) }, 1024),
-            Arch::MobileNetV2 => (Trunk::Mobile { layers: mobilenet_v2(p) }, 1280),
+            Arch::MobileNetV1 => (
+                Trunk::Mobile {
+                    layers: mobilenet_v1(p),
+                },
+                1024,
+            ),
+            Arch::MobileNetV2 => (
+                Trunk::Mobile {
+                    layers: mobilenet_v2(p),
+                },
+                1280,
+            ),
             Arch::WavegramLogmelCnn14 => {
                 let mut blocks = vec![ConvBlock::new(p / "conv_block1", 1, 64)];
                 for (i, w) in [128i64, 128, 256, 512, 1024, 2048].windows(2).enumerate() {
-                    blocks.push(ConvBlock::new(p / format!("conv_block{}", i + 2), w[0], w[1]));
+                    blocks.push(ConvBlock::new(
+                        p / format!("conv_block{}", i + 2),
+                        w[0],
+                        w[1],
+                    ));
                 }
-                (Trunk::Wavegram { wavegram: Wavegram::new(p), blocks }, 2048)
+                (
+                    Trunk::Wavegram {
+                        wavegram: Wavegram::new(p),
+                        blocks,
+                    },
+                    2048,
+                )
             }
         };
         let hidden = match cfg.arch {
@@ -716,7 +891,8 @@ impl Panns {
             bn0: bn2d(p / "bn0", cfg.mel_bins),
             trunk,
             fc1: nn::linear(p / "fc1", width, hidden, Default::default()),
-            fc_audioset: (!att).then(|| nn::linear(p / "fc_audioset", hidden, classes, Default::default())),
+            fc_audioset: (!att)
+                .then(|| nn::linear(p / "fc_audioset", hidden, classes, Default::default())),
             att_block: att.then(|| AttBlock::new(p / "att_block", hidden, classes)),
         }
     }
@@ -744,12 +920,25 @@ impl Panns {
                 let last = blocks.len() - 1;
                 let mut x = x.shallow_clone();
                 for (i, b) in blocks.iter().enumerate() {
-                    x = b.forward(&x, if i == last && blocks.len() == 6 { (1, 1) } else { (2, 2) });
+                    x = b.forward(
+                        &x,
+                        if i == last && blocks.len() == 6 {
+                            (1, 1)
+                        } else {
+                            (2, 2)
+                        },
+                    );
                 }
                 x
             }
-            Trunk::Cnn6 { blocks } => blocks.iter().fold(x.shallow_clone(), |x, b| b.forward(&x, (2, 2))),
-            Trunk::ResNet { conv_block1, resnet, conv_block_after1 } => {
+            Trunk::Cnn6 { blocks } => blocks
+                .iter()
+                .fold(x.shallow_clone(), |x, b| b.forward(&x, (2, 2))),
+            Trunk::ResNet {
+                conv_block1,
+                resnet,
+                conv_block_after1,
+            } => {
                 let x = conv_block1.forward(x, (2, 2));
                 let x = avg_pool(&resnet.forward(&x), 2, 2);
                 conv_block_after1.forward(&x, (1, 1))
@@ -775,7 +964,9 @@ impl Panns {
     pub fn forward(&self, wave: &Tensor) -> Output {
         let features = self.features(wave);
         let frames = features.size()[2];
-        let x = self.trunk(wave, &features).mean_dim([3i64].as_slice(), false, Kind::Float);
+        let x = self
+            .trunk(wave, &features)
+            .mean_dim([3i64].as_slice(), false, Kind::Float);
         match self.cfg.arch {
             Arch::Cnn14DecisionLevelMax | Arch::Cnn14DecisionLevelAtt => {
                 let pooled = x.max_pool1d([3], [1], [1], [1], false)
@@ -783,22 +974,39 @@ impl Panns {
                 let (clipwise, segmentwise) = match &self.att_block {
                     None => {
                         let h = pooled.transpose(1, 2).apply(&self.fc1).relu();
-                        let seg = h.apply(self.fc_audioset.as_ref().expect("tagging head")).sigmoid();
+                        let seg = h
+                            .apply(self.fc_audioset.as_ref().expect("tagging head"))
+                            .sigmoid();
                         (seg.amax([1i64].as_slice(), false), seg)
                     }
                     Some(att) => {
-                        let h = pooled.transpose(1, 2).apply(&self.fc1).relu().transpose(1, 2);
+                        let h = pooled
+                            .transpose(1, 2)
+                            .apply(&self.fc1)
+                            .relu()
+                            .transpose(1, 2);
                         let (clip, seg) = att.forward(&h);
                         (clip, seg.transpose(1, 2))
                     }
                 };
-                Output { clipwise, embedding: None, framewise: Some(framewise(&segmentwise, frames)) }
+                Output {
+                    clipwise,
+                    embedding: None,
+                    framewise: Some(framewise(&segmentwise, frames)),
+                }
             }
             _ => {
-                let x = x.amax([2i64].as_slice(), false) + x.mean_dim([2i64].as_slice(), false, Kind::Float);
+                let x = x.amax([2i64].as_slice(), false)
+                    + x.mean_dim([2i64].as_slice(), false, Kind::Float);
                 let h = x.apply(&self.fc1).relu();
-                let clipwise = h.apply(self.fc_audioset.as_ref().expect("tagging head")).sigmoid();
-                Output { clipwise, embedding: Some(h), framewise: None }
+                let clipwise = h
+                    .apply(self.fc_audioset.as_ref().expect("tagging head"))
+                    .sigmoid();
+                Output {
+                    clipwise,
+                    embedding: Some(h),
+                    framewise: None,
+                }
             }
         }
     }
@@ -830,9 +1038,17 @@ pub struct Loaded {
 
 /// Build `cfg`'s model on `device` and load an authors' checkpoint strictly: the `model`
 /// sub-dict of `{'model', 'iteration', 'sampler'}` files, or a flat state dict.
-pub fn load(path: &std::path::Path, cfg: &Config, device: tch::Device) -> crate::checkpoint::Result<Loaded> {
+pub fn load(
+    path: &std::path::Path,
+    cfg: &Config,
+    device: tch::Device,
+) -> crate::checkpoint::Result<Loaded> {
     let ckpt = crate::checkpoint::load(path)?;
-    let ckpt = if ckpt.tensors.iter().any(|(n, _)| n.starts_with("model.")) { ckpt.select("model.") } else { ckpt };
+    let ckpt = if ckpt.tensors.iter().any(|(n, _)| n.starts_with("model.")) {
+        ckpt.select("model.")
+    } else {
+        ckpt
+    };
     let mut vs = nn::VarStore::new(device);
     let model = Panns::new(&vs.root(), cfg);
     crate::checkpoint::strict::load_into(&mut vs, &ckpt, IGNORED_KEYS)?;

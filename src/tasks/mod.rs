@@ -28,7 +28,9 @@ impl ClipOutput {
 
     /// Number of frames in `framewise`.
     pub fn frames(&self) -> usize {
-        self.framewise.as_ref().map_or(0, |f| f.len() / self.classes().max(1))
+        self.framewise
+            .as_ref()
+            .map_or(0, |f| f.len() / self.classes().max(1))
     }
 }
 
@@ -105,7 +107,11 @@ pub fn events(
         let threshold = thresholds[c.min(thresholds.len() - 1)];
         let mut start: Option<(usize, f32)> = None;
         for t in 0..=frames {
-            let p = if t < frames { framewise[t * classes + c] } else { f32::NEG_INFINITY };
+            let p = if t < frames {
+                framewise[t * classes + c]
+            } else {
+                f32::NEG_INFINITY
+            };
             match (&mut start, p >= threshold) {
                 (None, true) => start = Some((t, p)),
                 (Some((_, best)), true) => *best = best.max(p),
@@ -132,7 +138,10 @@ mod tests {
 
     #[test]
     fn top_k_orders_by_score_then_index() {
-        assert_eq!(top_k(&[0.1, 0.9, 0.5, 0.9], 3), vec![(1, 0.9), (3, 0.9), (2, 0.5)]);
+        assert_eq!(
+            top_k(&[0.1, 0.9, 0.5, 0.9], 3),
+            vec![(1, 0.9), (3, 0.9), (2, 0.5)]
+        );
     }
 
     #[test]
@@ -143,7 +152,10 @@ mod tests {
         // size=4: scipy gives [9, 2, 8, 8, 3]; two classes side by side are filtered apart.
         assert_eq!(median_filter(&x, 5, 1, 4), vec![9.0, 2.0, 8.0, 8.0, 3.0]);
         let two = [1.0, 5.0, 9.0, 4.0, 2.0, 3.0, 8.0, 2.0, 3.0, 1.0];
-        assert_eq!(median_filter(&two, 5, 2, 4), vec![9.0, 5.0, 2.0, 5.0, 8.0, 4.0, 8.0, 3.0, 3.0, 2.0]);
+        assert_eq!(
+            median_filter(&two, 5, 2, 4),
+            vec![9.0, 5.0, 2.0, 5.0, 8.0, 4.0, 8.0, 3.0, 3.0, 2.0]
+        );
     }
 
     #[test]
@@ -154,9 +166,24 @@ mod tests {
         assert_eq!(
             ev,
             vec![
-                Event { onset: 0.0, offset: 1.0, class: 0, score: 0.9 },
-                Event { onset: 1.0, offset: 2.0, class: 1, score: 0.7 },
-                Event { onset: 2.0, offset: 2.9, class: 0, score: 0.7 },
+                Event {
+                    onset: 0.0,
+                    offset: 1.0,
+                    class: 0,
+                    score: 0.9
+                },
+                Event {
+                    onset: 1.0,
+                    offset: 2.0,
+                    class: 1,
+                    score: 0.7
+                },
+                Event {
+                    onset: 2.0,
+                    offset: 2.9,
+                    class: 0,
+                    score: 0.7
+                },
             ]
         );
     }
