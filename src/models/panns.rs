@@ -736,11 +736,13 @@ impl Wavegram {
     }
 }
 
-/// Attention pooling (`AttBlock`) of Cnn14_DecisionLevelAtt.
+/// Attention pooling (`AttBlock`) of Cnn14_DecisionLevelAtt. Its `bn_att` is in the state dict
+/// but never used by the authors' forward pass; it is kept so the checkpoint loads strictly.
 #[derive(Debug)]
 struct AttBlock {
     att: nn::Conv1D,
     cla: nn::Conv1D,
+    _bn_att: nn::BatchNorm,
 }
 
 impl AttBlock {
@@ -748,6 +750,7 @@ impl AttBlock {
         AttBlock {
             att: nn::conv1d(&p / "att", cin, cout, 1, Default::default()),
             cla: nn::conv1d(&p / "cla", cin, cout, 1, Default::default()),
+            _bn_att: nn::batch_norm1d(&p / "bn_att", cout, Default::default()),
         }
     }
 
@@ -1094,4 +1097,41 @@ impl Config {
         "cnn14-decisionlevelmax",
         "cnn14-decisionlevelatt",
     ];
+}
+
+/// The deterministic weights of the seeded parity check (`tests/dev/panns_seeded.py` writes the
+/// reference outputs of the authors' classes under the same scheme): every tensor is a sine of
+/// its element index with a phase from an FNV-1a hash of its name, scaled by its role.
+pub fn seeded_values(name: &str, shape: &[i64]) -> Vec<f32> {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    let phase = (hash % 1000) as f64 / 1000.0 * std::f64::consts::TAU;
+    let numel: i64 = shape.iter().product();
+    let fan_in = if shape.len() >= 2 {
+        (numel / shape[0]).max(1) as f64
+    } else {
+        1.0
+    };
+    (0..numel)
+        .map(|i| {
+            let s = (0.7 * i as f64 + phase).sin();
+            let v = if name.ends_with("running_var") {
+                1.0 + 0.5 * s * s
+            } else if name.ends_with("running_mean") {
+                0.1 * s
+            } else if name.ends_with("melW") {
+                0.02 * s.abs() + 1e-3
+            } else if name.contains("conv_real") || name.contains("conv_imag") {
+                0.05 * s
+            } else if shape.len() >= 2 {
+                s / fan_in.sqrt()
+            } else if name.ends_with("weight") {
+                1.0 + 0.2 * s
+            } else {
+                0.1 * s
+            };
+            v as f32
+        })
+        .collect()
 }
