@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install what is missing, build earshot, and run it on the
-# bundled example audio (datasets/examples).
+# The main job on a fresh machine: install what is missing, build earshot, and tag the bundled
+# example audio (datasets/examples) with the official Cnn14 checkpoint (downloaded once into the
+# cache by `earshot models fetch cnn14`). Where the checkpoint is absent and cannot be fetched
+# (no network), it says exactly where to put the file, and still shows decoding.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,3 +21,11 @@ echo "== earshot decode, 32 kHz mono, as librosa.load(path, sr=32000, mono=True)
 "$bin" decode datasets/examples/speech.flac --sr 32000 --mono -o "$out/speech_32k.wav"
 "$bin" info "$out/speech_32k.wav"
 echo "wrote $out/mix_32k.npy and $out/speech_32k.wav"
+echo "== earshot tag (Cnn14, AudioSet)"
+if "$bin" models fetch cnn14; then
+  "$bin" tag datasets/examples --model cnn14 --top-k 5
+else
+  echo "(tagging skipped: the Cnn14 checkpoint is not cached and could not be downloaded;"
+  echo " put Cnn14_mAP=0.431.pth where the message above says, or run"
+  echo " $bin tag datasets/examples --checkpoint /path/to/Cnn14_mAP=0.431.pth)"
+fi
