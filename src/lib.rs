@@ -7,6 +7,8 @@
 
 pub mod audio;
 pub mod cli;
+pub mod datasets;
 pub mod device;
+pub mod metrics;
 pub mod npy;
 pub mod wav;
