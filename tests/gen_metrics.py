@@ -81,15 +81,14 @@ def tagging_cases(rng, root):
         if i % 11 == 0:
             truth[:, -1] = True  # class without negatives
         ap = [float(average_precision_score(truth[:, c], scores[:, c])) for c in range(n_classes)]
-        auc = []
-        for c in range(n_classes):
-            try:
-                auc.append(float(roc_auc_score(truth[:, c], scores[:, c])))
-            except ValueError:
-                auc.append(None)
-        valid = [a for a in auc if a is not None]
-        mauc = float(np.mean(valid)) if valid else float("nan")
-        dprime = float(stats.norm().ppf(mauc) * np.sqrt(2.0)) if valid else float("nan")
+        # scikit-learn 1.9 returns NaN (with a warning) for a class with only one label value;
+        # PANNs then takes np.mean, so one such class makes mAUC NaN. The mean over defined
+        # classes is reported beside it.
+        auc = [float(roc_auc_score(truth[:, c], scores[:, c])) for c in range(n_classes)]
+        mauc = float(np.mean(auc))
+        dprime = float(stats.norm().ppf(mauc) * np.sqrt(2.0))
+        mauc_defined = float(np.nanmean(auc)) if not all(np.isnan(auc)) else float("nan")
+        dprime_defined = float(stats.norm().ppf(mauc_defined) * np.sqrt(2.0))
         # lwlrap = LRAP weighted by the number of positives per clip, on clips with positives;
         # only defined without ties (sklearn counts ties pessimistically, the reference by
         # argsort order).
@@ -103,8 +102,9 @@ def tagging_cases(rng, root):
         np.save(root / f"{name}_truth.npy", truth.astype(np.float64))
         np.save(root / f"{name}_scores.npy", scores.astype(np.float64))
         cases.append(dict(name=name, truth=f"{name}_truth.npy", scores=f"{name}_scores.npy",
-                          kind=kind, ap=ap, map=float(np.mean(ap)), auc=auc, mauc=fnum(mauc),
-                          d_prime=fnum(dprime), lwlrap=lw))
+                          kind=kind, ap=ap, map=float(np.mean(ap)), auc=[fnum(a) for a in auc],
+                          mauc=fnum(mauc), d_prime=fnum(dprime), mauc_defined=fnum(mauc_defined),
+                          d_prime_defined=fnum(dprime_defined), lwlrap=lw))
     # One case as TSVs (weak labels + per-class score columns) for the CLI.
     c = cases[4]
     truth = np.load(root / c["truth"]) > 0
@@ -659,7 +659,7 @@ def main():
         sed_edges=edges, scenes=scenes, loaders=loaders,
         python=sys.version.split()[0],
     )
-    manifest_path.write_text(json.dumps(manifest, indent=1))
+    manifest_path.write_text(json.dumps(manifest, indent=1, allow_nan=False))
     print(f"[gen-metrics] wrote {len(tagging)} tagging, {len(sed)} SED, {len(scenes)} scene cases "
           f"to {OUT}")
 

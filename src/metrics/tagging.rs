@@ -6,8 +6,10 @@
 //!
 //! Traps handled: tied scores form one threshold (one precision–recall point), so AP is not a
 //! per-item running sum; a class without positives gets AP 0.0 (modern scikit-learn: recall is
-//! "one for all thresholds") and stays in the mean, while its AUC is undefined (scikit-learn
-//! raises) and is left out of mAUC and counted; d′ comes from the mean AUC, not the mean of
+//! "one for all thresholds") and stays in the mean, while its AUC is undefined: scikit-learn
+//! 1.9 returns NaN with a warning (older releases raised), so PANNs' `np.mean` makes mAUC and d′
+//! NaN as soon as one class lacks positives or negatives — reproduced, with the mean over the
+//! classes that have an AUC reported beside it; d′ comes from the mean AUC, not the mean of
 //! per-class d′. lwlrap ties: the reference ranks by `argsort` order; here tied classes rank
 //! higher-index first, which is what that `argsort` gives for up to 16 classes (insertion sort,
 //! stable) — with more classes and ties, the reference itself is arbitrary.
@@ -70,14 +72,14 @@ pub fn average_precision(truth: &[bool], scores: &[f64]) -> Result<f64> {
     Ok(ap)
 }
 
-/// Area under the ROC curve of one class (`roc_auc_score`, trapezoids); `None` when only one
-/// class is present in `truth` (scikit-learn raises there).
-pub fn roc_auc(truth: &[bool], scores: &[f64]) -> Result<Option<f64>> {
+/// Area under the ROC curve of one class (`roc_auc_score`, trapezoids); NaN when only one
+/// label value is present in `truth`, as scikit-learn 1.9 returns.
+pub fn roc_auc(truth: &[bool], scores: &[f64]) -> Result<f64> {
     check(truth, scores)?;
     let curve = clf_curve(truth, scores);
     let (total_tp, total_fp) = *curve.last().expect("non-empty");
     if total_tp == 0.0 || total_fp == 0.0 {
-        return Ok(None);
+        return Ok(f64::NAN);
     }
     let mut area = 0.0;
     let (mut x0, mut y0) = (0.0, 0.0);
@@ -87,7 +89,7 @@ pub fn roc_auc(truth: &[bool], scores: &[f64]) -> Result<Option<f64>> {
         x0 = x1;
         y0 = y1;
     }
-    Ok(Some(area))
+    Ok(area)
 }
 
 /// erf(x) for x ≥ 0 by the all-positive series erf(x) = 2x/√π·e^{−x²}·Σ (2x²)ⁿ/(1·3·…·(2n+1)),
@@ -280,12 +282,18 @@ pub struct TaggingResult {
     pub ap: Vec<f64>,
     /// Mean of all per-class APs (classes without positives count as 0, as sklearn + np.mean).
     pub map: f64,
-    /// Per-class AUC (`None` where the class has no positives or no negatives).
-    pub auc: Vec<Option<f64>>,
-    /// Mean over classes with a defined AUC.
+    /// Per-class AUC (NaN where the class has no positives or no negatives).
+    pub auc: Vec<f64>,
+    /// Mean over all classes (`np.mean`: NaN if any class AUC is NaN), as PANNs reports.
     pub mauc: f64,
     /// d′ of the mean AUC (PANNs).
     pub d_prime: f64,
+    /// Mean AUC over the classes where it is defined.
+    pub mauc_defined: f64,
+    /// d′ of `mauc_defined`.
+    pub d_prime_defined: f64,
+    /// Classes whose AUC is undefined (no positives or no negatives).
+    pub classes_without_auc: usize,
     /// lwlrap.
     pub lwlrap: Lwlrap,
     /// Classes without any positive clip.
@@ -308,8 +316,8 @@ pub fn evaluate(truth: &[Vec<bool>], scores: &[Vec<f64>]) -> Result<TaggingResul
         ap.push(average_precision(&t, &s)?);
         auc.push(roc_auc(&t, &s)?);
     }
-    let defined: Vec<f64> = auc.iter().flatten().copied().collect();
-    let mauc = super::mean(&defined);
+    let mauc = super::mean(&auc);
+    let mauc_defined = super::nanmean(&auc);
     let lw = if without == n_classes {
         Lwlrap {
             overall: f64::NAN,
@@ -325,6 +333,9 @@ pub fn evaluate(truth: &[Vec<bool>], scores: &[Vec<f64>]) -> Result<TaggingResul
         ap,
         mauc,
         d_prime: d_prime(mauc),
+        mauc_defined,
+        d_prime_defined: d_prime(mauc_defined),
+        classes_without_auc: auc.iter().filter(|a| a.is_nan()).count(),
         auc,
         lwlrap: lw,
         classes_without_positives: without,
