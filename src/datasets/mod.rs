@@ -227,8 +227,9 @@ impl TableFormat {
     };
 }
 
-/// Read a delimited table. Blank lines are skipped (pandas does the same); a trailing `\r` is
-/// dropped so files saved on Windows read the same.
+/// Read a delimited table. Blank lines are skipped as pandas skips them (a line holding only
+/// separators is a row of empty fields, not a blank line); a trailing `\r` is dropped so files
+/// saved on Windows read the same.
 pub fn read_table(path: &Path, format: TableFormat) -> Result<Table> {
     let text = read_text(path)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -236,7 +237,7 @@ pub fn read_table(path: &Path, format: TableFormat) -> Result<Table> {
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() || (format.comments && line.starts_with('#')) {
+        if line.chars().all(|c| c == ' ') || (format.comments && line.starts_with('#')) {
             continue;
         }
         let fields = split_fields(line, format.sep, format.skip_initial_space);

@@ -472,7 +472,9 @@ fn staircase_with_max(x: &[f64], y: &[f64], max_x: f64) -> (Vec<f64>, Vec<f64>) 
 pub fn baseline_thresholds(n: usize) -> Vec<f64> {
     let step = 1.0 / n as f64;
     let start = 1.0 / (2 * n) as f64;
-    // numpy.arange: ceil((stop - start) / step) values start + i·step.
+    // numpy.arange: ceil((stop - start) / step) values start + i·delta, where numpy's fill
+    // takes delta from its first two values: (start + step) - start.
     let len = ((1.0 - start) / step).ceil() as usize;
-    (0..len).map(|i| start + i as f64 * step).collect()
+    let delta = (start + step) - start;
+    (0..len).map(|i| start + i as f64 * delta).collect()
 }

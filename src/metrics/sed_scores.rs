@@ -530,7 +530,8 @@ pub fn fscore(stats: &Statistics, threshold: f64, beta: f64) -> FscoreResult {
             tps_all += tp;
             fps_all += fp;
             nref_all += c.n_ref;
-            let p = tp / (tp + fp).max(1.0);
+            // No detections: precision 1 (precision_recall_curve_from_intermediate_statistics).
+            let p = if tp + fp == 0.0 { 1.0 } else { tp / (tp + fp).max(1.0) };
             let r = tp / c.n_ref;
             Prf {
                 f: f_from(p, r, beta),
