@@ -46,11 +46,31 @@ fn tagging_matches_sklearn_and_panns() {
             ap.check(&format!("{name} AP[{c}]"), r.ap[c], num(want).unwrap(), TOL);
         }
         for (c, want) in case["auc"].as_array().unwrap().iter().enumerate() {
-            auc.check(&format!("{name} AUC[{c}]"), r.auc[c], num(want).unwrap(), TOL);
+            auc.check(
+                &format!("{name} AUC[{c}]"),
+                r.auc[c],
+                num(want).unwrap(),
+                TOL,
+            );
         }
-        map.check(&format!("{name} mAP"), r.map, num(&case["map"]).unwrap(), TOL);
-        mauc.check(&format!("{name} mAUC"), r.mauc, num(&case["mauc"]).unwrap(), TOL);
-        dp.check(&format!("{name} d'"), r.d_prime, num(&case["d_prime"]).unwrap(), TOL);
+        map.check(
+            &format!("{name} mAP"),
+            r.map,
+            num(&case["map"]).unwrap(),
+            TOL,
+        );
+        mauc.check(
+            &format!("{name} mAUC"),
+            r.mauc,
+            num(&case["mauc"]).unwrap(),
+            TOL,
+        );
+        dp.check(
+            &format!("{name} d'"),
+            r.d_prime,
+            num(&case["d_prime"]).unwrap(),
+            TOL,
+        );
         mauc.check(
             &format!("{name} mAUC (defined)"),
             r.mauc_defined,
@@ -81,14 +101,44 @@ fn load_strong(path: &Path) -> dcase::StrongLabels {
 
 fn check_sed_eval(name: &str, ours: &sed_eval::SedEvalResult, want: &Value, agree: &mut Agreement) {
     let f = |what: &str, o: &sed_eval::FScore, w: &Value, a: &mut Agreement| {
-        a.check(&format!("{name} {what} F"), o.f_measure, num(&w["f_measure"]).unwrap(), TOL);
-        a.check(&format!("{name} {what} P"), o.precision, num(&w["precision"]).unwrap(), TOL);
-        a.check(&format!("{name} {what} R"), o.recall, num(&w["recall"]).unwrap(), TOL);
+        a.check(
+            &format!("{name} {what} F"),
+            o.f_measure,
+            num(&w["f_measure"]).unwrap(),
+            TOL,
+        );
+        a.check(
+            &format!("{name} {what} P"),
+            o.precision,
+            num(&w["precision"]).unwrap(),
+            TOL,
+        );
+        a.check(
+            &format!("{name} {what} R"),
+            o.recall,
+            num(&w["recall"]).unwrap(),
+            TOL,
+        );
     };
     let er = |what: &str, o: &sed_eval::ErrorRate, w: &Value, a: &mut Agreement, subs: bool| {
-        a.check(&format!("{name} {what} ER"), o.error_rate, num(&w["error_rate"]).unwrap(), TOL);
-        a.check(&format!("{name} {what} D"), o.deletion_rate, num(&w["deletion_rate"]).unwrap(), TOL);
-        a.check(&format!("{name} {what} I"), o.insertion_rate, num(&w["insertion_rate"]).unwrap(), TOL);
+        a.check(
+            &format!("{name} {what} ER"),
+            o.error_rate,
+            num(&w["error_rate"]).unwrap(),
+            TOL,
+        );
+        a.check(
+            &format!("{name} {what} D"),
+            o.deletion_rate,
+            num(&w["deletion_rate"]).unwrap(),
+            TOL,
+        );
+        a.check(
+            &format!("{name} {what} I"),
+            o.insertion_rate,
+            num(&w["insertion_rate"]).unwrap(),
+            TOL,
+        );
         if subs {
             a.check(
                 &format!("{name} {what} S"),
@@ -99,9 +149,26 @@ fn check_sed_eval(name: &str, ours: &sed_eval::SedEvalResult, want: &Value, agre
         }
     };
     f("overall", &ours.overall_f, &want["overall_f"], agree);
-    er("overall", &ours.overall_er, &want["overall_er"], agree, true);
-    f("class-wise average", &ours.class_wise_average_f, &want["class_wise_average_f"], agree);
-    er("class-wise average", &ours.class_wise_average_er, &want["class_wise_average_er"], agree, false);
+    er(
+        "overall",
+        &ours.overall_er,
+        &want["overall_er"],
+        agree,
+        true,
+    );
+    f(
+        "class-wise average",
+        &ours.class_wise_average_f,
+        &want["class_wise_average_f"],
+        agree,
+    );
+    er(
+        "class-wise average",
+        &ours.class_wise_average_er,
+        &want["class_wise_average_er"],
+        agree,
+        false,
+    );
     let classes = want["class_wise"].as_object().unwrap();
     assert_eq!(classes.len(), ours.class_wise.len(), "{name}: class count");
     for c in &ours.class_wise {
@@ -188,7 +255,10 @@ fn presets_are_the_dcase_parameters() {
     // the old `start + i·step` formula was off by more at several thresholds.
     assert_eq!(t.len(), want.len());
     for (a, b) in t.iter().zip(&want) {
-        assert!((a - b).abs() <= 2e-16, "np.arange(1/100, 1, 1/50): {a} vs {b}");
+        assert!(
+            (a - b).abs() <= 2e-16,
+            "np.arange(1/100, 1, 1/50): {a} vs {b}"
+        );
     }
 }
 
@@ -219,7 +289,12 @@ fn psds_eval_matches() {
                 "{name} {pname}: operating points after de-duplication"
             );
             let r = eval.psds(&p).unwrap();
-            psds.check(&format!("{name} {pname}"), r.value, num(&want["value"]).unwrap(), TOL);
+            psds.check(
+                &format!("{name} {pname}"),
+                r.value,
+                num(&want["value"]).unwrap(),
+                TOL,
+            );
             if let Some(w) = want.get("macro_f") {
                 let pred = load_strong(&dir.join("pred_0.5.tsv"));
                 let (f, per_class) = eval.macro_f(&pred, 1.0).unwrap();
@@ -257,26 +332,71 @@ fn sed_scores_eval_matches() {
         let plain = sed_scores::statistics(&scores, &gt, &dur, 0.5, 0.5, None).unwrap();
         let f = sed_scores::fscore(&plain, 0.5, 1.0);
         for (c, label) in plain.classes.iter().enumerate() {
-            fs.check(&format!("{name} F[{label}]"), f.per_class[c].f, num(&want["fscore"]["f"][label]).unwrap(), TOL);
-            fs.check(&format!("{name} P[{label}]"), f.per_class[c].p, num(&want["fscore"]["p"][label]).unwrap(), TOL);
-            fs.check(&format!("{name} R[{label}]"), f.per_class[c].r, num(&want["fscore"]["r"][label]).unwrap(), TOL);
+            fs.check(
+                &format!("{name} F[{label}]"),
+                f.per_class[c].f,
+                num(&want["fscore"]["f"][label]).unwrap(),
+                TOL,
+            );
+            fs.check(
+                &format!("{name} P[{label}]"),
+                f.per_class[c].p,
+                num(&want["fscore"]["p"][label]).unwrap(),
+                TOL,
+            );
+            fs.check(
+                &format!("{name} R[{label}]"),
+                f.per_class[c].r,
+                num(&want["fscore"]["r"][label]).unwrap(),
+                TOL,
+            );
         }
-        for (k, v) in [("macro_average", f.macro_average), ("micro_average", f.micro_average)] {
-            fs.check(&format!("{name} F {k}"), v.f, num(&want["fscore"]["f"][k]).unwrap(), TOL);
-            fs.check(&format!("{name} P {k}"), v.p, num(&want["fscore"]["p"][k]).unwrap(), TOL);
-            fs.check(&format!("{name} R {k}"), v.r, num(&want["fscore"]["r"][k]).unwrap(), TOL);
+        for (k, v) in [
+            ("macro_average", f.macro_average),
+            ("micro_average", f.micro_average),
+        ] {
+            fs.check(
+                &format!("{name} F {k}"),
+                v.f,
+                num(&want["fscore"]["f"][k]).unwrap(),
+                TOL,
+            );
+            fs.check(
+                &format!("{name} P {k}"),
+                v.p,
+                num(&want["fscore"]["p"][k]).unwrap(),
+                TOL,
+            );
+            fs.check(
+                &format!("{name} R {k}"),
+                v.r,
+                num(&want["fscore"]["r"][k]).unwrap(),
+                TOL,
+            );
         }
         for pname in ["psds1", "psds2", "dcase2020", "ct_only"] {
             let Some(w) = want.get(pname) else {
-                assert!(case["classes"].as_array().unwrap().len() < 2, "{name}: {pname} missing");
+                assert!(
+                    case["classes"].as_array().unwrap().len() < 2,
+                    "{name}: {pname} missing"
+                );
                 continue;
             };
             let p = params(&m, pname);
             let cttc = (p.alpha_ct > 0.0).then_some(p.cttc);
             let stats = sed_scores::statistics(&scores, &gt, &dur, p.dtc, p.gtc, cttc).unwrap();
             let r = sed_scores::psds(&stats, &p).unwrap();
-            psds.check(&format!("{name} {pname}"), r.value, num(&w["value"]).unwrap(), TOL);
-            assert_eq!(r.roc.efpr.len() as u64, w["n_roc"].as_u64().unwrap(), "{name} {pname}: PSD-ROC points");
+            psds.check(
+                &format!("{name} {pname}"),
+                r.value,
+                num(&w["value"]).unwrap(),
+                TOL,
+            );
+            assert_eq!(
+                r.roc.efpr.len() as u64,
+                w["n_roc"].as_u64().unwrap(),
+                "{name} {pname}: PSD-ROC points"
+            );
             for (c, label) in stats.classes.iter().enumerate() {
                 per_class.check(
                     &format!("{name} {pname}[{label}]"),
@@ -299,18 +419,42 @@ fn scenes_match_sed_eval_and_sklearn() {
     let (mut acc, mut ll) = (Agreement::default(), Agreement::default());
     for case in m["scenes"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
-        let (reference, _) = earshot::datasets::tau::read_meta(&metrics_dir().join(case["ref"].as_str().unwrap())).unwrap();
-        let (out, _) = earshot::datasets::tau::read_output(&metrics_dir().join(case["out"].as_str().unwrap())).unwrap();
-        let classes: Vec<String> = case["classes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+        let (reference, _) =
+            earshot::datasets::tau::read_meta(&metrics_dir().join(case["ref"].as_str().unwrap()))
+                .unwrap();
+        let (out, _) =
+            earshot::datasets::tau::read_output(&metrics_dir().join(case["out"].as_str().unwrap()))
+                .unwrap();
+        let classes: Vec<String> = case["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
         assert_eq!(out.classes, classes);
         let refs: Vec<&str> = reference.iter().map(|r| r.scene_label.as_str()).collect();
         let ests: Vec<&str> = out.rows.iter().map(|r| r.1.as_str()).collect();
         let probs: Vec<Vec<f64>> = out.rows.iter().map(|r| r.2.clone()).collect();
         let r = scenes::evaluate(&classes, &refs, &ests, Some(&probs)).unwrap();
-        acc.check(&format!("{name} overall"), r.overall_accuracy, num(&case["overall_accuracy"]).unwrap(), TOL);
-        acc.check(&format!("{name} macro"), r.macro_accuracy, num(&case["macro_accuracy"]).unwrap(), TOL);
+        acc.check(
+            &format!("{name} overall"),
+            r.overall_accuracy,
+            num(&case["overall_accuracy"]).unwrap(),
+            TOL,
+        );
+        acc.check(
+            &format!("{name} macro"),
+            r.macro_accuracy,
+            num(&case["macro_accuracy"]).unwrap(),
+            TOL,
+        );
         for (c, (label, a, _, _)) in r.class_wise.iter().enumerate() {
-            acc.check(&format!("{name} {label}"), *a, num(&case["class_wise"][label]).unwrap(), TOL);
+            acc.check(
+                &format!("{name} {label}"),
+                *a,
+                num(&case["class_wise"][label]).unwrap(),
+                TOL,
+            );
             ll.check(
                 &format!("{name} log loss {label}"),
                 r.class_wise_log_loss.as_ref().unwrap()[c],
@@ -318,9 +462,17 @@ fn scenes_match_sed_eval_and_sklearn() {
                 TOL,
             );
         }
-        ll.check(&format!("{name} log loss"), r.log_loss.unwrap(), num(&case["log_loss"]).unwrap(), TOL);
+        ll.check(
+            &format!("{name} log loss"),
+            r.log_loss.unwrap(),
+            num(&case["log_loss"]).unwrap(),
+            TOL,
+        );
     }
-    println!("max |Δ|: accuracy {:e} ({} values), log loss {:e} ({} values)", acc.max_abs, acc.n, ll.max_abs, ll.n);
+    println!(
+        "max |Δ|: accuracy {:e} ({} values), log loss {:e} ({} values)",
+        acc.max_abs, acc.n, ll.max_abs, ll.n
+    );
 }
 
 #[test]
@@ -336,7 +488,10 @@ fn metric_errors_are_typed() {
         sed_scores::statistics(&scores, &gt, &dur, 0.5, 0.5, None),
         Err(earshot::metrics::MetricsError::Ids(_))
     ));
-    let bad = earshot::metrics::PsdsParams { dtc: 1.5, ..PsdsParams::PSDS1 };
+    let bad = earshot::metrics::PsdsParams {
+        dtc: 1.5,
+        ..PsdsParams::PSDS1
+    };
     assert!(psds_eval::PsdsEval::new(&gt, &dur, bad.dtc, 0.5, 0.3).is_err());
     assert!(tagging::average_precision(&[true, false], &[0.5]).is_err());
 }

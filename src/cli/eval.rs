@@ -125,7 +125,10 @@ fn warn(issues: &[Issue]) {
         eprintln!("warning: {issue}");
     }
     if issues.len() > SHOWN {
-        eprintln!("warning: … and {} more metadata issues", issues.len() - SHOWN);
+        eprintln!(
+            "warning: … and {} more metadata issues",
+            issues.len() - SHOWN
+        );
     }
 }
 
@@ -146,7 +149,11 @@ fn is_npy(path: &Path) -> bool {
 fn npy_matrix(path: &Path) -> Result<Vec<Vec<f64>>> {
     let a = crate::npy::read(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     if a.shape.len() != 2 {
-        bail!("{}: expected a 2-D array, got shape {:?}", path.display(), a.shape);
+        bail!(
+            "{}: expected a 2-D array, got shape {:?}",
+            path.display(),
+            a.shape
+        );
     }
     if a.shape[1] == 0 {
         bail!("{}: no classes", path.display());
@@ -154,8 +161,11 @@ fn npy_matrix(path: &Path) -> Result<Vec<Vec<f64>>> {
     Ok(a.data.chunks(a.shape[1]).map(|r| r.to_vec()).collect())
 }
 
+/// Rows of a score TSV: (filename, one score per class).
+type ScoreRows = Vec<(String, Vec<f64>)>;
+
 /// A TSV of `filename` + one score column per class.
-fn score_tsv(path: &Path) -> Result<(Vec<String>, Vec<(String, Vec<f64>)>)> {
+fn score_tsv(path: &Path) -> Result<(Vec<String>, ScoreRows)> {
     let table = datasets::read_table(path, datasets::TableFormat::TSV)?;
     let c_file = table.require("filename")?;
     let classes: Vec<String> = table
@@ -181,7 +191,11 @@ fn score_tsv(path: &Path) -> Result<(Vec<String>, Vec<(String, Vec<f64>)>)> {
                 continue;
             }
             let v: f64 = f.trim().parse().map_err(|_| {
-                anyhow!("{}: line {line}: '{}' is not a number", path.display(), f.trim())
+                anyhow!(
+                    "{}: line {line}: '{}' is not a number",
+                    path.display(),
+                    f.trim()
+                )
             })?;
             scores.push(v);
         }
@@ -242,15 +256,22 @@ fn tagging_cmd(a: &TaggingArgs) -> Result<()> {
             }
             (truth, scores, classes)
         };
-    let r = tagging::evaluate(&truth, &scores)
-        .map_err(|e| anyhow!("{}: {e}", a.scores.display()))?;
+    let r =
+        tagging::evaluate(&truth, &scores).map_err(|e| anyhow!("{}: {e}", a.scores.display()))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "classes": classes, "result": r }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "classes": classes, "result": r }))?
+        );
         return Ok(());
     }
     let mut out = String::new();
     writeln!(out, "clips {}  classes {}", r.n_clips, classes.len())?;
-    writeln!(out, "{:<32} {:>8} {:>8} {:>8}", "class", "AP", "AUC", "lwlrap")?;
+    writeln!(
+        out,
+        "{:<32} {:>8} {:>8} {:>8}",
+        "class", "AP", "AUC", "lwlrap"
+    )?;
     for (c, name) in classes.iter().enumerate() {
         writeln!(
             out,
@@ -269,7 +290,12 @@ fn tagging_cmd(a: &TaggingArgs) -> Result<()> {
         classes.len() - r.classes_without_auc,
         fmt(r.mauc_defined)
     )?;
-    writeln!(out, "d'       {} (defined: {})", fmt(r.d_prime), fmt(r.d_prime_defined))?;
+    writeln!(
+        out,
+        "d'       {} (defined: {})",
+        fmt(r.d_prime),
+        fmt(r.d_prime_defined)
+    )?;
     writeln!(out, "lwlrap   {}", fmt(r.lwlrap.overall))?;
     if r.classes_without_positives > 0 {
         writeln!(
@@ -306,7 +332,11 @@ fn prediction_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// Detections `score > threshold` decoded from score tables (runs of frames).
-fn decode(scores: &[dcase::ScoreTable], gt: &dcase::StrongLabels, threshold: f64) -> dcase::StrongLabels {
+fn decode(
+    scores: &[dcase::ScoreTable],
+    gt: &dcase::StrongLabels,
+    threshold: f64,
+) -> dcase::StrongLabels {
     let names: HashMap<&str, &str> = gt
         .clips
         .iter()
@@ -335,7 +365,9 @@ fn decode(scores: &[dcase::ScoreTable], gt: &dcase::StrongLabels, threshold: f64
                     }
                 }
             }
-            let name = names.get(t.id.as_str()).map_or_else(|| format!("{}.wav", t.id), |n| n.to_string());
+            let name = names
+                .get(t.id.as_str())
+                .map_or_else(|| format!("{}.wav", t.id), |n| n.to_string());
             (name, events)
         })
         .collect();
@@ -365,11 +397,14 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
     let mut report = serde_json::Map::new();
     let mut text = String::new();
     let mut curves: Vec<(String, PsdRoc, f64)> = Vec::new();
-    let psds_sets: Vec<(&str, PsdsParams)> = [("psds1", a.psds1, PsdsParams::PSDS1), ("psds2", a.psds2, PsdsParams::PSDS2)]
-        .into_iter()
-        .filter(|(_, f, _)| want(*f))
-        .map(|(n, _, p)| (n, p))
-        .collect();
+    let psds_sets: Vec<(&str, PsdsParams)> = [
+        ("psds1", a.psds1, PsdsParams::PSDS1),
+        ("psds2", a.psds2, PsdsParams::PSDS2),
+    ]
+    .into_iter()
+    .filter(|(_, f, _)| want(*f))
+    .map(|(n, _, p)| (n, p))
+    .collect();
     writeln!(
         text,
         "ground truth: {} clips, {} events, {} classes",
@@ -380,7 +415,11 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
     let f1_table: dcase::StrongLabels;
     if let Some(dir) = &a.scores {
         let scores = dcase::read_scores_dir(dir)?;
-        writeln!(text, "scores: {} clips (sed_scores_eval, every threshold)", scores.len())?;
+        writeln!(
+            text,
+            "scores: {} clips (sed_scores_eval, every threshold)",
+            scores.len()
+        )?;
         let plain = sed_scores::statistics(&scores, &gt, &durations, 0.5, 0.5, None)
             .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
         for (name, p) in &psds_sets {
@@ -388,7 +427,12 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
             let stats = sed_scores::statistics(&scores, &gt, &durations, p.dtc, p.gtc, cttc)
                 .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
             let r = sed_scores::psds(&stats, p).map_err(gt_err)?;
-            writeln!(text, "{:<28} {}", format!("{} (sed_scores_eval)", name.to_uppercase()), fmt(r.value))?;
+            writeln!(
+                text,
+                "{:<28} {}",
+                format!("{} (sed_scores_eval)", name.to_uppercase()),
+                fmt(r.value)
+            )?;
             for (c, v) in stats.classes.iter().zip(&r.per_class) {
                 writeln!(text, "    {c:<24} {}", fmt(*v))?;
             }
@@ -397,8 +441,16 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
         }
         if want(a.intersection_f1) {
             let f = sed_scores::fscore(&plain, a.threshold, 1.0);
-            writeln!(text, "{:<28} {}", "intersection F1 (macro)", fmt(f.macro_average.f))?;
-            report.insert("intersection_f1".into(), json!({"classes": plain.classes, "result": f}));
+            writeln!(
+                text,
+                "{:<28} {}",
+                "intersection F1 (macro)",
+                fmt(f.macro_average.f)
+            )?;
+            report.insert(
+                "intersection_f1".into(),
+                json!({"classes": plain.classes, "result": f}),
+            );
         }
         f1_table = decode(&scores, &gt, a.threshold);
     } else {
@@ -409,11 +461,17 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
             warn(&issues);
             tables.push((f.clone(), t));
         }
-        writeln!(text, "predictions: {} operating point(s) (psds_eval)", tables.len())?;
+        writeln!(
+            text,
+            "predictions: {} operating point(s) (psds_eval)",
+            tables.len()
+        )?;
         for (name, p) in &psds_sets {
-            let mut eval = psds_eval::PsdsEval::new(&gt, &durations, p.dtc, p.gtc, p.cttc).map_err(gt_err)?;
+            let mut eval =
+                psds_eval::PsdsEval::new(&gt, &durations, p.dtc, p.gtc, p.cttc).map_err(gt_err)?;
             for (f, t) in &tables {
-                eval.add_operating_point(t).map_err(|e| anyhow!("{}: {e}", f.display()))?;
+                eval.add_operating_point(t)
+                    .map_err(|e| anyhow!("{}: {e}", f.display()))?;
             }
             let r = eval.psds(p).map_err(gt_err)?;
             writeln!(
@@ -432,18 +490,36 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
                 .macro_f(&tables[0].1, 1.0)
                 .map_err(|e| anyhow!("{}: {e}", tables[0].0.display()))?;
             writeln!(text, "{:<28} {}", "intersection F1 (macro)", fmt(f))?;
-            report.insert("intersection_f1".into(), json!({"macro": f, "classes": eval.classes, "per_class": per_class}));
+            report.insert(
+                "intersection_f1".into(),
+                json!({"macro": f, "classes": eval.classes, "per_class": per_class}),
+            );
         }
         f1_table = tables.swap_remove(0).1;
     }
     if want(a.event_f1) {
-        let r = sed_eval::event_based(&gt, &f1_table, &sed_eval::EventParams::DESED).map_err(gt_err)?;
-        writeln!(text, "{:<28} {} (micro {}, ER {})", "event-based F1 (macro)", fmt(r.class_wise_average_f.f_measure), fmt(r.overall_f.f_measure), fmt(r.overall_er.error_rate))?;
+        let r =
+            sed_eval::event_based(&gt, &f1_table, &sed_eval::EventParams::DESED).map_err(gt_err)?;
+        writeln!(
+            text,
+            "{:<28} {} (micro {}, ER {})",
+            "event-based F1 (macro)",
+            fmt(r.class_wise_average_f.f_measure),
+            fmt(r.overall_f.f_measure),
+            fmt(r.overall_er.error_rate)
+        )?;
         report.insert("event_based".into(), sed_eval_json(&r));
     }
     if want(a.segment_f1) {
         let r = sed_eval::segment_based(&gt, &f1_table, 1.0).map_err(gt_err)?;
-        writeln!(text, "{:<28} {} (micro {}, ER {})", "segment-based F1 (macro)", fmt(r.class_wise_average_f.f_measure), fmt(r.overall_f.f_measure), fmt(r.overall_er.error_rate))?;
+        writeln!(
+            text,
+            "{:<28} {} (micro {}, ER {})",
+            "segment-based F1 (macro)",
+            fmt(r.class_wise_average_f.f_measure),
+            fmt(r.overall_f.f_measure),
+            fmt(r.overall_er.error_rate)
+        )?;
         report.insert("segment_based".into(), sed_eval_json(&r));
     }
     if let Some(path) = &a.plot {
@@ -454,7 +530,10 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
         super::output::atomically(path, |tmp| std::fs::write(tmp, &svg))?;
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::Value::Object(report))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::Value::Object(report))?
+        );
     } else {
         print!("{text}");
     }
@@ -495,7 +574,14 @@ fn psd_roc_svg(curves: &[(String, PsdRoc, f64)]) -> String {
             if i == 0 {
                 let _ = write!(d, "M{:.2},{:.2}", px(x), py(y));
             } else {
-                let _ = write!(d, " L{:.2},{:.2} L{:.2},{:.2}", px(x), py(prev_y), px(x), py(y));
+                let _ = write!(
+                    d,
+                    " L{:.2},{:.2} L{:.2},{:.2}",
+                    px(x),
+                    py(prev_y),
+                    px(x),
+                    py(y)
+                );
             }
             prev_y = y;
         }
@@ -552,7 +638,9 @@ fn scenes_cmd(a: &ScenesArgs) -> Result<()> {
         refs.push(item.scene_label.as_str());
         let label = if label.is_empty() {
             // No label column: the class with the highest probability.
-            let best = (0..p.len()).max_by(|&i, &j| p[i].total_cmp(&p[j])).unwrap_or(0);
+            let best = (0..p.len())
+                .max_by(|&i, &j| p[i].total_cmp(&p[j]))
+                .unwrap_or(0);
             output.classes[best].as_str()
         } else {
             label
@@ -569,12 +657,23 @@ fn scenes_cmd(a: &ScenesArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
-    println!("{:<24} {:>6} {:>6} {:>9} {:>9}", "scene", "Nref", "Ncorr", "accuracy", "log loss");
+    println!(
+        "{:<24} {:>6} {:>6} {:>9} {:>9}",
+        "scene", "Nref", "Ncorr", "accuracy", "log loss"
+    );
     for (k, (label, acc, n_ref, n_corr)) in r.class_wise.iter().enumerate() {
         let ll = r.class_wise_log_loss.as_ref().map_or(f64::NAN, |v| v[k]);
-        println!("{label:<24} {n_ref:>6} {n_corr:>6} {:>9} {:>9}", fmt(*acc), fmt(ll));
+        println!(
+            "{label:<24} {n_ref:>6} {n_corr:>6} {:>9} {:>9}",
+            fmt(*acc),
+            fmt(ll)
+        );
     }
-    println!("macro accuracy  {}  (overall {})", fmt(r.macro_accuracy), fmt(r.overall_accuracy));
+    println!(
+        "macro accuracy  {}  (overall {})",
+        fmt(r.macro_accuracy),
+        fmt(r.overall_accuracy)
+    );
     if let Some(ll) = r.log_loss {
         println!("log loss        {}", fmt(ll));
     }

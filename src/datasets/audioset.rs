@@ -147,7 +147,11 @@ pub fn read_ontology(path: &Path) -> Result<(Ontology, Vec<Issue>)> {
     };
     for (i, n) in nodes.iter().enumerate() {
         if index.insert(n.id.clone(), i).is_some() {
-            sink.push(None, IssueKind::Duplicate, format!("{}: listed twice", n.id));
+            sink.push(
+                None,
+                IssueKind::Duplicate,
+                format!("{}: listed twice", n.id),
+            );
         }
     }
     for n in &nodes {
@@ -181,7 +185,10 @@ pub struct Segment {
 
 /// Read a segment CSV (three `#` header lines, then `YTID, start, end, "mid1,mid2"`). With
 /// `classes`, labels outside it are reported (and kept).
-pub fn read_segments(path: &Path, classes: Option<&[ClassLabel]>) -> Result<(Vec<Segment>, Vec<Issue>)> {
+pub fn read_segments(
+    path: &Path,
+    classes: Option<&[ClassLabel]>,
+) -> Result<(Vec<Segment>, Vec<Issue>)> {
     let table = read_table(
         path,
         TableFormat {
@@ -191,8 +198,7 @@ pub fn read_segments(path: &Path, classes: Option<&[ClassLabel]>) -> Result<(Vec
             skip_initial_space: true,
         },
     )?;
-    let known: Option<BTreeSet<&str>> =
-        classes.map(|c| c.iter().map(|l| l.mid.as_str()).collect());
+    let known: Option<BTreeSet<&str>> = classes.map(|c| c.iter().map(|l| l.mid.as_str()).collect());
     let mut issues = Vec::new();
     let mut sink = IssueSink {
         path,
@@ -236,7 +242,11 @@ pub fn read_segments(path: &Path, classes: Option<&[ClassLabel]>) -> Result<(Vec
             .filter(|l| !l.is_empty())
             .collect();
         if labels.is_empty() {
-            sink.push(Some(*line), IssueKind::EmptyRow, format!("{ytid}: no labels"));
+            sink.push(
+                Some(*line),
+                IssueKind::EmptyRow,
+                format!("{ytid}: no labels"),
+            );
         }
         if let Some(known) = &known {
             for l in &labels {
@@ -358,7 +368,11 @@ pub fn read_strong_segments(path: &Path) -> Result<(Vec<StrongEvent>, Vec<Issue>
         }
         let label = get(c_label);
         if label.is_empty() {
-            sink.push(Some(*line), IssueKind::EmptyRow, format!("{segment_id}: no label"));
+            sink.push(
+                Some(*line),
+                IssueKind::EmptyRow,
+                format!("{segment_id}: no label"),
+            );
             continue;
         }
         let present = c_present.map(|c| {
@@ -454,7 +468,13 @@ pub fn match_local_files(
                     path: listing.to_path_buf(),
                     line: Some(s.line),
                     kind: IssueKind::MissingFile,
-                    message: format!("{} ({}-{}): no audio in {}", s.ytid, s.start, s.end, dir.display()),
+                    message: format!(
+                        "{} ({}-{}): no audio in {}",
+                        s.ytid,
+                        s.start,
+                        s.end,
+                        dir.display()
+                    ),
                 });
             }
         }

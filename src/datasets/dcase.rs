@@ -273,9 +273,11 @@ pub fn read_strong(path: &Path) -> Result<(StrongLabels, Vec<Issue>)> {
                 });
                 clips[slot].lines.push(*line);
             }
-            (Err(e), _) | (_, Err(e)) => {
-                sink.push(Some(*line), IssueKind::Malformed, format!("{filename}: {e}"))
-            }
+            (Err(e), _) | (_, Err(e)) => sink.push(
+                Some(*line),
+                IssueKind::Malformed,
+                format!("{filename}: {e}"),
+            ),
             _ => sink.push(
                 Some(*line),
                 IssueKind::Malformed,
@@ -420,7 +422,11 @@ pub fn read_durations(path: &Path) -> Result<(Durations, Vec<Issue>)> {
                 continue;
             }
             Err(e) => {
-                sink.push(Some(*line), IssueKind::Malformed, format!("{filename}: {e}"));
+                sink.push(
+                    Some(*line),
+                    IssueKind::Malformed,
+                    format!("{filename}: {e}"),
+                );
                 continue;
             }
         };
@@ -496,7 +502,10 @@ pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
         let num = |s: &str| -> Result<f64> {
             match parse_float(s) {
                 Ok(Some(v)) => Ok(v),
-                Ok(None) => Err(DatasetError::format(path, format!("line {line}: empty field"))),
+                Ok(None) => Err(DatasetError::format(
+                    path,
+                    format!("line {line}: empty field"),
+                )),
                 Err(e) => Err(DatasetError::format(path, format!("line {line}: {e}"))),
             }
         };
@@ -521,7 +530,10 @@ pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
         for field in &fields[2..] {
             let v = num(field)?;
             if v.is_nan() {
-                return Err(DatasetError::format(path, format!("line {line}: NaN score")));
+                return Err(DatasetError::format(
+                    path,
+                    format!("line {line}: NaN score"),
+                ));
             }
             scores.push(v);
         }

@@ -50,7 +50,12 @@ pub fn read_ground_truth(path: &Path) -> Result<(Vec<Clip>, Vec<Issue>)> {
             sink.push(
                 Some(*line),
                 IssueKind::Malformed,
-                format!("{}: {} labels but {} mids", get(c_fname), labels.len(), mids.len()),
+                format!(
+                    "{}: {} labels but {} mids",
+                    get(c_fname),
+                    labels.len(),
+                    mids.len()
+                ),
             );
         }
         if labels.is_empty() {

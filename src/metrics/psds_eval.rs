@@ -202,7 +202,11 @@ impl PsdsEval {
         let mut dets: Vec<(String, Event)> = table
             .clips
             .iter()
-            .flat_map(|c| c.events.iter().map(move |e| (c.filename.clone(), e.clone())))
+            .flat_map(|c| {
+                c.events
+                    .iter()
+                    .map(move |e| (c.filename.clone(), e.clone()))
+            })
             .filter(|(_, e)| e.offset > e.onset)
             .collect();
         dets.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.onset.total_cmp(&b.1.onset)));
@@ -325,7 +329,14 @@ impl PsdsEval {
         let dets = self.detections(detections)?;
         let mut key: Vec<(String, u64, u64, String)> = dets
             .iter()
-            .map(|(f, e)| (f.clone(), e.onset.to_bits(), e.offset.to_bits(), e.label.clone()))
+            .map(|(f, e)| {
+                (
+                    f.clone(),
+                    e.onset.to_bits(),
+                    e.offset.to_bits(),
+                    e.label.clone(),
+                )
+            })
             .collect();
         key.sort_by(|a, b| {
             a.0.cmp(&b.0)
@@ -352,10 +363,10 @@ impl PsdsEval {
         // Per class: (eFPR, TPR) of each operating point, then the zero point.
         let mut points: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n];
         for op in &self.operating_points {
-            for c in 0..n {
+            for (c, class_points) in points.iter_mut().enumerate() {
                 let others: Vec<f64> = (0..n).filter(|&k| k != c).map(|k| op.ctr[c][k]).collect();
                 let efpr = op.fpr[c] + params.alpha_ct * super::nanmean(&others);
-                points[c].push((efpr, op.tpr[c]));
+                class_points.push((efpr, op.tpr[c]));
             }
         }
         for p in points.iter_mut() {
@@ -373,7 +384,8 @@ impl PsdsEval {
         let curves: Vec<Vec<f64>> = points
             .iter()
             .map(|p| {
-                let mut pts: Vec<(f64, f64)> = p.iter().copied().filter(|q| !q.0.is_nan()).collect();
+                let mut pts: Vec<(f64, f64)> =
+                    p.iter().copied().filter(|q| !q.0.is_nan()).collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 // Group by x keeping the max y, then cumulative max.
                 let mut xs: Vec<f64> = Vec::new();

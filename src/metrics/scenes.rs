@@ -14,6 +14,9 @@ use super::{MetricsError, Result};
 
 const EPS: f64 = f64::EPSILON; // numpy.spacing(1) == finfo(float64).eps
 
+/// (label, class-wise accuracy, Nref, Ncorr) of one class.
+pub type ClassAccuracy = (String, f64, usize, usize);
+
 /// Scene classification results.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SceneResult {
@@ -24,7 +27,7 @@ pub struct SceneResult {
     /// Macro average of class-wise accuracy (the DCASE Task 1 "accuracy").
     pub macro_accuracy: f64,
     /// (label, accuracy, Nref, Ncorr) per class, in the given class order.
-    pub class_wise: Vec<(String, f64, usize, usize)>,
+    pub class_wise: Vec<ClassAccuracy>,
     /// Log loss over all items, when probabilities were given.
     pub log_loss: Option<f64>,
     /// Log loss over the items of each class (same order), when probabilities were given.
@@ -36,7 +39,7 @@ pub fn accuracy(
     classes: &[String],
     reference: &[&str],
     estimated: &[&str],
-) -> Result<(f64, f64, Vec<(String, f64, usize, usize)>)> {
+) -> Result<(f64, f64, Vec<ClassAccuracy>)> {
     if reference.len() != estimated.len() {
         return Err(MetricsError::Shape(format!(
             "{} references but {} estimates",
@@ -55,9 +58,18 @@ pub fn accuracy(
             .zip(estimated)
             .filter(|(r, e)| **r == c.as_str() && **e == c.as_str())
             .count();
-        class_wise.push((c.clone(), n_corr as f64 / (n_ref as f64 + EPS), n_ref, n_corr));
+        class_wise.push((
+            c.clone(),
+            n_corr as f64 / (n_ref as f64 + EPS),
+            n_ref,
+            n_corr,
+        ));
     }
-    let n_corr = reference.iter().zip(estimated).filter(|(r, e)| r == e).count();
+    let n_corr = reference
+        .iter()
+        .zip(estimated)
+        .filter(|(r, e)| r == e)
+        .count();
     let overall = n_corr as f64 / estimated.len() as f64;
     let acc: Vec<f64> = class_wise.iter().map(|c| c.1).collect();
     Ok((overall, super::mean(&acc), class_wise))

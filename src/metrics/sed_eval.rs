@@ -114,7 +114,11 @@ fn error_rate(nref: f64, s: f64, d: f64, i: f64, with_subs: bool) -> ErrorRate {
     let dr = d / (nref + EPS);
     let ir = i / (nref + EPS);
     ErrorRate {
-        error_rate: if with_subs { sr + dr + ir } else { 0.0 + dr + ir },
+        error_rate: if with_subs {
+            sr + dr + ir
+        } else {
+            0.0 + dr + ir
+        },
         substitution_rate: if with_subs { sr } else { f64::NAN },
         deletion_rate: dr,
         insertion_rate: ir,
@@ -211,20 +215,29 @@ fn finish(
 }
 
 fn max_offset(events: &[Event]) -> f64 {
-    events.iter().fold(0.0, |m, e| if e.offset > m { e.offset } else { m })
+    events
+        .iter()
+        .fold(0.0, |m, e| if e.offset > m { e.offset } else { m })
 }
 
 /// `event_list_to_event_roll`: segments × classes, `[floor(on/res), ceil(off/res))` set.
 fn event_roll(events: &[Event], classes: &[String], res: f64, len: usize) -> Vec<Vec<bool>> {
     let mut roll = vec![vec![false; classes.len()]; len];
     for e in events {
-        let c = classes.iter().position(|l| *l == e.label).expect("label in class list");
+        let c = classes
+            .iter()
+            .position(|l| *l == e.label)
+            .expect("label in class list");
         let on = (e.onset / res).floor();
         let off = (e.offset / res).ceil();
         // Python slicing: negative starts count from the end; clamp like numpy does for the
         // common case of a non-negative onset.
         let start = if on < 0.0 { 0 } else { on as usize };
-        let end = if off < 0.0 { 0 } else { (off as usize).min(len) };
+        let end = if off < 0.0 {
+            0
+        } else {
+            (off as usize).min(len)
+        };
         for row in roll.iter_mut().take(end).skip(start) {
             row[c] = true;
         }
@@ -297,7 +310,14 @@ pub fn segment_based(
         }
     }
     let er = error_rate(overall.nref, overall.subs, overall.del, overall.ins, true);
-    Ok(finish(classes, overall, class_counts, false, files.len(), er))
+    Ok(finish(
+        classes,
+        overall,
+        class_counts,
+        false,
+        files.len(),
+        er,
+    ))
 }
 
 /// Collar parameters of the event-based metric.
@@ -354,7 +374,10 @@ impl<V: Clone> OrderedMap<V> {
         self.entries.iter().any(|(key, _)| *key == k)
     }
     fn get(&self, k: usize) -> Option<&V> {
-        self.entries.iter().find(|(key, _)| *key == k).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| v)
     }
     fn insert(&mut self, k: usize, v: V) {
         match self.entries.iter_mut().find(|(key, _)| *key == k) {
@@ -482,7 +505,9 @@ pub fn event_based(
     let mut class_counts = vec![Counts::default(); classes.len()];
     for &(r, e) in &files {
         let hit = |j: usize, i: usize| {
-            r[j].label == e[i].label && onset_ok(&r[j], &e[i], params) && offset_ok(&r[j], &e[i], params)
+            r[j].label == e[i].label
+                && onset_ok(&r[j], &e[i], params)
+                && offset_ok(&r[j], &e[i], params)
         };
         let matching = optimal_matching(r.len(), e.len(), hit);
         let mut ref_correct = vec![false; r.len()];
@@ -496,7 +521,9 @@ pub fn event_based(
         let mut sys_counted = vec![false; e.len()];
         for j in (0..r.len()).filter(|&j| !ref_correct[j]) {
             for i in (0..e.len()).filter(|&i| !sys_correct[i]) {
-                if !sys_counted[i] && onset_ok(&r[j], &e[i], params) && offset_ok(&r[j], &e[i], params)
+                if !sys_counted[i]
+                    && onset_ok(&r[j], &e[i], params)
+                    && offset_ok(&r[j], &e[i], params)
                 {
                     sys_counted[i] = true;
                     nsubs += 1.0;

@@ -111,7 +111,10 @@ fn clip_stats(
 ) -> (f64, f64) {
     let mut passes = Vec::with_capacity(dets.len());
     for &d in dets {
-        let total: f64 = target.iter().map(|&g| intersection(d, g)).fold(0.0, |a, b| a + b);
+        let total: f64 = target
+            .iter()
+            .map(|&g| intersection(d, g))
+            .fold(0.0, |a, b| a + b);
         passes.push(round6(total) >= round6(crit.dtc * (d.1 - d.0)));
     }
     let n_pass = passes.iter().filter(|&&p| p).count();
@@ -137,7 +140,10 @@ fn clip_stats(
                 let total: f64 = if p {
                     0.0
                 } else {
-                    other.iter().map(|&g| intersection(d, g)).fold(0.0, |a, b| a + b)
+                    other
+                        .iter()
+                        .map(|&g| intersection(d, g))
+                        .fold(0.0, |a, b| a + b)
                 };
                 if round6(total) >= round6(cttc * (d.1 - d.0)) {
                     cts[k] += 1.0;
@@ -164,8 +170,8 @@ fn clip_class_deltas(clip: &ClipInput, class: usize, crit: Criteria) -> Deltas {
     let mut unique: Vec<f64> = track.clone();
     unique.sort_by(f64::total_cmp);
     unique.dedup();
-    let no_gt_anywhere = target.is_empty()
-        && (crit.cttc.is_none() || others.iter().all(|o| o.is_empty()));
+    let no_gt_anywhere =
+        target.is_empty() && (crit.cttc.is_none() || others.iter().all(|o| o.is_empty()));
     // Statistics at each unique threshold, ascending; then the "+inf" zero state.
     let mut stats: Vec<(f64, f64, Vec<f64>)> = Vec::with_capacity(unique.len());
     let mut dets = Vec::new();
@@ -326,8 +332,8 @@ pub fn statistics(
             for i in (0..m).rev() {
                 tps[i] = tps[i + 1] + grouped[i].0;
                 fps[i] = fps[i + 1] + grouped[i].1;
-                for k in 0..n_other {
-                    cts[k][i] = cts[k][i + 1] + grouped[i].2[k];
+                for (k, ct) in cts.iter_mut().enumerate() {
+                    ct[i] = ct[i + 1] + grouped[i].2[k];
                 }
             }
             scores.push(f64::INFINITY);
@@ -387,7 +393,11 @@ fn unique_cummax_sort(tpr: &[f64], efpr: &[f64], max_efpr: f64) -> PsdRoc {
             roc.etpr.push(y);
         }
     }
-    let cut = roc.efpr.iter().position(|&x| x > max_efpr).unwrap_or(roc.efpr.len());
+    let cut = roc
+        .efpr
+        .iter()
+        .position(|&x| x > max_efpr)
+        .unwrap_or(roc.efpr.len());
     roc.efpr.truncate(cut);
     roc.etpr.truncate(cut);
     roc
@@ -448,7 +458,10 @@ pub fn psds(stats: &Statistics, params: &PsdsParams) -> Result<ScoresPsds> {
             unique_cummax_sort(&tpr, &efpr, params.max_efpr)
         })
         .collect();
-    let mut grid: Vec<f64> = class_rocs.iter().flat_map(|r| r.efpr.iter().copied()).collect();
+    let mut grid: Vec<f64> = class_rocs
+        .iter()
+        .flat_map(|r| r.efpr.iter().copied())
+        .collect();
     grid.sort_by(f64::total_cmp);
     grid.dedup();
     let interpolated: Vec<Vec<f64>> = class_rocs
@@ -531,7 +544,11 @@ pub fn fscore(stats: &Statistics, threshold: f64, beta: f64) -> FscoreResult {
             fps_all += fp;
             nref_all += c.n_ref;
             // No detections: precision 1 (precision_recall_curve_from_intermediate_statistics).
-            let p = if tp + fp == 0.0 { 1.0 } else { tp / (tp + fp).max(1.0) };
+            let p = if tp + fp == 0.0 {
+                1.0
+            } else {
+                tp / (tp + fp).max(1.0)
+            };
             let r = tp / c.n_ref;
             Prf {
                 f: f_from(p, r, beta),

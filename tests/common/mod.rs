@@ -111,7 +111,10 @@ impl Agreement {
             return;
         }
         let d = (ours - reference).abs();
-        assert!(d <= tol, "{what}: earshot {ours}, reference {reference} (|Δ| = {d:e})");
+        assert!(
+            d <= tol,
+            "{what}: earshot {ours}, reference {reference} (|Δ| = {d:e})"
+        );
         self.max_abs = self.max_abs.max(d);
     }
 }
