@@ -48,7 +48,7 @@ def write_set(d: Path, files, durations, gt, scores, classes, n_thresholds):
         with open(d / "scores" / (fname.rsplit(".", 1)[0] + ".tsv"), "w") as f:
             f.write("onset\toffset\t" + "\t".join(classes) + "\n")
             for i in range(sc.shape[0]):
-                f.write(f"{ts[i]!r}\t{ts[i + 1]!r}\t" + "\t".join(repr(float(v)) for v in sc[i]) + "\n")
+                f.write(f"{float(ts[i])!r}\t{float(ts[i + 1])!r}\t" + "\t".join(repr(float(v)) for v in sc[i]) + "\n")
     thresholds = np.arange(1 / (n_thresholds * 2), 1, 1 / n_thresholds)
     for t in thresholds:
         g.write_detections(d / "ops" / f"op_{t:.6f}.tsv", g.decode(scores, classes, t))
@@ -79,7 +79,8 @@ def main():
 
     rng = np.random.default_rng(7)
     classes = g.CLASS_POOL
-    files, durations, gt, scores = g.make_sed_case(rng, args.files, classes, quantise=False)
+    files, durations, gt, scores = g.make_sed_case(rng, args.files, classes, quantise=False,
+                                                   class_prob=0.36)
     n_events = sum(len(v) for v in gt.values())
     print(f"input: {len(files)} clips, {n_events} events, {len(classes)} classes, "
           f"{g.N_FRAMES} frames, {args.thresholds} operating points")

@@ -132,7 +132,8 @@ CLASS_POOL = ["Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog",
               "Electric_shaver_toothbrush", "Frying", "Running_water", "Speech", "Vacuum_cleaner"]
 
 
-def make_sed_case(rng, n_files, classes, quantise, empty_at_half=False, touch_end=True):
+def make_sed_case(rng, n_files, classes, quantise, empty_at_half=False, touch_end=True,
+                  class_prob=1.0):
     files, durations, gt, scores = [], {}, {}, {}
     for k in range(n_files):
         fname = f"Y{k:04d}_{rng.integers(0, 300) * 10}.000_{0}.000.wav".replace("_0.000.wav", ".wav")
@@ -143,6 +144,8 @@ def make_sed_case(rng, n_files, classes, quantise, empty_at_half=False, touch_en
         events = []
         if rng.random() > 0.12:  # some clips have no events at all
             for c in classes:
+                if class_prob < 1.0 and rng.random() > class_prob:
+                    continue  # thinner sets (the bench's DESED-sized input)
                 t = t3(rng, 0.0, 2.0)
                 while rng.random() < 0.55 and t < dur - 0.3:
                     on = t

@@ -420,8 +420,6 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
             "scores: {} clips (sed_scores_eval, every threshold)",
             scores.len()
         )?;
-        let plain = sed_scores::statistics(&scores, &gt, &durations, 0.5, 0.5, None)
-            .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
         for (name, p) in &psds_sets {
             let cttc = (p.alpha_ct > 0.0).then_some(p.cttc);
             let stats = sed_scores::statistics(&scores, &gt, &durations, p.dtc, p.gtc, cttc)
@@ -440,6 +438,8 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
             report.insert(name.to_string(), json!({"value": r.value, "classes": stats.classes, "per_class": r.per_class, "roc": r.roc, "params": p}));
         }
         if want(a.intersection_f1) {
+            let plain = sed_scores::statistics(&scores, &gt, &durations, 0.5, 0.5, None)
+                .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
             let f = sed_scores::fscore(&plain, a.threshold, 1.0);
             writeln!(
                 text,
@@ -452,7 +452,11 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
                 json!({"classes": plain.classes, "result": f}),
             );
         }
-        f1_table = decode(&scores, &gt, a.threshold);
+        f1_table = if want(a.event_f1) || want(a.segment_f1) {
+            decode(&scores, &gt, a.threshold)
+        } else {
+            dcase::StrongLabels::default()
+        };
     } else {
         let files = prediction_files(&a.predictions)?;
         let mut tables = Vec::with_capacity(files.len());

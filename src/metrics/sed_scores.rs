@@ -172,16 +172,40 @@ fn clip_class_deltas(clip: &ClipInput, class: usize, crit: Criteria) -> Deltas {
     unique.dedup();
     let no_gt_anywhere =
         target.is_empty() && (crit.cttc.is_none() || others.iter().all(|o| o.is_empty()));
+    if no_gt_anywhere {
+        // Only false positives: the number of detections changes by +1 where the threshold
+        // passes a local maximum and -1 at a local minimum (sed_scores_eval's
+        // `acceleration_fn` / `onset_deltas`), so no threshold needs its detections built.
+        let mut deltas: Vec<(f64, f64)> = (0..track.len())
+            .filter_map(|t| {
+                let s = track[t];
+                let prev = if t == 0 {
+                    f64::NEG_INFINITY
+                } else {
+                    track[t - 1]
+                };
+                let next = track.get(t + 1).copied().unwrap_or(f64::NEG_INFINITY);
+                let d = f64::from(u8::from(s > prev)) - f64::from(u8::from(next > s));
+                (d != 0.0 && s > f64::NEG_INFINITY).then_some((s, d))
+            })
+            .collect();
+        deltas.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut out: Deltas = Vec::new();
+        for (s, d) in deltas {
+            match out.last_mut() {
+                Some(last) if last.0 == s => last.2 += d,
+                _ => out.push((s, 0.0, d, vec![0.0; n_other])),
+            }
+        }
+        out.retain(|x| x.2 != 0.0);
+        return out;
+    }
     // Statistics at each unique threshold, ascending; then the "+inf" zero state.
     let mut stats: Vec<(f64, f64, Vec<f64>)> = Vec::with_capacity(unique.len());
     let mut dets = Vec::new();
     let mut cts = vec![0.0; n_other];
     for &u in &unique {
         runs(&track, &table.timestamps, u, &mut dets);
-        if no_gt_anywhere {
-            stats.push((0.0, dets.len() as f64, vec![0.0; n_other]));
-            continue;
-        }
         let (tps, fps) = clip_stats(&dets, target, &others, crit, &mut cts);
         stats.push((tps, fps, cts.clone()));
     }
