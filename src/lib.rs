@@ -8,8 +8,10 @@
 pub mod audio;
 pub mod checkpoint;
 pub mod cli;
+pub mod datasets;
 pub mod device;
 pub mod models;
+pub mod metrics;
 pub mod npy;
 pub mod tasks;
 pub mod wav;

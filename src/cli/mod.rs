@@ -10,6 +10,7 @@ mod decode;
 mod detect;
 mod embed;
 mod infer;
+mod eval;
 mod info;
 mod models;
 mod output;
@@ -61,6 +62,8 @@ pub enum Command {
     Checkpoint(checkpoint::CheckpointArgs),
     /// List, describe and download the published checkpoints (model cards).
     Models(models::ModelsArgs),
+    /// Evaluate system outputs: tagging (mAP, d′, lwlrap), SED (PSDS, F1), scenes.
+    Eval(eval::EvalArgs),
 }
 
 /// Exit status when some inputs failed but the run went on.
@@ -173,6 +176,7 @@ pub fn main() -> ExitCode {
         Command::Detect(args) => detect::run(&cli, args),
         Command::Embed(args) => embed::run(&cli, args),
         Command::Models(args) => models::run(&cli, args),
+        Command::Eval(args) => eval::run(args),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

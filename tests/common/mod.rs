@@ -57,3 +57,64 @@ pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
         .map(|(&x, &y)| (x as f64 - y).abs())
         .fold(0.0, f64::max)
 }
+
+/// Root of the metric fixtures written by `tests/gen_metrics.py`.
+pub fn metrics_dir() -> PathBuf {
+    data_dir().join("metrics")
+}
+
+/// The metric fixtures' manifest. Missing is a failure, not a skip: run `scripts/test.sh` (or
+/// `tests/gen_metrics.py` with the project venv).
+pub fn metrics_manifest() -> Value {
+    let path = metrics_dir().join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}\nThe metric fixtures are missing: run scripts/test.sh, which runs \
+             tests/gen_metrics.py with the reference environment",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).expect("manifest.json is valid JSON")
+}
+
+/// A JSON number, or the strings "nan"/"inf"/"-inf" the generator writes for those; `None`
+/// for JSON null.
+pub fn num(v: &Value) -> Option<f64> {
+    match v {
+        Value::Null => None,
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => Some(match s.as_str() {
+            "nan" => f64::NAN,
+            "inf" => f64::INFINITY,
+            "-inf" => f64::NEG_INFINITY,
+            other => panic!("not a number: {other}"),
+        }),
+        other => panic!("not a number: {other}"),
+    }
+}
+
+/// Tracks the largest disagreement of one metric; NaN must match NaN.
+#[derive(Debug, Default)]
+pub struct Agreement {
+    pub max_abs: f64,
+    pub n: usize,
+}
+
+impl Agreement {
+    pub fn check(&mut self, what: &str, ours: f64, reference: f64, tol: f64) {
+        self.n += 1;
+        if reference.is_nan() || ours.is_nan() {
+            assert!(
+                reference.is_nan() && ours.is_nan(),
+                "{what}: earshot {ours}, reference {reference}"
+            );
+            return;
+        }
+        let d = (ours - reference).abs();
+        assert!(
+            d <= tol,
+            "{what}: earshot {ours}, reference {reference} (|Δ| = {d:e})"
+        );
+        self.max_abs = self.max_abs.max(d);
+    }
+}

@@ -1,0 +1,492 @@
+//! PSDS over a set of operating points, and the intersection-based macro F, as `psds_eval`
+//! 0.5.3 computes them (`psds_eval/psds.py`: `PSDSEval.add_operating_point`, `psds`,
+//! `compute_macro_f_score`).
+//!
+//! Each operating point is one detection table (the DESED baseline decodes one per threshold,
+//! `scores > t`). Traps reproduced: overlaps are strict (`on₁ < off₂ ∧ on₂ < off₁`), so touching
+//! events are allowed and a detection must really intersect; every metadata file adds a WORLD
+//! event [0, duration] and a detection only counts as a false positive if it intersects its
+//! file's WORLD span (a detection outside [0, duration], or in a file without metadata, is
+//! neither TP nor FP); a detection that passes the DTC while its ground truth fails the GTC is
+//! neither; cross-trigger rates are averaged with `nanmean` over the *other* classes; each
+//! class curve gets a (0, 0) point; the curve is the forward-filled staircase of the
+//! cumulative-max TPR on the union grid of eFPR values; eTPR = mean − α_st·std (population) with
+//! NaN → 0 and negatives → 0; the area is left rectangles up to `max_efpr`, inserted with its
+//! left neighbour's value. An operating point whose detection table equals an earlier one is
+//! skipped (psds_eval hashes the sorted table). With a single class the cross-trigger mean is
+//! NaN and, since psds_eval always adds α_ct·NaN, the whole curve collapses: PSDS is 0 there, as
+//! in psds_eval (issue turpaultn/DESED#63). In the macro F, a class with no true positive has
+//! F = 0/0 = NaN and drops out of the `nanmean` (DESED_task#80).
+
+use std::collections::HashMap;
+
+use super::{MetricsError, PsdRoc, PsdsParams, Result};
+use crate::datasets::dcase::{Durations, Event, StrongLabels};
+
+/// One interval of a file, with its class (`None` = WORLD).
+#[derive(Debug, Clone)]
+struct GtEvent {
+    onset: f64,
+    offset: f64,
+    class: Option<usize>,
+}
+
+/// Per-operating-point counts and rates (rows = classes in sorted order).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OperatingPoint {
+    /// True-positive ground-truth events per class.
+    pub tp: Vec<f64>,
+    /// False-positive detections per class (DTC failures intersecting WORLD).
+    pub fp: Vec<f64>,
+    /// Cross triggers `[class][other class]`.
+    pub ct: Vec<Vec<f64>>,
+    /// TP ratio per class.
+    pub tpr: Vec<f64>,
+    /// FP rate per hour per class.
+    pub fpr: Vec<f64>,
+    /// Cross-trigger rate per hour `[class][other]` (NaN on the diagonal).
+    pub ctr: Vec<Vec<f64>>,
+}
+
+/// A `PSDSEval` with its ground truth and the operating points added so far.
+#[derive(Debug, Clone)]
+pub struct PsdsEval {
+    dtc: f64,
+    gtc: f64,
+    cttc: f64,
+    /// Real classes, sorted.
+    pub classes: Vec<String>,
+    gt: HashMap<String, Vec<GtEvent>>,
+    n_gt: Vec<f64>,
+    gt_duration: Vec<f64>,
+    dataset_duration: f64,
+    /// Operating points, in the order added (duplicates skipped).
+    pub operating_points: Vec<OperatingPoint>,
+    keys: Vec<Vec<(String, u64, u64, String)>>,
+}
+
+/// PSDS and its curve.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PsdsResult {
+    /// The score in [0, 1].
+    pub value: f64,
+    /// The effective PSD-ROC (up to `max_efpr`).
+    pub roc: PsdRoc,
+    /// Parameters used.
+    pub params: PsdsParams,
+    /// Operating points that entered the curve.
+    pub n_operating_points: usize,
+}
+
+fn strict_overlap(a_on: f64, a_off: f64, b_on: f64, b_off: f64) -> bool {
+    a_on < b_off && b_on < a_off
+}
+
+/// psds_eval's input validation: onset ≤ offset, and no two different same-class events of a
+/// file intersect (exact duplicates pass, as `remove_identical` lets them).
+fn validate(table: &StrongLabels) -> Result<()> {
+    for clip in &table.clips {
+        for e in &clip.events {
+            if e.onset > e.offset {
+                return Err(MetricsError::BadInterval {
+                    file: clip.filename.clone(),
+                    label: e.label.clone(),
+                    onset: e.onset,
+                    offset: e.offset,
+                });
+            }
+        }
+        for (i, a) in clip.events.iter().enumerate() {
+            for b in &clip.events[i + 1..] {
+                let identical = a.onset == b.onset && a.offset == b.offset;
+                if a.label == b.label
+                    && !identical
+                    && strict_overlap(a.onset, a.offset, b.onset, b.offset)
+                {
+                    return Err(MetricsError::Overlap {
+                        file: clip.filename.clone(),
+                        label: a.label.clone(),
+                        detail: format!("{}-{} and {}-{}", a.onset, a.offset, b.onset, b.offset),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl PsdsEval {
+    /// `PSDSEval(dtc, gtc, cttc, ground_truth=…, metadata=…)`.
+    pub fn new(
+        ground_truth: &StrongLabels,
+        durations: &Durations,
+        dtc: f64,
+        gtc: f64,
+        cttc: f64,
+    ) -> Result<Self> {
+        for (name, v) in [("dtc", dtc), ("gtc", gtc), ("cttc", cttc)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(MetricsError::Parameter(format!(
+                    "{name} must be between 0 and 1, got {v}"
+                )));
+            }
+        }
+        if durations.clips.is_empty() {
+            return Err(MetricsError::Empty("the durations table is empty".into()));
+        }
+        validate(ground_truth)?;
+        let mut classes: Vec<String> = ground_truth
+            .clips
+            .iter()
+            .flat_map(|c| c.events.iter())
+            .filter(|e| e.offset > e.onset)
+            .map(|e| e.label.clone())
+            .collect();
+        classes.sort();
+        classes.dedup();
+        if classes.is_empty() {
+            return Err(MetricsError::Empty("no ground-truth events".into()));
+        }
+        let mut gt: HashMap<String, Vec<GtEvent>> = HashMap::new();
+        let mut n_gt = vec![0.0; classes.len()];
+        let mut gt_duration = vec![0.0; classes.len()];
+        let mut dataset_duration = 0.0;
+        let mut seen = std::collections::HashSet::new();
+        for (file, duration) in &durations.clips {
+            if !seen.insert(file.as_str()) {
+                continue;
+            }
+            if *duration > 0.0 {
+                dataset_duration += duration;
+                gt.entry(file.clone()).or_default().push(GtEvent {
+                    onset: 0.0,
+                    offset: *duration,
+                    class: None,
+                });
+            }
+        }
+        for clip in &ground_truth.clips {
+            for e in &clip.events {
+                if e.offset > e.onset {
+                    let c = classes.binary_search(&e.label).expect("class listed");
+                    n_gt[c] += 1.0;
+                    gt_duration[c] += e.offset - e.onset;
+                    gt.entry(clip.filename.clone()).or_default().push(GtEvent {
+                        onset: e.onset,
+                        offset: e.offset,
+                        class: Some(c),
+                    });
+                }
+            }
+        }
+        // psds_eval sorts the table by (filename, onset), stably; sums then run in this order.
+        for events in gt.values_mut() {
+            events.sort_by(|a, b| a.onset.total_cmp(&b.onset));
+        }
+        Ok(PsdsEval {
+            dtc,
+            gtc,
+            cttc,
+            classes,
+            gt,
+            n_gt,
+            gt_duration,
+            dataset_duration,
+            operating_points: Vec::new(),
+            keys: Vec::new(),
+        })
+    }
+
+    fn detections(&self, table: &StrongLabels) -> Result<Vec<(String, Event)>> {
+        validate(table)?;
+        let mut dets: Vec<(String, Event)> = table
+            .clips
+            .iter()
+            .flat_map(|c| {
+                c.events
+                    .iter()
+                    .map(move |e| (c.filename.clone(), e.clone()))
+            })
+            .filter(|(_, e)| e.offset > e.onset)
+            .collect();
+        dets.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.onset.total_cmp(&b.1.onset)));
+        Ok(dets)
+    }
+
+    fn evaluate(&self, dets: &[(String, Event)]) -> OperatingPoint {
+        let n = self.classes.len();
+        let mut tp_gt: HashMap<(&str, usize), ()> = HashMap::new();
+        let mut fp = vec![0.0; n];
+        let mut ct = vec![vec![0.0; n]; n];
+        // Pass 1: DTC per detection; coverage of each GT event by DTC-passing detections.
+        let mut coverage: HashMap<(&str, usize), f64> = HashMap::new();
+        let mut passes = vec![false; dets.len()];
+        let empty = Vec::new();
+        for (d, (file, e)) in dets.iter().enumerate() {
+            let Ok(class) = self.classes.binary_search(&e.label) else {
+                continue; // psds_eval ignores detections of classes without ground truth
+            };
+            let gts = self.gt.get(file).unwrap_or(&empty);
+            let det_len = e.offset - e.onset;
+            let mut precision_sum = 0.0;
+            let mut any = false;
+            for g in gts {
+                if g.class == Some(class) && strict_overlap(e.onset, e.offset, g.onset, g.offset) {
+                    let inter = e.offset.min(g.offset) - e.onset.max(g.onset);
+                    precision_sum += inter / det_len;
+                    any = true;
+                }
+            }
+            passes[d] = any && precision_sum >= self.dtc;
+            if passes[d] {
+                for (gi, g) in gts.iter().enumerate() {
+                    if g.class == Some(class)
+                        && strict_overlap(e.onset, e.offset, g.onset, g.offset)
+                    {
+                        let inter = e.offset.min(g.offset) - e.onset.max(g.onset);
+                        *coverage.entry((file.as_str(), gi)).or_insert(0.0) +=
+                            inter / (g.offset - g.onset);
+                    }
+                }
+            }
+        }
+        for (&(file, gi), &cov) in &coverage {
+            if cov >= self.gtc {
+                tp_gt.insert((file, gi), ());
+            }
+        }
+        let mut tp = vec![0.0; n];
+        for &(file, gi) in tp_gt.keys() {
+            let c = self.gt[file][gi].class.expect("real class");
+            tp[c] += 1.0;
+        }
+        // Pass 2: DTC failures → FP (via WORLD) and cross triggers.
+        for (d, (file, e)) in dets.iter().enumerate() {
+            let Ok(class) = self.classes.binary_search(&e.label) else {
+                continue;
+            };
+            if passes[d] {
+                continue;
+            }
+            let gts = self.gt.get(file).unwrap_or(&empty);
+            let det_len = e.offset - e.onset;
+            let mut world = false;
+            let mut other = vec![None::<f64>; n];
+            for g in gts {
+                if !strict_overlap(e.onset, e.offset, g.onset, g.offset) {
+                    continue;
+                }
+                match g.class {
+                    None => world = true,
+                    Some(k) if k != class => {
+                        let inter = e.offset.min(g.offset) - e.onset.max(g.onset);
+                        *other[k].get_or_insert(0.0) += inter / det_len;
+                    }
+                    Some(_) => {}
+                }
+            }
+            if world {
+                fp[class] += 1.0;
+            }
+            for (k, sum) in other.iter().enumerate() {
+                if let Some(s) = sum {
+                    if *s >= self.cttc {
+                        ct[class][k] += 1.0;
+                    }
+                }
+            }
+        }
+        let tpr = (0..n).map(|c| tp[c] / self.n_gt[c]).collect();
+        let fpr = (0..n)
+            .map(|c| fp[c] * 3600.0 / self.dataset_duration)
+            .collect();
+        let ctr = (0..n)
+            .map(|c| {
+                (0..n)
+                    .map(|k| {
+                        if k == c {
+                            f64::NAN
+                        } else {
+                            ct[c][k] * 3600.0 / self.gt_duration[k]
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        OperatingPoint {
+            tp,
+            fp,
+            ct,
+            tpr,
+            fpr,
+            ctr,
+        }
+    }
+
+    /// Add one operating point; `Ok(false)` when an identical detection table was added before
+    /// (psds_eval skips it with a warning).
+    pub fn add_operating_point(&mut self, detections: &StrongLabels) -> Result<bool> {
+        let dets = self.detections(detections)?;
+        let mut key: Vec<(String, u64, u64, String)> = dets
+            .iter()
+            .map(|(f, e)| {
+                (
+                    f.clone(),
+                    e.onset.to_bits(),
+                    e.offset.to_bits(),
+                    e.label.clone(),
+                )
+            })
+            .collect();
+        key.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then(f64::from_bits(a.1).total_cmp(&f64::from_bits(b.1)))
+                .then(f64::from_bits(a.2).total_cmp(&f64::from_bits(b.2)))
+                .then(a.3.cmp(&b.3))
+        });
+        if self.keys.contains(&key) {
+            return Ok(false);
+        }
+        let op = self.evaluate(&dets);
+        self.operating_points.push(op);
+        self.keys.push(key);
+        Ok(true)
+    }
+
+    /// PSDS over the operating points added (`PSDSEval.psds(alpha_ct, alpha_st, max_efpr)`).
+    pub fn psds(&self, params: &PsdsParams) -> Result<PsdsResult> {
+        params.validate()?;
+        if self.operating_points.is_empty() {
+            return Err(MetricsError::Empty("no operating points".into()));
+        }
+        let n = self.classes.len();
+        // Per class: (eFPR, TPR) of each operating point, then the zero point.
+        let mut points: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n];
+        for op in &self.operating_points {
+            for (c, class_points) in points.iter_mut().enumerate() {
+                let others: Vec<f64> = (0..n).filter(|&k| k != c).map(|k| op.ctr[c][k]).collect();
+                let efpr = op.fpr[c] + params.alpha_ct * super::nanmean(&others);
+                class_points.push((efpr, op.tpr[c]));
+            }
+        }
+        for p in points.iter_mut() {
+            p.push((0.0, 0.0));
+        }
+        // Union grid of non-NaN eFPRs (NaNs sort last and never get a value of their own).
+        let mut grid: Vec<f64> = points
+            .iter()
+            .flatten()
+            .map(|p| p.0)
+            .filter(|x| !x.is_nan())
+            .collect();
+        grid.sort_by(f64::total_cmp);
+        grid.dedup();
+        let curves: Vec<Vec<f64>> = points
+            .iter()
+            .map(|p| {
+                let mut pts: Vec<(f64, f64)> =
+                    p.iter().copied().filter(|q| !q.0.is_nan()).collect();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                // Group by x keeping the max y, then cumulative max.
+                let mut xs: Vec<f64> = Vec::new();
+                let mut ys: Vec<f64> = Vec::new();
+                for (x, y) in pts {
+                    if xs.last() == Some(&x) {
+                        let last = ys.last_mut().expect("non-empty");
+                        *last = last.max(y);
+                    } else {
+                        xs.push(x);
+                        ys.push(y);
+                    }
+                }
+                for i in 1..ys.len() {
+                    ys[i] = ys[i].max(ys[i - 1]);
+                }
+                let mut j = 0;
+                let mut cur = 0.0;
+                grid.iter()
+                    .map(|&g| {
+                        while j < xs.len() && xs[j] <= g {
+                            cur = ys[j];
+                            j += 1;
+                        }
+                        cur
+                    })
+                    .collect()
+            })
+            .collect();
+        let etpr: Vec<f64> = (0..grid.len())
+            .map(|i| {
+                let col: Vec<f64> = curves.iter().map(|c| c[i]).collect();
+                let v = super::mean(&col) - params.alpha_st * super::std_pop(&col);
+                if v.is_nan() || v < 0.0 {
+                    0.0
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let (x, y) = staircase_with_max(&grid, &etpr, params.max_efpr);
+        let area: f64 = (0..x.len().saturating_sub(1))
+            .map(|i| (x[i + 1] - x[i]) * y[i])
+            .sum();
+        Ok(PsdsResult {
+            value: area / params.max_efpr,
+            roc: PsdRoc { efpr: x, etpr: y },
+            params: *params,
+            n_operating_points: self.operating_points.len(),
+        })
+    }
+
+    /// `compute_macro_f_score(detections, beta)`: (macro F, per-class F) on one detection
+    /// table, without adding it as an operating point. Per-class F is NaN where TP = 0.
+    pub fn macro_f(&self, detections: &StrongLabels, beta: f64) -> Result<(f64, Vec<f64>)> {
+        let dets = self.detections(detections)?;
+        let op = self.evaluate(&dets);
+        let k = 1.0 + beta * beta;
+        let per_class: Vec<f64> = (0..self.classes.len())
+            .map(|c| {
+                let tp = op.tp[c];
+                let num_gt = tp / op.tpr[c];
+                let fn_ = num_gt - tp;
+                (k * tp) / (k * tp + beta * beta * fn_ + op.fp[c])
+            })
+            .collect();
+        Ok((super::nanmean(&per_class), per_class))
+    }
+}
+
+/// psds_eval `_auc`'s grid: x up to `max_x`, with `max_x` inserted (taking its left neighbour's
+/// y) when absent.
+fn staircase_with_max(x: &[f64], y: &[f64], max_x: f64) -> (Vec<f64>, Vec<f64>) {
+    let mut xs = Vec::with_capacity(x.len() + 1);
+    let mut ys = Vec::with_capacity(x.len() + 1);
+    let present = x.contains(&max_x);
+    for (i, (&xi, &yi)) in x.iter().zip(y).enumerate() {
+        if !present && xi > max_x && (i == 0 || x[i - 1] < max_x) {
+            xs.push(max_x);
+            ys.push(if i == 0 { 0.0 } else { y[i - 1] });
+        }
+        if xi <= max_x {
+            xs.push(xi);
+            ys.push(yi);
+        }
+    }
+    if !present && x.last().is_none_or(|&l| l < max_x) {
+        xs.push(max_x);
+        ys.push(y.last().copied().unwrap_or(0.0));
+    }
+    (xs, ys)
+}
+
+/// The DESED baseline's operating-point thresholds for psds_eval: `arange(1/(2n), 1, 1/n)`
+/// (n = 50 → 0.01, 0.03, …, 0.99).
+pub fn baseline_thresholds(n: usize) -> Vec<f64> {
+    let step = 1.0 / n as f64;
+    let start = 1.0 / (2 * n) as f64;
+    // numpy.arange: ceil((stop - start) / step) values start + i·delta, where numpy's fill
+    // takes delta from its first two values: (start + step) - start.
+    let len = ((1.0 - start) / step).ceil() as usize;
+    let delta = (start + step) - start;
+    (0..len).map(|i| start + i as f64 * delta).collect()
+}

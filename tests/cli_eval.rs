@@ -1,0 +1,289 @@
+//! `earshot eval` as a user runs it: the real binary on generated files, its numbers checked
+//! against the reference values of `tests/gen_metrics.py`, and bad input reported in one line.
+
+mod common;
+
+use std::path::Path;
+
+use common::{earshot, metrics_dir, metrics_manifest, num};
+use serde_json::Value;
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = earshot(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn assert_one_line_error(args: &[&str], file: &Path) {
+    let out = earshot(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{args:?}: exit 0");
+    assert_ne!(out.status.code(), None, "killed by a signal");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].starts_with(&format!("error: {}: ", file.display())),
+        "{err}"
+    );
+    for bad in ["panicked", "backtrace", "internal error"] {
+        assert!(!err.contains(bad), "{bad} in {err:?}");
+    }
+}
+
+#[test]
+fn eval_tagging_npy_and_tsv() {
+    let m = metrics_manifest();
+    let case = &m["tagging"][3];
+    let truth = metrics_dir().join(case["truth"].as_str().unwrap());
+    let scores = metrics_dir().join(case["scores"].as_str().unwrap());
+    let v = ok_json(&[
+        "eval",
+        "tagging",
+        "--ground-truth",
+        p(&truth),
+        "--scores",
+        p(&scores),
+        "--json",
+    ]);
+    let got = v["result"]["map"].as_f64().unwrap();
+    assert!((got - num(&case["map"]).unwrap()).abs() < 1e-9);
+
+    let cli = &m["tagging_cli"];
+    let case = m["tagging"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == cli["case"])
+        .unwrap();
+    let t = metrics_dir().join(cli["truth"].as_str().unwrap());
+    let s = metrics_dir().join(cli["scores"].as_str().unwrap());
+    let v = ok_json(&[
+        "eval",
+        "tagging",
+        "--ground-truth",
+        p(&t),
+        "--scores",
+        p(&s),
+        "--json",
+    ]);
+    let got = v["result"]["map"].as_f64().unwrap();
+    assert!(
+        (got - num(&case["map"]).unwrap()).abs() < 1e-9,
+        "TSV input gives the same mAP"
+    );
+    let out = earshot(&[
+        "eval",
+        "tagging",
+        "--ground-truth",
+        p(&t),
+        "--scores",
+        p(&s),
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mAP"));
+}
+
+#[test]
+fn eval_sed_predictions_and_scores() {
+    let m = metrics_manifest();
+    let case = m["sed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["classes"].as_array().unwrap().len() > 2)
+        .unwrap();
+    let dir = metrics_dir().join(case["dir"].as_str().unwrap());
+    let (gt, dur) = (dir.join("gt.tsv"), dir.join("durations.tsv"));
+    let svg = tempfile::Builder::new().suffix(".svg").tempfile().unwrap();
+    let v = ok_json(&[
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+        "--scores",
+        p(&dir.join("scores")),
+        "--json",
+        "--plot",
+        p(svg.path()),
+    ]);
+    let want = &case["sed_scores_eval"];
+    for k in ["psds1", "psds2"] {
+        let got = v[k]["value"].as_f64().unwrap();
+        assert!(
+            (got - num(&want[k]["value"]).unwrap()).abs() < 1e-9,
+            "{k}: {got}"
+        );
+    }
+    let got = v["intersection_f1"]["result"]["macro_average"]["f"]
+        .as_f64()
+        .unwrap();
+    assert!((got - num(&want["fscore"]["f"]["macro_average"]).unwrap()).abs() < 1e-9);
+    // F1 from scores decodes score > 0.5 exactly as the generator's pred_0.5.tsv.
+    let got = v["event_based"]["class_wise_average"]["f_measure"]["f_measure"].as_f64();
+    let want_ev = num(&case["event_based"]["class_wise_average_f"]["f_measure"]).unwrap();
+    assert!(got.map_or(want_ev.is_nan(), |g| (g - want_ev).abs() < 1e-9));
+    let plot = std::fs::read_to_string(svg.path()).unwrap();
+    assert!(
+        plot.starts_with("<svg") && plot.contains("PSDS1") && plot.trim_end().ends_with("</svg>")
+    );
+
+    let v = ok_json(&[
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+        "--predictions",
+        p(&dir.join("ops")),
+        "--psds1",
+        "--psds2",
+        "--json",
+    ]);
+    for k in ["psds1", "psds2"] {
+        let got = v[k]["value"].as_f64().unwrap();
+        let want = num(&case["psds_eval"][k]["value"]).unwrap();
+        assert!((got - want).abs() < 1e-9, "psds_eval {k}: {got} vs {want}");
+    }
+    assert!(v.get("event_based").is_none(), "only the requested metrics");
+
+    let out = earshot(&[
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+        "--predictions",
+        p(&dir.join("pred_0.5.tsv")),
+        "--event-f1",
+        "--segment-f1",
+        "--intersection-f1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("event-based F1")
+            && text.contains("segment-based F1")
+            && text.contains("intersection F1")
+    );
+}
+
+#[test]
+fn eval_scenes() {
+    let m = metrics_manifest();
+    let case = &m["scenes"][2];
+    let r = metrics_dir().join(case["ref"].as_str().unwrap());
+    let o = metrics_dir().join(case["out"].as_str().unwrap());
+    let v = ok_json(&[
+        "eval",
+        "scenes",
+        "--ground-truth",
+        p(&r),
+        "--predictions",
+        p(&o),
+        "--json",
+    ]);
+    assert!(
+        (v["macro_accuracy"].as_f64().unwrap() - num(&case["macro_accuracy"]).unwrap()).abs()
+            < 1e-9
+    );
+    assert!((v["log_loss"].as_f64().unwrap() - num(&case["log_loss"]).unwrap()).abs() < 1e-9);
+}
+
+#[test]
+fn eval_bad_input_is_one_line() {
+    let m = metrics_manifest();
+    let dir = metrics_dir().join(m["sed"][2]["dir"].as_str().unwrap());
+    let (gt, dur) = (dir.join("gt.tsv"), dir.join("durations.tsv"));
+    let missing = dir.join("does_not_exist.tsv");
+    assert_one_line_error(
+        &[
+            "eval",
+            "sed",
+            "--ground-truth",
+            p(&missing),
+            "--durations",
+            p(&dur),
+            "--scores",
+            p(&dir.join("scores")),
+        ],
+        &missing,
+    );
+    // Durations given as ground truth: wrong columns.
+    assert_one_line_error(
+        &[
+            "eval",
+            "sed",
+            "--ground-truth",
+            p(&dur),
+            "--durations",
+            p(&dur),
+            "--scores",
+            p(&dir.join("scores")),
+        ],
+        &dur,
+    );
+    // Scores against a ground truth with other clips: sed_scores_eval's id check.
+    let other = metrics_dir()
+        .join(m["sed"][3]["dir"].as_str().unwrap())
+        .join("gt.tsv");
+    let scores = dir.join("scores");
+    assert_one_line_error(
+        &[
+            "eval",
+            "sed",
+            "--ground-truth",
+            p(&other),
+            "--durations",
+            p(&dur),
+            "--scores",
+            p(&scores),
+        ],
+        &scores,
+    );
+    // A scores directory holding something else than .tsv files.
+    let tmp = tempfile::tempdir().unwrap();
+    let junk = tmp.path().join("notes.txt");
+    std::fs::write(&junk, "hello").unwrap();
+    assert_one_line_error(
+        &[
+            "eval",
+            "sed",
+            "--ground-truth",
+            p(&gt),
+            "--durations",
+            p(&dur),
+            "--scores",
+            p(tmp.path()),
+        ],
+        &junk,
+    );
+    let t = metrics_dir().join(m["tagging"][0]["truth"].as_str().unwrap());
+    assert_one_line_error(
+        &[
+            "eval",
+            "tagging",
+            "--ground-truth",
+            p(&t),
+            "--scores",
+            p(&gt),
+        ],
+        &gt,
+    );
+}

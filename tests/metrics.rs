@@ -1,0 +1,497 @@
+//! Agreement with the reference packages on the cases `tests/gen_metrics.py` wrote: scikit-learn
+//! (AP, ROC-AUC, LRAP, log loss), scipy (d′), sed_eval, psds_eval and sed_scores_eval. Every
+//! value must agree to 1e-9; the largest |Δ| per metric is printed (`--nocapture`).
+
+mod common;
+
+use std::path::Path;
+
+use common::{metrics_dir, metrics_manifest, num, Agreement};
+use earshot::datasets::dcase;
+use earshot::metrics::{psds_eval, scenes, sed_eval, sed_scores, tagging, PsdsParams};
+use earshot::npy;
+use serde_json::Value;
+
+const TOL: f64 = 1e-9;
+
+fn matrix(path: &Path) -> Vec<Vec<f64>> {
+    let a = npy::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cols = a.shape[1];
+    a.data.chunks(cols).map(|r| r.to_vec()).collect()
+}
+
+#[test]
+fn tagging_matches_sklearn_and_panns() {
+    let m = metrics_manifest();
+    let cases = m["tagging"].as_array().expect("tagging cases");
+    assert!(cases.len() >= 100, "too few tagging cases");
+    let (mut ap, mut map, mut auc, mut mauc, mut dp, mut lw) = Default::default();
+    let (ap, map, auc, mauc, dp, lw): (
+        &mut Agreement,
+        &mut Agreement,
+        &mut Agreement,
+        &mut Agreement,
+        &mut Agreement,
+        &mut Agreement,
+    ) = (&mut ap, &mut map, &mut auc, &mut mauc, &mut dp, &mut lw);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let truth: Vec<Vec<bool>> = matrix(&metrics_dir().join(case["truth"].as_str().unwrap()))
+            .into_iter()
+            .map(|r| r.into_iter().map(|v| v > 0.0).collect())
+            .collect();
+        let scores = matrix(&metrics_dir().join(case["scores"].as_str().unwrap()));
+        let r = tagging::evaluate(&truth, &scores).unwrap();
+        for (c, want) in case["ap"].as_array().unwrap().iter().enumerate() {
+            ap.check(&format!("{name} AP[{c}]"), r.ap[c], num(want).unwrap(), TOL);
+        }
+        for (c, want) in case["auc"].as_array().unwrap().iter().enumerate() {
+            auc.check(
+                &format!("{name} AUC[{c}]"),
+                r.auc[c],
+                num(want).unwrap(),
+                TOL,
+            );
+        }
+        map.check(
+            &format!("{name} mAP"),
+            r.map,
+            num(&case["map"]).unwrap(),
+            TOL,
+        );
+        mauc.check(
+            &format!("{name} mAUC"),
+            r.mauc,
+            num(&case["mauc"]).unwrap(),
+            TOL,
+        );
+        dp.check(
+            &format!("{name} d'"),
+            r.d_prime,
+            num(&case["d_prime"]).unwrap(),
+            TOL,
+        );
+        mauc.check(
+            &format!("{name} mAUC (defined)"),
+            r.mauc_defined,
+            num(&case["mauc_defined"]).unwrap(),
+            TOL,
+        );
+        dp.check(
+            &format!("{name} d' (defined)"),
+            r.d_prime_defined,
+            num(&case["d_prime_defined"]).unwrap(),
+            TOL,
+        );
+        if let Some(want) = num(&case["lwlrap"]) {
+            lw.check(&format!("{name} lwlrap"), r.lwlrap.overall, want, TOL);
+        }
+    }
+    assert!(lw.n > 20, "too few lwlrap comparisons");
+    println!(
+        "max |Δ|: AP {:e}, mAP {:e}, AUC {:e}, mAUC {:e}, d' {:e}, lwlrap {:e}",
+        ap.max_abs, map.max_abs, auc.max_abs, mauc.max_abs, dp.max_abs, lw.max_abs
+    );
+}
+
+fn load_strong(path: &Path) -> dcase::StrongLabels {
+    let (labels, _) = dcase::read_strong(path).unwrap_or_else(|e| panic!("{e}"));
+    labels
+}
+
+fn check_sed_eval(name: &str, ours: &sed_eval::SedEvalResult, want: &Value, agree: &mut Agreement) {
+    let f = |what: &str, o: &sed_eval::FScore, w: &Value, a: &mut Agreement| {
+        a.check(
+            &format!("{name} {what} F"),
+            o.f_measure,
+            num(&w["f_measure"]).unwrap(),
+            TOL,
+        );
+        a.check(
+            &format!("{name} {what} P"),
+            o.precision,
+            num(&w["precision"]).unwrap(),
+            TOL,
+        );
+        a.check(
+            &format!("{name} {what} R"),
+            o.recall,
+            num(&w["recall"]).unwrap(),
+            TOL,
+        );
+    };
+    let er = |what: &str, o: &sed_eval::ErrorRate, w: &Value, a: &mut Agreement, subs: bool| {
+        a.check(
+            &format!("{name} {what} ER"),
+            o.error_rate,
+            num(&w["error_rate"]).unwrap(),
+            TOL,
+        );
+        a.check(
+            &format!("{name} {what} D"),
+            o.deletion_rate,
+            num(&w["deletion_rate"]).unwrap(),
+            TOL,
+        );
+        a.check(
+            &format!("{name} {what} I"),
+            o.insertion_rate,
+            num(&w["insertion_rate"]).unwrap(),
+            TOL,
+        );
+        if subs {
+            a.check(
+                &format!("{name} {what} S"),
+                o.substitution_rate,
+                num(&w["substitution_rate"]).unwrap(),
+                TOL,
+            );
+        }
+    };
+    f("overall", &ours.overall_f, &want["overall_f"], agree);
+    er(
+        "overall",
+        &ours.overall_er,
+        &want["overall_er"],
+        agree,
+        true,
+    );
+    f(
+        "class-wise average",
+        &ours.class_wise_average_f,
+        &want["class_wise_average_f"],
+        agree,
+    );
+    er(
+        "class-wise average",
+        &ours.class_wise_average_er,
+        &want["class_wise_average_er"],
+        agree,
+        false,
+    );
+    let classes = want["class_wise"].as_object().unwrap();
+    assert_eq!(classes.len(), ours.class_wise.len(), "{name}: class count");
+    for c in &ours.class_wise {
+        let w = &classes[&c.label];
+        f(&c.label, &c.f, &w["f"], agree);
+        er(&c.label, &c.er, &w["er"], agree, false);
+    }
+}
+
+#[test]
+fn sed_eval_event_and_segment_based_match() {
+    let m = metrics_manifest();
+    let (mut ev, mut seg) = (Agreement::default(), Agreement::default());
+    let mut cases: Vec<(String, std::path::PathBuf, std::path::PathBuf, Value, Value)> = m["sed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let dir = metrics_dir().join(c["dir"].as_str().unwrap());
+            (
+                c["name"].as_str().unwrap().to_string(),
+                dir.join("gt.tsv"),
+                dir.join("pred_0.5.tsv"),
+                c["event_based"].clone(),
+                c["segment_based"].clone(),
+            )
+        })
+        .collect();
+    let e = &m["sed_edges"];
+    let dir = metrics_dir().join(e["dir"].as_str().unwrap());
+    cases.push((
+        "edges".into(),
+        dir.join("gt.tsv"),
+        dir.join("pred.tsv"),
+        e["event_based"].clone(),
+        e["segment_based"].clone(),
+    ));
+    for (name, gt, pred, want_ev, want_seg) in &cases {
+        let (gt, pred) = (load_strong(gt), load_strong(pred));
+        let r = sed_eval::event_based(&gt, &pred, &sed_eval::EventParams::DESED).unwrap();
+        check_sed_eval(&format!("{name} event"), &r, want_ev, &mut ev);
+        let r = sed_eval::segment_based(&gt, &pred, 1.0).unwrap();
+        check_sed_eval(&format!("{name} segment"), &r, want_seg, &mut seg);
+    }
+    println!(
+        "max |Δ|: event-based {:e} ({} values), segment-based {:e} ({} values)",
+        ev.max_abs, ev.n, seg.max_abs, seg.n
+    );
+}
+
+fn params(m: &Value, name: &str) -> PsdsParams {
+    let p = &m["psds_params"][name];
+    let g = |k: &str| p[k].as_f64().unwrap();
+    PsdsParams {
+        dtc: g("dtc"),
+        gtc: g("gtc"),
+        cttc: g("cttc"),
+        alpha_ct: g("alpha_ct"),
+        alpha_st: g("alpha_st"),
+        max_efpr: g("max_efpr"),
+    }
+}
+
+#[test]
+fn presets_are_the_dcase_parameters() {
+    let m = metrics_manifest();
+    assert_eq!(params(&m, "psds1"), PsdsParams::PSDS1);
+    assert_eq!(params(&m, "psds2"), PsdsParams::PSDS2);
+    assert_eq!(params(&m, "dcase2020"), PsdsParams::DCASE2020);
+    let t = psds_eval::baseline_thresholds(50);
+    assert_eq!(t.len(), 50);
+    let want: Vec<f64> = m["sed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["thresholds"].as_array().unwrap().len() == 50)
+        .expect("a 50-threshold case")["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    // serde_json (without float_roundtrip) may parse the last bit differently; 1 ulp is noise,
+    // the old `start + i·step` formula was off by more at several thresholds.
+    assert_eq!(t.len(), want.len());
+    for (a, b) in t.iter().zip(&want) {
+        assert!(
+            (a - b).abs() <= 2e-16,
+            "np.arange(1/100, 1, 1/50): {a} vs {b}"
+        );
+    }
+}
+
+#[test]
+fn psds_eval_matches() {
+    let m = metrics_manifest();
+    let (mut psds, mut macro_f) = (Agreement::default(), Agreement::default());
+    for case in m["sed"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let dir = metrics_dir().join(case["dir"].as_str().unwrap());
+        let gt = load_strong(&dir.join("gt.tsv"));
+        let (dur, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
+        let ops: Vec<dcase::StrongLabels> = case["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| load_strong(&metrics_dir().join(p.as_str().unwrap())))
+            .collect();
+        for (pname, want) in case["psds_eval"].as_object().unwrap() {
+            let p = params(&m, pname);
+            let mut eval = psds_eval::PsdsEval::new(&gt, &dur, p.dtc, p.gtc, p.cttc).unwrap();
+            for op in &ops {
+                eval.add_operating_point(op).unwrap();
+            }
+            assert_eq!(
+                eval.operating_points.len() as u64,
+                want["n_ops"].as_u64().unwrap(),
+                "{name} {pname}: operating points after de-duplication"
+            );
+            let r = eval.psds(&p).unwrap();
+            psds.check(
+                &format!("{name} {pname}"),
+                r.value,
+                num(&want["value"]).unwrap(),
+                TOL,
+            );
+            if let Some(w) = want.get("macro_f") {
+                let pred = load_strong(&dir.join("pred_0.5.tsv"));
+                let (f, per_class) = eval.macro_f(&pred, 1.0).unwrap();
+                macro_f.check(&format!("{name} macro F"), f, num(w).unwrap(), TOL);
+                for (c, label) in eval.classes.iter().enumerate() {
+                    macro_f.check(
+                        &format!("{name} F[{label}]"),
+                        per_class[c],
+                        num(&want["class_f"][label]).unwrap(),
+                        TOL,
+                    );
+                }
+            }
+        }
+    }
+    println!(
+        "max |Δ|: psds_eval PSDS {:e} ({} values), macro F {:e} ({} values)",
+        psds.max_abs, psds.n, macro_f.max_abs, macro_f.n
+    );
+}
+
+#[test]
+fn sed_scores_eval_matches() {
+    let m = metrics_manifest();
+    let (mut psds, mut per_class, mut fs) = Default::default();
+    let (psds, per_class, fs): (&mut Agreement, &mut Agreement, &mut Agreement) =
+        (&mut psds, &mut per_class, &mut fs);
+    for case in m["sed"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let dir = metrics_dir().join(case["dir"].as_str().unwrap());
+        let gt = load_strong(&dir.join("gt.tsv"));
+        let (dur, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
+        let scores = dcase::read_scores_dir(&dir.join("scores")).unwrap();
+        let want = &case["sed_scores_eval"];
+        let plain = sed_scores::statistics(&scores, &gt, &dur, 0.5, 0.5, None).unwrap();
+        let f = sed_scores::fscore(&plain, 0.5, 1.0);
+        for (c, label) in plain.classes.iter().enumerate() {
+            fs.check(
+                &format!("{name} F[{label}]"),
+                f.per_class[c].f,
+                num(&want["fscore"]["f"][label]).unwrap(),
+                TOL,
+            );
+            fs.check(
+                &format!("{name} P[{label}]"),
+                f.per_class[c].p,
+                num(&want["fscore"]["p"][label]).unwrap(),
+                TOL,
+            );
+            fs.check(
+                &format!("{name} R[{label}]"),
+                f.per_class[c].r,
+                num(&want["fscore"]["r"][label]).unwrap(),
+                TOL,
+            );
+        }
+        for (k, v) in [
+            ("macro_average", f.macro_average),
+            ("micro_average", f.micro_average),
+        ] {
+            fs.check(
+                &format!("{name} F {k}"),
+                v.f,
+                num(&want["fscore"]["f"][k]).unwrap(),
+                TOL,
+            );
+            fs.check(
+                &format!("{name} P {k}"),
+                v.p,
+                num(&want["fscore"]["p"][k]).unwrap(),
+                TOL,
+            );
+            fs.check(
+                &format!("{name} R {k}"),
+                v.r,
+                num(&want["fscore"]["r"][k]).unwrap(),
+                TOL,
+            );
+        }
+        for pname in ["psds1", "psds2", "dcase2020", "ct_only"] {
+            let Some(w) = want.get(pname) else {
+                assert!(
+                    case["classes"].as_array().unwrap().len() < 2,
+                    "{name}: {pname} missing"
+                );
+                continue;
+            };
+            let p = params(&m, pname);
+            let cttc = (p.alpha_ct > 0.0).then_some(p.cttc);
+            let stats = sed_scores::statistics(&scores, &gt, &dur, p.dtc, p.gtc, cttc).unwrap();
+            let r = sed_scores::psds(&stats, &p).unwrap();
+            psds.check(
+                &format!("{name} {pname}"),
+                r.value,
+                num(&w["value"]).unwrap(),
+                TOL,
+            );
+            assert_eq!(
+                r.roc.efpr.len() as u64,
+                w["n_roc"].as_u64().unwrap(),
+                "{name} {pname}: PSD-ROC points"
+            );
+            for (c, label) in stats.classes.iter().enumerate() {
+                per_class.check(
+                    &format!("{name} {pname}[{label}]"),
+                    r.per_class[c],
+                    num(&w["per_class"][label]).unwrap(),
+                    TOL,
+                );
+            }
+        }
+    }
+    println!(
+        "max |Δ|: sed_scores_eval PSDS {:e} ({} values), per-class PSDS {:e}, intersection F/P/R {:e} ({} values)",
+        psds.max_abs, psds.n, per_class.max_abs, fs.max_abs, fs.n
+    );
+}
+
+#[test]
+fn scenes_match_sed_eval_and_sklearn() {
+    let m = metrics_manifest();
+    let (mut acc, mut ll) = (Agreement::default(), Agreement::default());
+    for case in m["scenes"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let (reference, _) =
+            earshot::datasets::tau::read_meta(&metrics_dir().join(case["ref"].as_str().unwrap()))
+                .unwrap();
+        let (out, _) =
+            earshot::datasets::tau::read_output(&metrics_dir().join(case["out"].as_str().unwrap()))
+                .unwrap();
+        let classes: Vec<String> = case["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(out.classes, classes);
+        let refs: Vec<&str> = reference.iter().map(|r| r.scene_label.as_str()).collect();
+        let ests: Vec<&str> = out.rows.iter().map(|r| r.1.as_str()).collect();
+        let probs: Vec<Vec<f64>> = out.rows.iter().map(|r| r.2.clone()).collect();
+        let r = scenes::evaluate(&classes, &refs, &ests, Some(&probs)).unwrap();
+        acc.check(
+            &format!("{name} overall"),
+            r.overall_accuracy,
+            num(&case["overall_accuracy"]).unwrap(),
+            TOL,
+        );
+        acc.check(
+            &format!("{name} macro"),
+            r.macro_accuracy,
+            num(&case["macro_accuracy"]).unwrap(),
+            TOL,
+        );
+        for (c, (label, a, _, _)) in r.class_wise.iter().enumerate() {
+            acc.check(
+                &format!("{name} {label}"),
+                *a,
+                num(&case["class_wise"][label]).unwrap(),
+                TOL,
+            );
+            ll.check(
+                &format!("{name} log loss {label}"),
+                r.class_wise_log_loss.as_ref().unwrap()[c],
+                num(&case["class_wise_log_loss"][label]).unwrap(),
+                TOL,
+            );
+        }
+        ll.check(
+            &format!("{name} log loss"),
+            r.log_loss.unwrap(),
+            num(&case["log_loss"]).unwrap(),
+            TOL,
+        );
+    }
+    println!(
+        "max |Δ|: accuracy {:e} ({} values), log loss {:e} ({} values)",
+        acc.max_abs, acc.n, ll.max_abs, ll.n
+    );
+}
+
+#[test]
+fn metric_errors_are_typed() {
+    let m = metrics_manifest();
+    let case = &m["sed"][1];
+    let dir = metrics_dir().join(case["dir"].as_str().unwrap());
+    let gt = load_strong(&dir.join("gt.tsv"));
+    let (dur, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
+    let mut scores = dcase::read_scores_dir(&dir.join("scores")).unwrap();
+    scores.pop();
+    assert!(matches!(
+        sed_scores::statistics(&scores, &gt, &dur, 0.5, 0.5, None),
+        Err(earshot::metrics::MetricsError::Ids(_))
+    ));
+    let bad = earshot::metrics::PsdsParams {
+        dtc: 1.5,
+        ..PsdsParams::PSDS1
+    };
+    assert!(psds_eval::PsdsEval::new(&gt, &dur, bad.dtc, 0.5, 0.3).is_err());
+    assert!(tagging::average_precision(&[true, false], &[0.5]).is_err());
+}
