@@ -10,6 +10,7 @@ scripts/setup.sh
 # Two cores: let libtorch and the reference code use them without oversubscribing.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 "$EARSHOT_VENV/bin/python" tests/gen_reference.py
+"$EARSHOT_VENV/bin/python" tests/gen_frontend.py
 cargo fmt --check
 cargo clippy --release --all-targets -q -- -D warnings
 RUST_TEST_THREADS=2 cargo test --release --all-targets

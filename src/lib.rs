@@ -8,5 +8,6 @@
 pub mod audio;
 pub mod cli;
 pub mod device;
+pub mod frontend;
 pub mod npy;
 pub mod wav;

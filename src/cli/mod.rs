@@ -6,6 +6,7 @@
 //! input files the good ones are still processed and the exit code is 1 when any failed.
 
 mod decode;
+mod features;
 mod info;
 mod output;
 
@@ -44,6 +45,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Decode (and resample) one file to a float32 WAV or .npy, as librosa.load does.
     Decode(decode::DecodeArgs),
+    /// Compute a backbone's input features (log-mel, fbank, ...) as float32 .npy.
+    Features(features::FeaturesArgs),
 }
 
 /// Exit status when some inputs failed but the run went on.
@@ -145,6 +148,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Info(args) => info::run(&cli, args),
         Command::Decode(args) => decode::run(&cli, args),
+        Command::Features(args) => features::run(&cli, args),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,
