@@ -237,7 +237,9 @@ fn silence_gives_finite_floors() {
     // OpenL3's per-window maximum.
     let floor = |p: Preset| {
         let f = p.build();
-        f.compute(&vec![0.0; f.sample_rate() as usize]).unwrap().data[0] as f64
+        f.compute(&vec![0.0; f.sample_rate() as usize])
+            .unwrap()
+            .data[0] as f64
     };
     assert_eq!(floor(Preset::Panns), -100.0);
     assert!((floor(Preset::Passt) - ((1e-5f64).ln() + 4.5) / 5.0).abs() < 1e-6);
@@ -334,8 +336,7 @@ fn cli_writes_the_reference_features() {
         let want = read(c["ref64"].as_str().unwrap());
         assert_eq!(got.shape, want.shape, "{preset}");
         let err = max_abs(&got.data, &want.data)
-            * to_db(preset)
-                .unwrap_or(1.0 / want.data.iter().fold(1e-12f64, |m, v| m.max(v.abs())));
+            * to_db(preset).unwrap_or(1.0 / want.data.iter().fold(1e-12f64, |m, v| m.max(v.abs())));
         println!("cli {preset}/{case}: max |Δ| {err:.2e}");
         assert!(err <= TOLERANCE_DB, "{preset}: {err}");
     }

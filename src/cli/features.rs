@@ -144,7 +144,7 @@ fn extract(path: &Path, frontend: &Frontend, target: &Path) -> Result<(), FileEr
 }
 
 /// Run `earshot features`; returns the number of inputs that failed.
-pub fn run(_cli: &Cli, args: &FeaturesArgs) -> Result<usize> {
+pub fn run(cli: &Cli, args: &FeaturesArgs) -> Result<usize> {
     let inputs = expand_inputs(&args.files);
     let to_file = args
         .output
@@ -190,23 +190,29 @@ pub fn run(_cli: &Cli, args: &FeaturesArgs) -> Result<usize> {
 
     let frontend = args.frontend.build();
     let bar = progress(plan.len(), "features");
-    let failed = plan
-        .par_iter()
-        .map(|(path, problem, target)| {
-            let result = match problem {
-                Some(problem) => Err(problem.clone()),
-                None => extract(path, &frontend, target).map_err(|e| e.to_string()),
-            };
-            bar.inc(1);
-            match result {
-                Ok(()) => 0,
-                Err(e) => {
-                    bar.suspend(|| report(path, &e));
-                    1
+    // --threads bounds this command's own pool too (files and frames run on rayon).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cli.threads)
+        .build()
+        .context("cannot start worker threads")?;
+    let failed = pool.install(|| {
+        plan.par_iter()
+            .map(|(path, problem, target)| {
+                let result = match problem {
+                    Some(problem) => Err(problem.clone()),
+                    None => extract(path, &frontend, target).map_err(|e| e.to_string()),
+                };
+                bar.inc(1);
+                match result {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        bar.suspend(|| report(path, &e));
+                        1
+                    }
                 }
-            }
-        })
-        .sum();
+            })
+            .sum()
+    });
     bar.finish_and_clear();
     Ok(failed)
 }

@@ -394,7 +394,7 @@ fn drain(f: &Framed, framer: &mut Framer, out: &mut Vec<f32>) -> usize {
     } else {
         rows.par_chunks_mut(row_len)
             .enumerate()
-            .with_min_len(16.max(256 / row_len.max(1)).min(64))
+            .with_min_len((4096 / row_len).clamp(1, 16))
             .for_each_init(Workspace::default, work);
     }
     framer.consume(count);

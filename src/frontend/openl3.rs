@@ -136,7 +136,9 @@ impl Openl3Windows {
     }
 
     fn n_rows(&self) -> usize {
-        self.mel.as_ref().map_or(self.stft.n_bins(), MelBank::n_mels)
+        self.mel
+            .as_ref()
+            .map_or(self.stft.n_bins(), MelBank::n_mels)
     }
 }
 

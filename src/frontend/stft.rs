@@ -84,8 +84,7 @@ impl Stft {
     /// Size `ws` for this transform.
     pub fn prepare(&self, ws: &mut Workspace) {
         ws.input.resize(self.n_fft, 0.0);
-        ws.spectrum
-            .resize(self.n_bins(), Complex::default());
+        ws.spectrum.resize(self.n_bins(), Complex::default());
         ws.scratch
             .resize(self.fft.get_scratch_len(), Complex::default());
         ws.bins.resize(self.n_bins(), 0.0);
