@@ -124,8 +124,10 @@ impl Framer {
             started: false,
             finished: false,
         };
-        if let LeftPad::Zeros(p) = spec.left {
-            framer.buf.resize(p, 0.0);
+        // Zeros go in at once; a reflection's slots are reserved and filled once x[p] arrives.
+        match spec.left {
+            LeftPad::Zeros(p) | LeftPad::Reflect(p) => framer.buf.resize(p, 0.0),
+            LeftPad::None => {}
         }
         framer.started = !matches!(spec.left, LeftPad::Reflect(_));
         framer
@@ -143,33 +145,34 @@ impl Framer {
 
     fn start_reflect(&mut self) {
         if let LeftPad::Reflect(p) = self.spec.left {
-            // buf holds raw samples x[0..]; prepend x[p], …, x[1].
-            let mut padded: Vec<f64> = (1..=p).rev().map(|i| self.buf[i]).collect();
-            padded.extend_from_slice(&self.buf);
-            self.buf = padded;
+            // buf is [p reserved slots, x[0], x[1], …]; fill the slots with x[p], …, x[1].
+            let (pad, raw) = self.buf.split_at_mut(p);
+            for (i, slot) in pad.iter_mut().enumerate() {
+                *slot = raw[p - i];
+            }
         }
         self.started = true;
     }
 
-    /// Append samples.
-    pub fn push(&mut self, samples: &[f32]) {
-        debug_assert!(!self.finished);
-        self.buf.extend(samples.iter().map(|&s| s as f64));
-        self.seen += samples.len();
-        if !self.started {
-            if let LeftPad::Reflect(p) = self.spec.left {
-                if self.seen > p {
-                    self.start_reflect();
-                }
-            }
-        }
+    /// Make room for `additional` more samples (a whole signal pushed at once).
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional + self.spec.frame_len);
     }
 
-    /// Append samples that are already `f64`.
-    pub fn push_f64(&mut self, samples: &[f64]) {
+    /// Append samples.
+    pub fn push(&mut self, samples: &[f32]) {
+        self.push_with(samples.len(), |buf| {
+            buf.extend(samples.iter().map(|&s| s as f64))
+        });
+    }
+
+    /// Append `n` samples that `extend` appends to the buffer (no intermediate copy).
+    pub fn push_with(&mut self, n: usize, extend: impl FnOnce(&mut Vec<f64>)) {
         debug_assert!(!self.finished);
-        self.buf.extend_from_slice(samples);
-        self.seen += samples.len();
+        let before = self.buf.len();
+        extend(&mut self.buf);
+        debug_assert_eq!(self.buf.len(), before + n);
+        self.seen += n;
         if !self.started {
             if let LeftPad::Reflect(p) = self.spec.left {
                 if self.seen > p {

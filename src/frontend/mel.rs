@@ -86,11 +86,18 @@ impl MelBank {
     pub fn apply(&self, spectrum: &[f64], out: &mut [f64]) {
         debug_assert_eq!(spectrum.len(), self.n_bins);
         for (o, (start, w)) in out.iter_mut().zip(&self.filters) {
-            *o = w
-                .iter()
-                .zip(&spectrum[*start..*start + w.len()])
-                .map(|(a, b)| a * b)
-                .sum();
+            let x = &spectrum[*start..*start + w.len()];
+            // Four partial sums: independent chains the CPU can overlap.
+            let mut acc = [0.0f64; 4];
+            let (w4, w_tail) = w.split_at(w.len() / 4 * 4);
+            let (x4, x_tail) = x.split_at(w4.len());
+            for (wc, xc) in w4.chunks_exact(4).zip(x4.chunks_exact(4)) {
+                for j in 0..4 {
+                    acc[j] += wc[j] * xc[j];
+                }
+            }
+            let tail: f64 = w_tail.iter().zip(x_tail).map(|(a, b)| a * b).sum();
+            *o = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
         }
     }
 }

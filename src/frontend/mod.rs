@@ -281,7 +281,6 @@ impl Frontend {
                 Kind::Utterance(_) => None,
             },
             last: None,
-            staged: Vec::new(),
             whole: Vec::new(),
             seen: 0,
             rows: 0,
@@ -291,6 +290,9 @@ impl Frontend {
     /// Features of a whole signal (at [`Frontend::sample_rate`]).
     pub fn compute(&self, samples: &[f32]) -> Result<Features> {
         let mut stream = self.stream();
+        if let Some(framer) = stream.framer.as_mut() {
+            framer.reserve(samples.len());
+        }
         let mut data = Vec::with_capacity(self.n_rows(samples.len()) * self.row_len().max(1));
         stream.push(samples, &mut data);
         let shape = stream.finish(&mut data)?;
@@ -305,7 +307,6 @@ pub struct FeatureStream<'a> {
     framer: Option<Framer>,
     /// Last raw sample, for pre-emphasis across blocks.
     last: Option<f64>,
-    staged: Vec<f64>,
     /// All samples, for front ends that need the whole utterance.
     whole: Vec<f32>,
     seen: usize,
@@ -323,15 +324,22 @@ impl FeatureStream<'_> {
         match f.preemphasis {
             None => framer.push(samples),
             Some(c) => {
-                self.staged.clear();
-                for &s in samples {
-                    let s = s as f64;
-                    if let Some(prev) = self.last {
-                        self.staged.push(s - c * prev);
-                    }
-                    self.last = Some(s);
-                }
-                framer.push_f64(&self.staged);
+                // y[n] = x[n+1] − c·x[n]: the first sample only primes `last`.
+                let (first, rest, emitted) = match (self.last, samples) {
+                    (_, []) => return,
+                    (Some(prev), _) => (prev, samples, samples.len()),
+                    (None, [x0, rest @ ..]) => (*x0 as f64, rest, rest.len()),
+                };
+                framer.push_with(emitted, |buf| {
+                    let mut prev = first;
+                    buf.extend(rest.iter().map(|&x| {
+                        let x = x as f64;
+                        let y = x - c * prev;
+                        prev = x;
+                        y
+                    }));
+                });
+                self.last = Some(*samples.last().expect("non-empty") as f64);
             }
         }
         self.rows += drain(f, framer, out);
