@@ -136,7 +136,7 @@ impl FrameFeatures for KaldiFrames {
         let x = &mut ws.input[..n];
         x.copy_from_slice(&frame[..n]);
         if self.config.remove_dc_offset {
-            let mean = x.iter().sum::<f64>() / n as f64;
+            let mean = super::sum(x) / n as f64;
             x.iter_mut().for_each(|v| *v -= mean);
         }
         let c = self.config.preemphasis_coefficient;

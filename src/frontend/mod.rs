@@ -365,7 +365,9 @@ impl FeatureStream<'_> {
                 Ok(shape)
             }
             (Kind::Utterance(config), _) => {
-                out.extend(wav2vec2::normalize(config, &self.whole));
+                let start = out.len();
+                out.extend_from_slice(&self.whole);
+                wav2vec2::normalize_in_place(config, &mut out[start..]);
                 Ok(vec![self.whole.len()])
             }
             (Kind::Framed(_), None) => unreachable!("framed front ends stream through a framer"),
@@ -376,6 +378,20 @@ impl FeatureStream<'_> {
     pub fn rows(&self) -> usize {
         self.rows
     }
+}
+
+/// Sum with eight independent partial sums, which vectorises (a plain fold is one serial
+/// chain of additions).
+pub(crate) fn sum(x: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for j in 0..8 {
+            acc[j] += c[j];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
 }
 
 /// Compute every complete frame in `framer` into `out`, in parallel; returns the count.
