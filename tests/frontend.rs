@@ -194,6 +194,87 @@ fn wav2vec2_matches_the_hf_feature_extractor() {
     parity(Preset::Wav2vec2);
 }
 
+fn manifest() -> Value {
+    let path = frontend_dir().join("manifest.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("run tests/gen_frontend.py"))
+        .expect("valid manifest")
+}
+
+fn assert_close(name: &str, ours: &[f64], theirs: &npy::NpyArray, tol: f64) {
+    let err = max_abs(ours, &theirs.data);
+    println!("{name}: max |Δ| {err:.2e}");
+    assert!(err <= tol, "{name}: {err:e}");
+}
+
+#[test]
+fn mel_banks_match_librosa_and_torchaudio() {
+    use earshot::frontend::mel::{kaldi_mel, librosa_mel, MelNorm, MelScale};
+    let m = manifest();
+    for b in m["librosa_banks"].as_array().unwrap() {
+        let name = b[0].as_str().unwrap();
+        let f = |i: usize| b[i].as_f64().unwrap();
+        let scale = if b[6].as_bool().unwrap() {
+            MelScale::Htk
+        } else {
+            MelScale::Slaney
+        };
+        let norm = match &b[7] {
+            Value::Null => MelNorm::None,
+            Value::String(s) if s == "slaney" => MelNorm::Slaney,
+            Value::Number(n) if n.as_f64() == Some(1.0) => MelNorm::L1,
+            other => panic!("norm {other}"),
+        };
+        let (n_fft, n_mels) = (f(2) as usize, f(3) as usize);
+        let bank = librosa_mel(f(1), n_fft, n_mels, f(4), f(5), scale, norm);
+        let theirs = read(m["banks"][format!("mel_{name}")]["npy"].as_str().unwrap());
+        assert_eq!(theirs.shape, vec![n_mels, n_fft / 2 + 1]);
+        // librosa stores float32: the same float32 values, bit for bit.
+        assert_close(
+            &format!("librosa mel {name}"),
+            &bank.to_dense(),
+            &theirs,
+            0.0,
+        );
+    }
+    for b in m["kaldi_banks"].as_array().unwrap() {
+        let name = b[0].as_str().unwrap();
+        let f = |i: usize| b[i].as_f64().unwrap();
+        let bank = kaldi_mel(f(1) as usize, f(2) as usize, f(3), f(4), f(5));
+        let theirs = read(m["banks"][format!("kaldi_{name}")]["npy"].as_str().unwrap());
+        assert_eq!(theirs.shape, vec![bank.n_mels(), bank.n_bins()]);
+        assert_close(
+            &format!("kaldi mel {name}"),
+            &bank.to_dense(),
+            &theirs,
+            1e-12,
+        );
+    }
+}
+
+#[test]
+fn windows_match_scipy_and_torch() {
+    use earshot::frontend::window::{window, WindowKind};
+    let m = manifest();
+    for (name, kind, len) in [
+        ("hann_periodic_1024", WindowKind::HannPeriodic, 1024),
+        ("hann_symmetric_800", WindowKind::HannSymmetric, 800),
+        ("hamming_400", WindowKind::Hamming, 400),
+        ("povey_400", WindowKind::Povey, 400),
+    ] {
+        let theirs = read(
+            m["banks"][format!("window_{name}")]["npy"]
+                .as_str()
+                .unwrap(),
+        );
+        assert_close(
+            &format!("window {name}"),
+            &window(kind, len),
+            &theirs,
+            1e-12,
+        );
+    }
+}
+
 fn speech(sr: u32) -> Vec<f32> {
     let path = common::data_path("audio/speech_s16_22k.wav");
     audio::load(&path, LoadOptions::mono(sr)).unwrap().samples

@@ -24,7 +24,9 @@ kernels built from its own window (kernel row 0) before calling the layer's own 
 Test signals: speech, tones, noise, a mixture and a sweep from tests/gen_reference.py's audio
 (run that first), plus silence, a clipped sine, odd lengths and inputs shorter than one frame,
 written as float32 WAV at each front end's rate. When the reference raises (signal shorter
-than its padding), the error is recorded and earshot must refuse too.
+than its padding), the error is recorded and earshot must refuse too. Mel banks (librosa's
+Slaney/HTK scales with Slaney, L1 or no norm; Kaldi's) and windows are saved for a one-to-one
+comparison.
 
 Output: tests/data/generated/frontend/ with manifest.json. Idempotent: nothing is redone when
 the manifest was written by the same version of this file and the same input audio.
@@ -188,6 +190,40 @@ class References:
         return np.asarray(fe(y, sampling_rate=16000, return_tensors="np").input_values[0])
 
 
+# Filter banks and windows compared one to one: (name, sr, n_fft, n_mels, fmin, fmax, htk, norm).
+LIBROSA_BANKS = [
+    ("slaney_slaney_32k", 32000, 1024, 64, 50.0, 14000.0, False, "slaney"),
+    ("slaney_none_22k", 22050, 2048, 128, 0.0, 11025.0, False, None),
+    ("htk_slaney_16k", 16000, 512, 40, 20.0, 7600.0, True, "slaney"),
+    ("htk_none_16k", 16000, 400, 80, 0.0, 8000.0, True, None),
+    ("htk_l1_48k", 48000, 2048, 256, 0.0, 24000.0, True, 1),
+]
+# (name, num_bins, window_length_padded, sample_freq, low_freq, high_freq)
+KALDI_BANKS = [("fbank_16k", 23, 512, 16000.0, 20.0, 0.0),
+               ("passt_32k", 128, 1024, 32000.0, 0.0, 15000.0)]
+
+
+def banks_and_windows():
+    """Reference mel banks and windows: name -> array."""
+    import librosa
+    import torch
+    import torchaudio.compliance.kaldi as kaldi
+    out = {}
+    for name, sr, n_fft, n_mels, fmin, fmax, htk, norm in LIBROSA_BANKS:
+        out[f"mel_{name}"] = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
+                                                 fmax=fmax, htk=htk, norm=norm)
+    with default_dtype(torch.float64):
+        for name, *args in KALDI_BANKS:
+            bank, _ = kaldi.get_mel_banks(*args, 100.0, -500.0, 1.0)
+            out[f"kaldi_{name}"] = torch.nn.functional.pad(bank, (0, 1)).numpy()
+        out["window_hann_periodic_1024"] = librosa.filters.get_window("hann", 1024, fftbins=True)
+        out["window_hann_symmetric_800"] = torch.hann_window(800, periodic=False).numpy()
+        out["window_hamming_400"] = torch.hamming_window(400, periodic=False, alpha=0.54,
+                                                         beta=0.46).numpy()
+        out["window_povey_400"] = torch.hann_window(400, periodic=False).pow(0.85).numpy()
+    return out
+
+
 def main():
     fp = fingerprint()
     manifest_path = OUT / "manifest.json"
@@ -210,6 +246,12 @@ def main():
             path = AUDIO / f"{case}_{sr}.wav"
             sf.write(path, y, sr, subtype="FLOAT")
             synth_paths[(sr, case)] = path
+
+    (OUT / "banks").mkdir()
+    banks = {}
+    for name, arr in banks_and_windows().items():
+        np.save(OUT / "banks" / f"{name}.npy", arr)
+        banks[name] = dict(npy=f"frontend/banks/{name}.npy", shape=list(arr.shape))
 
     refs = References()
     entries = []
@@ -246,8 +288,9 @@ def main():
                 (torch, torchaudio, librosa, torchlibrosa, hear21passt, torchopenl3,
                  transformers)}
     versions["panns_inference"] = getattr(panns_inference, "__version__", "0.1.1")
-    manifest_path.write_text(json.dumps(dict(fingerprint=fp, reference=versions, cases=entries),
-                                        indent=1))
+    manifest_path.write_text(json.dumps(dict(
+        fingerprint=fp, reference=versions, cases=entries, banks=banks,
+        librosa_banks=LIBROSA_BANKS, kaldi_banks=KALDI_BANKS), indent=1))
     print(f"[gen_frontend] wrote {len(entries)} cases to {OUT}")
 
 

@@ -10,6 +10,7 @@
 //! frame, and so do we ([`super::FrontendError::TooShort`]).
 
 use super::framing::{Framing, LeftPad, RightPad};
+use super::math::ln;
 use super::mel::{kaldi_mel, MelBank};
 use super::stft::{Spectrum, Stft, Workspace};
 use super::window::{window, WindowKind};
@@ -161,7 +162,7 @@ impl FrameFeatures for KaldiFrames {
         let eps = f32::EPSILON as f64;
         for (o, &e) in out.iter_mut().zip(&ws.extra) {
             *o = if self.config.use_log_fbank {
-                e.max(eps).ln() as f32
+                ln(e.max(eps)) as f32
             } else {
                 e as f32
             };

@@ -20,6 +20,7 @@
 
 pub mod framing;
 pub mod kaldi;
+pub mod math;
 pub mod mel;
 pub mod openl3;
 pub mod panns;

@@ -20,6 +20,7 @@
 //! channel axis).
 
 use super::framing::{Framing, LeftPad, RightPad};
+use super::math::ln;
 use super::mel::{librosa_mel, MelBank, MelNorm, MelScale};
 use super::stft::{Spectrum, Stft, Workspace};
 use super::window::{round_to_f32, window, WindowKind};
@@ -163,8 +164,9 @@ impl FrameFeatures for Openl3Windows {
         for t in 0..n_frames {
             let sub = &padded[t * N_HOP..t * N_HOP + self.stft.n_fft()];
             match &self.mel {
+                // Both keep powers; the square root is folded into the dB below.
                 None => {
-                    self.stft.frame(sub, Spectrum::Magnitude, ws);
+                    self.stft.frame(sub, Spectrum::Power, ws);
                     for (f, &v) in ws.bins.iter().enumerate() {
                         spec[f * n_frames + t] = v;
                     }
@@ -173,15 +175,17 @@ impl FrameFeatures for Openl3Windows {
                     self.stft.frame(sub, Spectrum::Power, ws);
                     mel.apply(&ws.bins, mel_out);
                     for (m, &v) in mel_out.iter().enumerate() {
-                        spec[m * n_frames + t] = v.sqrt();
+                        spec[m * n_frames + t] = v;
                     }
                 }
             }
         }
+        // 10·ln(max(√p, amin)) / ln 10 = 5·ln(max(p, amin²)) / ln 10, with kapre's ln 10
+        // rounded to float32.
         let ln10 = 10f64.ln() as f32 as f64;
         let mut max = f64::NEG_INFINITY;
         for v in spec.iter_mut() {
-            *v = 10.0 * v.max(AMIN).ln() / ln10;
+            *v = 5.0 * ln(v.max(AMIN * AMIN)) / ln10;
             max = max.max(*v);
         }
         for (o, &v) in out.iter_mut().zip(spec.iter()) {

@@ -10,10 +10,14 @@
 //! [`super::stft`]). The reflect pad needs more than `n_fft / 2` samples, as in torch.
 
 use super::framing::{Framing, LeftPad, RightPad};
+use super::math::ln;
 use super::mel::{librosa_mel, MelBank, MelNorm, MelScale};
 use super::stft::{Spectrum, Stft, Workspace};
 use super::window::WindowKind;
 use super::FrameFeatures;
+
+/// 10·log10(x) = (10 / ln 10)·ln(x).
+const DB_PER_NEPER: f64 = 10.0 / std::f64::consts::LN_10;
 
 /// The arguments `Cnn14(sample_rate, window_size, hop_size, mel_bins, fmin, fmax, ...)` takes,
 /// plus the ones every PANNs model hard-codes.
@@ -133,7 +137,7 @@ impl FrameFeatures for PannsFrames {
         ws.extra.resize(self.mel.n_mels(), 0.0);
         self.mel.apply(&ws.bins, &mut ws.extra);
         for (o, &e) in out.iter_mut().zip(&ws.extra) {
-            *o = (10.0 * e.max(self.amin).log10() - self.offset_db) as f32;
+            *o = (DB_PER_NEPER * ln(e.max(self.amin)) - self.offset_db) as f32;
         }
     }
 }

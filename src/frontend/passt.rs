@@ -15,6 +15,7 @@
 //! frames, not 1001, because of the lost sample.
 
 use super::framing::{Framing, LeftPad, RightPad};
+use super::math::ln;
 use super::mel::{kaldi_mel, MelBank};
 use super::stft::{Spectrum, Stft, Workspace};
 use super::window::WindowKind;
@@ -110,7 +111,7 @@ impl FrameFeatures for PasstFrames {
         ws.extra.resize(self.mel.n_mels(), 0.0);
         self.mel.apply(&ws.bins, &mut ws.extra);
         for (o, &e) in out.iter_mut().zip(&ws.extra) {
-            *o = (((e + 1e-5).ln() + 4.5) / 5.0) as f32;
+            *o = ((ln(e + 1e-5) + 4.5) / 5.0) as f32;
         }
     }
 }
