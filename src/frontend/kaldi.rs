@@ -10,7 +10,7 @@
 //! frame, and so do we ([`super::FrontendError::TooShort`]).
 
 use super::framing::{Framing, LeftPad, RightPad};
-use super::math::ln;
+use super::math::ln_floored;
 use super::mel::{kaldi_mel, MelBank};
 use super::stft::{Spectrum, Stft, Workspace};
 use super::window::{window, WindowKind};
@@ -159,13 +159,11 @@ impl FrameFeatures for KaldiFrames {
         self.stft.transform(what, ws);
         ws.extra.resize(self.mel.n_mels(), 0.0);
         self.mel.apply(&ws.bins, &mut ws.extra);
-        let eps = f32::EPSILON as f64;
+        if self.config.use_log_fbank {
+            ln_floored(&mut ws.extra, f32::EPSILON as f64);
+        }
         for (o, &e) in out.iter_mut().zip(&ws.extra) {
-            *o = if self.config.use_log_fbank {
-                ln(e.max(eps)) as f32
-            } else {
-                e as f32
-            };
+            *o = e as f32;
         }
     }
 }

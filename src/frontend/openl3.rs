@@ -20,7 +20,7 @@
 //! channel axis).
 
 use super::framing::{Framing, LeftPad, RightPad};
-use super::math::ln;
+use super::math::ln_floored;
 use super::mel::{librosa_mel, MelBank, MelNorm, MelScale};
 use super::stft::{Spectrum, Stft, Workspace};
 use super::window::{round_to_f32, window, WindowKind};
@@ -183,9 +183,10 @@ impl FrameFeatures for Openl3Windows {
         // 10·ln(max(√p, amin)) / ln 10 = 5·ln(max(p, amin²)) / ln 10, with kapre's ln 10
         // rounded to float32.
         let ln10 = 10f64.ln() as f32 as f64;
+        ln_floored(spec, AMIN * AMIN);
         let mut max = f64::NEG_INFINITY;
         for v in spec.iter_mut() {
-            *v = 5.0 * ln(v.max(AMIN * AMIN)) / ln10;
+            *v = 5.0 * *v / ln10;
             max = max.max(*v);
         }
         for (o, &v) in out.iter_mut().zip(spec.iter()) {

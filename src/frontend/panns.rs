@@ -10,7 +10,7 @@
 //! [`super::stft`]). The reflect pad needs more than `n_fft / 2` samples, as in torch.
 
 use super::framing::{Framing, LeftPad, RightPad};
-use super::math::ln;
+use super::math::ln_floored;
 use super::mel::{librosa_mel, MelBank, MelNorm, MelScale};
 use super::stft::{Spectrum, Stft, Workspace};
 use super::window::WindowKind;
@@ -136,8 +136,9 @@ impl FrameFeatures for PannsFrames {
         self.stft.frame(frame, Spectrum::Power, ws);
         ws.extra.resize(self.mel.n_mels(), 0.0);
         self.mel.apply(&ws.bins, &mut ws.extra);
+        ln_floored(&mut ws.extra, self.amin);
         for (o, &e) in out.iter_mut().zip(&ws.extra) {
-            *o = (DB_PER_NEPER * ln(e.max(self.amin)) - self.offset_db) as f32;
+            *o = (DB_PER_NEPER * e - self.offset_db) as f32;
         }
     }
 }

@@ -15,7 +15,7 @@
 //! frames, not 1001, because of the lost sample.
 
 use super::framing::{Framing, LeftPad, RightPad};
-use super::math::ln;
+use super::math::ln_floored;
 use super::mel::{kaldi_mel, MelBank};
 use super::stft::{Spectrum, Stft, Workspace};
 use super::window::WindowKind;
@@ -110,8 +110,11 @@ impl FrameFeatures for PasstFrames {
         self.stft.frame(frame, Spectrum::Power, ws);
         ws.extra.resize(self.mel.n_mels(), 0.0);
         self.mel.apply(&ws.bins, &mut ws.extra);
+        // ln(x + 1e-5): x ≥ 0, so the floor never binds.
+        ws.extra.iter_mut().for_each(|e| *e += 1e-5);
+        ln_floored(&mut ws.extra, 1e-5);
         for (o, &e) in out.iter_mut().zip(&ws.extra) {
-            *o = ((ln(e + 1e-5) + 4.5) / 5.0) as f32;
+            *o = ((e + 4.5) / 5.0) as f32;
         }
     }
 }
