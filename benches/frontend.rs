@@ -2,10 +2,14 @@
 //! already at the front end's rate, through `Frontend::compute` (all cores, rayon) and through
 //! a one-thread pool. Run `scripts/test.sh` (or tests/gen_reference.py) once before
 //! `cargo bench --bench frontend`.
+//!
+//! `cargo bench --bench frontend -- --cpu` instead prints, per preset and thread count, audio
+//! seconds per CPU second and per wall second (benches/frontend_vs_python.py reads it): on a
+//! shared machine CPU time is the figure that does not depend on the neighbours.
 
 use std::path::PathBuf;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use earshot::audio::{self, LoadOptions};
 use earshot::frontend::Preset;
 
@@ -46,9 +50,57 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// This process's CPU time (all threads), from /proc/self/stat (Linux).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ
+}
+
+fn cpu_report() {
+    const SECONDS: usize = 30;
+    println!("preset threads cpu_xrt wall_xrt");
+    for preset in Preset::ALL {
+        let frontend = preset.build();
+        let wave = signal(frontend.sample_rate(), SECONDS);
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| frontend.compute(&wave).unwrap());
+            let (cpu0, wall0) = (cpu_seconds(), std::time::Instant::now());
+            let mut runs = 0;
+            while cpu_seconds() - cpu0 < 2.0 || runs < 3 {
+                std::hint::black_box(pool.install(|| frontend.compute(&wave).unwrap()));
+                runs += 1;
+            }
+            let audio = (runs * SECONDS) as f64;
+            let (cpu, wall) = (cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64());
+            println!(
+                "{} {threads} {:.1} {:.1}",
+                preset.name(),
+                audio / cpu,
+                audio / wall
+            );
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10);
     targets = bench
 }
-criterion_main!(benches);
+
+fn main() {
+    if std::env::args().any(|a| a == "--cpu") {
+        cpu_report();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

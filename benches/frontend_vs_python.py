@@ -11,9 +11,10 @@ preprocessing + speclayer in batches of 32, kaldi.fbank, Wav2Vec2FeatureExtracto
 --frontend X -o DIR` process, start-up (loading libtorch) included. Best of --repeat runs.
 Reports, for T = 1 and T = 2: end-to-end wall-clock throughput (audio seconds per second) of
 both and the ratio (earshot's includes its ~0.5 s start-up, which loads libtorch); and the front
-end alone in CPU time: Python's reference call vs earshot's CPU time less its start-up (still
-including decoding and writing). CPU time is the fair measure on a shared, loaded machine, where
-wall-clock figures mostly measure the neighbours.
+end alone, waveform in memory to features, in CPU seconds and in wall seconds: Python's
+reference call against `Frontend::compute` (`cargo bench --bench frontend -- --cpu`, 30 s of
+the same mixture). CPU time is the fair measure on a shared, loaded machine, where wall-clock
+figures mostly measure the neighbours.
 
     ~/.cache/earshot/venv/bin/python benches/frontend_vs_python.py [--repeat 2] [--only panns,passt]
 """
@@ -49,11 +50,22 @@ def main():
     ap.add_argument("--openl3-seconds", type=float, default=10.0)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--only", default="")
+    ap.add_argument("--no-cargo", action="store_true",
+                    help="skip the in-process earshot figures (cargo bench --bench frontend -- --cpu)")
     args = ap.parse_args()
     import librosa
     import soundfile as sf
     import torch
     from gen_frontend import References
+
+    # earshot's front end alone, in process (benches/frontend.rs --cpu): {(name, T): (cpu, wall)}.
+    earshot_front = {}
+    if not args.no_cargo:
+        report = subprocess.run(["cargo", "bench", "-q", "--bench", "frontend", "--", "--cpu"],
+                                cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        for line in report.splitlines()[1:]:
+            preset, threads, cpu_xrt, wall_xrt = line.split()
+            earshot_front[(preset, int(threads))] = (float(cpu_xrt), float(wall_xrt))
 
     src = ROOT / "tests/data/generated/audio/mix_flac24_48k_stereo.flac"
     refs = References()
@@ -112,15 +124,13 @@ def main():
             pw, pc = best([python_run(False) for _ in range(args.repeat)])
             fw, fc = best([python_run(True) for _ in range(args.repeat)])
             ew, ec = best([earshot_run(features) for _ in range(args.repeat)])
-            sw, sc = best([earshot_run([args.bin, "--version"]) for _ in range(3)])
-            # earshot's front end alone: its CPU time less start-up (loading libtorch); its
-            # decoding of the float WAVs and npy writing stay in (Python's load/save do not).
-            ec_front = max(ec - sc, 1e-9)
+            rust = earshot_front.get((name, threads))
+            rust_txt = (f"earshot {rust[0]:>6.0f} ratio {audio_s / fc / rust[0]:>5.1f}"
+                        if rust else "earshot      -")
             print(f"{name:<14} {threads:>2} {audio_s:>7.0f} | wall xRT: python {audio_s / pw:>6.0f} "
                   f"earshot {audio_s / ew:>6.0f} ratio {pw / ew:>5.1f} | front end CPU xRT: "
-                  f"python {audio_s / fc:>6.0f} earshot {audio_s / ec_front:>6.0f} "
-                  f"ratio {fc / ec_front:>5.1f} | python front end wall xRT {audio_s / fw:>6.0f}",
-                  flush=True)
+                  f"python {audio_s / fc:>6.0f} {rust_txt} | front end wall xRT: python "
+                  f"{audio_s / fw:>6.0f} earshot {rust[1] if rust else 0:>6.0f}", flush=True)
         tmp.cleanup()
     print(f"torch {torch.__version__}, cores={os.cpu_count()}")
 
