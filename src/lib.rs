@@ -12,6 +12,7 @@ pub mod datasets;
 pub mod device;
 pub mod models;
 pub mod metrics;
+pub mod frontend;
 pub mod npy;
 pub mod tasks;
 pub mod wav;

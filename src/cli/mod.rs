@@ -11,6 +11,7 @@ mod detect;
 mod embed;
 mod infer;
 mod eval;
+mod features;
 mod info;
 mod models;
 mod output;
@@ -64,6 +65,8 @@ pub enum Command {
     Models(models::ModelsArgs),
     /// Evaluate system outputs: tagging (mAP, d′, lwlrap), SED (PSDS, F1), scenes.
     Eval(eval::EvalArgs),
+    /// Compute a backbone's input features (log-mel, fbank, ...) as float32 .npy.
+    Features(features::FeaturesArgs),
 }
 
 /// Exit status when some inputs failed but the run went on.
@@ -177,6 +180,7 @@ pub fn main() -> ExitCode {
         Command::Embed(args) => embed::run(&cli, args),
         Command::Models(args) => models::run(&cli, args),
         Command::Eval(args) => eval::run(args),
+        Command::Features(args) => features::run(&cli, args),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,
