@@ -187,9 +187,10 @@ def main():
     if manifest_path.exists() and json.loads(manifest_path.read_text()).get("fingerprint") == fp:
         print(f"[gen] up to date: {manifest_path}")
         return
-    if OUT.exists():
-        shutil.rmtree(OUT)
+    # Only this script's own folders: the other generators keep theirs beside them.
     for d in (AUDIO, REF, BAD):
+        if d.exists():
+            shutil.rmtree(d)
         d.mkdir(parents=True)
     tmp = OUT / "tmp"
     tmp.mkdir()

@@ -119,7 +119,7 @@ impl Openl3Windows {
                     MelNorm::L1,
                 );
                 // Keras 'same' padding of the 48000-sample window (kapre's custom_pad).
-                let total = if width % N_HOP == 0 {
+                let total = if width.is_multiple_of(N_HOP) {
                     n_dft.saturating_sub(N_HOP)
                 } else {
                     n_dft.saturating_sub(width % N_HOP)
