@@ -340,3 +340,68 @@ fn missing_checkpoint_says_what_to_do() {
     );
     assert_eq!(err.trim_end().lines().count(), 1);
 }
+
+#[test]
+fn batched_clips_score_as_they_do_one_by_one() {
+    // Three different clips cut to one length, so they share a forward pass.
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, clip) in CLIPS.iter().enumerate() {
+        let wave = earshot::audio::load(
+            std::path::Path::new(&audio(clip)),
+            earshot::audio::LoadOptions::mono(32000),
+        )
+        .unwrap();
+        let mut samples = wave.samples;
+        samples.truncate(64000);
+        earshot::wav::write_f32(
+            &tmp.path().join(format!("clip{i}.wav")),
+            &earshot::audio::Waveform {
+                sample_rate: 32000,
+                channels: 1,
+                samples,
+            },
+        )
+        .unwrap();
+    }
+    let c = ckpt("Cnn14");
+    let dir = tmp.path().to_str().unwrap();
+    let scores = |batch: &str| -> Vec<Vec<f64>> {
+        let out = common::earshot(&[
+            "tag",
+            "--checkpoint",
+            &c,
+            "--format",
+            "json",
+            "--all-scores",
+            "--batch-size",
+            batch,
+            dir,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        rows.iter()
+            .map(|r| {
+                r["scores"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let (one, batched) = (scores("1"), scores("8"));
+    assert_eq!(one.len(), 3);
+    let diff = one
+        .iter()
+        .flatten()
+        .zip(batched.iter().flatten())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(diff <= 1e-5, "batch of 3 vs one by one: {diff}");
+    assert!(one[0] != one[1], "the clips differ");
+}

@@ -78,31 +78,60 @@ impl Backbone {
     /// Run one clip (mono, at [`Backbone::sample_rate`]) as the reference does: one forward pass
     /// over the whole clip.
     pub fn run(&self, samples: &[f32]) -> Result<ClipOutput> {
-        if samples.len() < self.min_samples() {
+        let mut outs = self.run_batch(&[samples])?;
+        Ok(outs.pop().expect("one output per clip"))
+    }
+
+    /// Run clips of equal length as one batch.
+    pub fn run_batch(&self, clips: &[&[f32]]) -> Result<Vec<ClipOutput>> {
+        let len = clips.first().map_or(0, |c| c.len());
+        if clips.iter().any(|c| c.len() != len) {
+            bail!("clips in a batch must have equal lengths");
+        }
+        if len < self.min_samples() {
             bail!(
-                "too short: {} samples, the model needs at least {}",
-                samples.len(),
+                "too short: {len} samples, the model needs at least {}",
                 self.min_samples()
             );
         }
-        let wave = Tensor::from_slice(samples)
-            .unsqueeze(0)
-            .to_device(self.device);
+        let wave = Tensor::stack(
+            &clips
+                .iter()
+                .map(|c| Tensor::from_slice(c))
+                .collect::<Vec<_>>(),
+            0,
+        )
+        .to_device(self.device);
         let out = tch::no_grad(|| self.model.model.forward(&wave));
-        let to_vec = |t: &Tensor| -> Result<Vec<f32>> {
-            Ok(Vec::<f32>::try_from(
-                t.to_device(tch::Device::Cpu)
-                    .to_kind(tch::Kind::Float)
-                    .flatten(0, -1),
-            )?)
+        let rows = |t: &Tensor| -> Result<Vec<Vec<f32>>> {
+            let t = t.to_device(tch::Device::Cpu).to_kind(tch::Kind::Float);
+            (0..clips.len() as i64)
+                .map(|i| Ok(Vec::<f32>::try_from(t.get(i).flatten(0, -1))?))
+                .collect()
         };
-        Ok(ClipOutput {
-            duration: samples.len() as f64 / self.sample_rate() as f64,
-            clipwise: to_vec(&out.clipwise)?,
-            embedding: out.embedding.as_ref().map(to_vec).transpose()?,
-            framewise: out.framewise.as_ref().map(to_vec).transpose()?,
-            frame_hop: self.frame_hop(),
-        })
+        let clipwise = rows(&out.clipwise)?;
+        let mut embedding = out
+            .embedding
+            .as_ref()
+            .map(rows)
+            .transpose()?
+            .map(Vec::into_iter);
+        let mut framewise = out
+            .framewise
+            .as_ref()
+            .map(rows)
+            .transpose()?
+            .map(Vec::into_iter);
+        Ok(clipwise
+            .into_iter()
+            .map(|clipwise| ClipOutput {
+                duration: len as f64 / self.sample_rate() as f64,
+                clipwise,
+                embedding: embedding.as_mut().and_then(Iterator::next),
+                framewise: framewise.as_mut().and_then(Iterator::next),
+                frame_hop: self.frame_hop(),
+            })
+            .collect())
     }
 
     /// Whether the model gives framewise output.
@@ -154,4 +183,53 @@ pub fn for_each_clip(
     }
     drop(producer.join());
     result
+}
+
+/// Decode `files` and run the model on them, up to `batch_size` consecutive clips of equal length
+/// per forward pass (10-s clips from a dataset batch fully; mixed lengths run one by one).
+/// `each` gets every input in order, with its output or its error.
+pub fn run_batched(
+    backbone: &Backbone,
+    files: Vec<Input>,
+    batch_size: usize,
+    mut each: impl FnMut(&Path, Result<ClipOutput>),
+) -> Result<()> {
+    let mut pending: Vec<(PathBuf, Vec<f32>)> = Vec::new();
+    let flush = |pending: &mut Vec<(PathBuf, Vec<f32>)>,
+                 each: &mut dyn FnMut(&Path, Result<ClipOutput>)| {
+        if pending.is_empty() {
+            return;
+        }
+        let clips: Vec<&[f32]> = pending.iter().map(|(_, s)| s.as_slice()).collect();
+        match backbone.run_batch(&clips) {
+            Ok(outs) => pending
+                .iter()
+                .zip(outs)
+                .for_each(|((p, _), o)| each(p, Ok(o))),
+            // Attribute a failure to its own clip.
+            Err(_) => pending.iter().for_each(|(p, s)| each(p, backbone.run(s))),
+        }
+        pending.clear();
+    };
+    for_each_clip(files, backbone.sample_rate(), |path, wave| {
+        match wave {
+            Err(e) => {
+                flush(&mut pending, &mut each);
+                each(path, Err(e));
+            }
+            Ok(w) => {
+                if pending
+                    .first()
+                    .is_some_and(|(_, s)| s.len() != w.samples.len())
+                    || pending.len() >= batch_size.max(1)
+                {
+                    flush(&mut pending, &mut each);
+                }
+                pending.push((path.to_path_buf(), w.samples));
+            }
+        }
+        Ok(())
+    })?;
+    flush(&mut pending, &mut each);
+    Ok(())
 }

@@ -38,7 +38,7 @@ pub struct Cli {
     /// Compute device: auto, cpu, cuda or cuda:N.
     #[arg(long, global = true, default_value = "auto")]
     pub device: DeviceChoice,
-    /// libtorch intra-op threads (0 = one per core).
+    /// Worker threads: libtorch intra-op threads and the front-end pool (0 = one per core).
     #[arg(long, global = true, default_value_t = 0)]
     pub threads: usize,
     #[command(subcommand)]

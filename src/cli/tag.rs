@@ -12,7 +12,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::infer::{for_each_clip, Backbone, ModelArgs};
+use super::infer::{for_each_clip, run_batched, Backbone, ModelArgs};
 use super::{expand_inputs, output, progress, report, Cli};
 use crate::models::labels::Labels;
 use crate::tasks::{top_k, ClipOutput};
@@ -63,6 +63,9 @@ pub struct TagArgs {
     /// How windows pool.
     #[arg(long, value_enum, default_value = "mean", requires = "window")]
     pub pool: Pool,
+    /// Clips of equal length run together, up to this many per forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
     /// Write here instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -238,9 +241,7 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
     let bar = progress(files.len(), "tag");
     let mut rows = Vec::new();
     let mut failed = 0;
-    for_each_clip(files, backbone.sample_rate(), |path, wave| {
-        let result =
-            wave.and_then(|w| run_clip(&backbone, &w.samples, args.window, args.hop, args.pool));
+    let mut record = |path: &std::path::Path, result: Result<ClipOutput>| {
         match result {
             Ok(out) => rows.push((path.to_path_buf(), out)),
             Err(e) => {
@@ -249,8 +250,17 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
             }
         }
         bar.inc(1);
-        Ok(())
-    })?;
+    };
+    if args.window.is_some() {
+        for_each_clip(files, backbone.sample_rate(), |path, wave| {
+            let out = wave
+                .and_then(|w| run_clip(&backbone, &w.samples, args.window, args.hop, args.pool));
+            record(path, out);
+            Ok(())
+        })?;
+    } else {
+        run_batched(&backbone, files, args.batch_size, &mut record)?;
+    }
     bar.finish_and_clear();
     emit(
         args.output.as_deref(),
