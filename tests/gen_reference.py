@@ -35,8 +35,10 @@ SPEECH = ("Earshot listens to the world. A dog barks twice, then a door slams, "
 
 
 def run(*cmd):
-    subprocess.run([str(c) for c in cmd], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE)
+    cmd = [str(c) for c in cmd]
+    if cmd[0] == "sox":
+        cmd.insert(1, "-D")  # no dither: the same audio on every run
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def sources(tmp: Path):
@@ -209,7 +211,8 @@ def main():
             refs.append(dict(sr=sr, mono=mono, out_sr=out_sr, npy=f"ref/{tag}.npy",
                              shape=list(y.shape)))
         files.append(dict(name=name, path=f"audio/{path.name}", format=ext, rate=rate,
-                          channels=channels, refs=refs))
+                          channels=channels, refs=refs,
+                          sha256=hashlib.sha256(path.read_bytes()).hexdigest()))
         print(f"[gen] {path.name}: {refs[0]['shape']}")
 
     bad = bad_inputs(AUDIO / "speech_s16_16k.wav", AUDIO / "mix_flac24_48k_stereo.flac",
