@@ -125,12 +125,13 @@ def main():
             fw, fc = best([python_run(True) for _ in range(args.repeat)])
             ew, ec = best([earshot_run(features) for _ in range(args.repeat)])
             rust = earshot_front.get((name, threads))
-            rust_txt = (f"earshot {rust[0]:>6.0f} ratio {audio_s / fc / rust[0]:>5.1f}"
+            rust_txt = (f"earshot {rust[0]:>6.0f} ratio {rust[0] / (audio_s / fc):>5.1f}"
                         if rust else "earshot      -")
             print(f"{name:<14} {threads:>2} {audio_s:>7.0f} | wall xRT: python {audio_s / pw:>6.0f} "
                   f"earshot {audio_s / ew:>6.0f} ratio {pw / ew:>5.1f} | front end CPU xRT: "
                   f"python {audio_s / fc:>6.0f} {rust_txt} | front end wall xRT: python "
-                  f"{audio_s / fw:>6.0f} earshot {rust[1] if rust else 0:>6.0f}", flush=True)
+                  f"{audio_s / fw:>6.0f} earshot {rust[1] if rust else 0:>6.0f} ratio "
+                  f"{(rust[1] if rust else 0) / (audio_s / fw):>5.1f}", flush=True)
         tmp.cleanup()
     print(f"torch {torch.__version__}, cores={os.cpu_count()}")
 

@@ -304,6 +304,38 @@ fn streaming_in_odd_blocks_equals_the_whole_signal() {
 }
 
 #[test]
+fn long_streams_keep_memory_flat() {
+    // Ten minutes in one-second blocks: the stream never holds more than a couple of blocks.
+    for preset in [
+        Preset::Panns,
+        Preset::Passt,
+        Preset::KaldiFbank,
+        Preset::Openl3Mel128,
+    ] {
+        let frontend = preset.build();
+        let sr = frontend.sample_rate() as usize;
+        let block: Vec<f32> = (0..sr).map(|i| (i as f32 * 0.01).sin() * 0.3).collect();
+        let mut stream = frontend.stream();
+        let (mut out, mut most, mut rows) = (Vec::new(), 0, 0);
+        let seconds = if preset == Preset::Openl3Mel128 {
+            20
+        } else {
+            600
+        };
+        for _ in 0..seconds {
+            stream.push(&block, &mut out);
+            most = most.max(stream.buffered());
+            rows += out.len() / frontend.row_len();
+            out.clear();
+        }
+        stream.finish(&mut out).unwrap();
+        rows += out.len() / frontend.row_len();
+        assert_eq!(rows, frontend.n_rows(seconds * sr), "{preset}");
+        assert!(most <= 3 * sr + 48_000, "{preset}: held {most} samples");
+    }
+}
+
+#[test]
 fn silence_gives_finite_floors() {
     for preset in Preset::ALL {
         let frontend = preset.build();

@@ -138,6 +138,12 @@ impl Framer {
         &self.spec
     }
 
+    /// Samples held in the buffer (bounded by the frame length, the reflection tail and one
+    /// push, whatever the signal's length).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Raw samples pushed so far.
     pub fn samples_seen(&self) -> usize {
         self.seen

@@ -379,6 +379,14 @@ impl FeatureStream<'_> {
     pub fn rows(&self) -> usize {
         self.rows
     }
+
+    /// Samples the stream holds: bounded for the frame-based front ends, the whole signal for
+    /// wav2vec 2.0.
+    pub fn buffered(&self) -> usize {
+        self.framer
+            .as_ref()
+            .map_or(self.whole.len(), Framer::buffered)
+    }
 }
 
 /// Sum with eight independent partial sums, which vectorises (a plain fold is one serial

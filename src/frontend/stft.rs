@@ -1,4 +1,5 @@
-//! Short-time Fourier transform of one frame at a time, with `realfft` (pure Rust) in float64.
+//! Short-time Fourier transform of one frame at a time, in float64, with `realfft` (the
+//! real-input wrapper around `rustfft`: pure Rust, AVX kernels chosen at run time).
 //!
 //! The references compute their STFTs in different ways — torchlibrosa and kapre/torchopenl3
 //! as a `conv1d` with windowed DFT kernels, PaSST with `torch.stft`, Kaldi with
