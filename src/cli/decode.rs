@@ -3,10 +3,9 @@
 //! One file goes to the named output; several files (or directories) go to one output per file
 //! in the `-o` directory, named after the input (`clip.flac` → `clip.flac.npy`).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
@@ -72,50 +71,13 @@ fn write(path: &Path, wave: &Waveform, mono: bool, format: DecodeFormat) -> Resu
 pub fn run(_cli: &Cli, args: &DecodeArgs) -> Result<usize> {
     let inputs = expand_inputs(&args.files);
     // `-o clip.npy` or `-o clip.wav` names one output file; anything else is a directory.
-    let plan: Vec<(PathBuf, Option<String>, PathBuf, DecodeFormat)> = if let Some(format) =
-        format_of(&args.output)
-    {
-        if inputs.len() != 1 {
-            bail!(
-                "{}: {} inputs cannot go to one file; give a directory to -o",
-                args.output.display(),
-                inputs.len()
-            );
-        }
-        let (path, problem) = inputs.into_iter().next().expect("one input");
-        vec![(path, problem, args.output.clone(), format)]
-    } else {
-        if args.output.exists() && !args.output.is_dir() {
-            bail!(
-                "{}: -o must be a .npy/.wav file or a directory",
-                args.output.display()
-            );
-        }
-        let format = args.format.unwrap_or(DecodeFormat::Npy);
-        let ext = match format {
-            DecodeFormat::Npy => "npy",
-            DecodeFormat::Wav => "wav",
-        };
-        let mut names = HashSet::new();
-        let mut plan = Vec::new();
-        for (path, problem) in inputs {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let target = args.output.join(format!("{name}.{ext}"));
-            let problem = problem.or_else(|| {
-                (!names.insert(target.clone()))
-                    .then(|| format!("another input also writes {}", target.display()))
-            });
-            plan.push((path, problem, target, format));
-        }
-        if plan.iter().any(|(_, problem, _, _)| problem.is_none()) {
-            std::fs::create_dir_all(&args.output)
-                .with_context(|| format!("{}: cannot create directory", args.output.display()))?;
-        }
-        plan
+    let single = format_of(&args.output);
+    let format = single.or(args.format).unwrap_or(DecodeFormat::Npy);
+    let ext = match format {
+        DecodeFormat::Npy => "npy",
+        DecodeFormat::Wav => "wav",
     };
+    let plan = output::targets(inputs, &args.output, single.is_some(), ext, ".npy/.wav")?;
 
     let options = LoadOptions {
         full_precision: args.full_precision,
@@ -125,12 +87,12 @@ pub fn run(_cli: &Cli, args: &DecodeArgs) -> Result<usize> {
     // Files decode in parallel (rayon, one per core); each is written as soon as it is done.
     let failed = plan
         .par_iter()
-        .map(|(path, problem, target, format)| {
+        .map(|(path, problem, target)| {
             let result = match problem {
                 Some(problem) => Err(anyhow::anyhow!(problem.clone())),
                 None => audio::load(path, options)
                     .map_err(anyhow::Error::from)
-                    .and_then(|wave| write(target, &wave, args.mono, *format)),
+                    .and_then(|wave| write(target, &wave, args.mono, format)),
             };
             bar.inc(1);
             match result {

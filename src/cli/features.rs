@@ -6,17 +6,16 @@
 //! needs the whole utterance). Files run in parallel, and each file's frames too (rayon).
 //! One file goes to the named `.npy`; several (or directories) go to `<dir>/<file name>.npy`.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use rayon::prelude::*;
 
-use super::{expand_inputs, progress, report, Cli};
+use super::{expand_inputs, output, progress, report, Cli};
 use crate::audio::{AudioError, AudioStream, LoadOptions};
 use crate::frontend::{Frontend, FrontendError, Preset};
 
@@ -150,43 +149,7 @@ pub fn run(cli: &Cli, args: &FeaturesArgs) -> Result<usize> {
         .output
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    let plan: Vec<(PathBuf, Option<String>, PathBuf)> = if to_file {
-        if inputs.len() != 1 {
-            bail!(
-                "{}: {} inputs cannot go to one file; give a directory to -o",
-                args.output.display(),
-                inputs.len()
-            );
-        }
-        let (path, problem) = inputs.into_iter().next().expect("one input");
-        vec![(path, problem, args.output.clone())]
-    } else {
-        if args.output.exists() && !args.output.is_dir() {
-            bail!(
-                "{}: -o must be a .npy file or a directory",
-                args.output.display()
-            );
-        }
-        let mut names = HashSet::new();
-        let mut plan = Vec::new();
-        for (path, problem) in inputs {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let target = args.output.join(format!("{name}.npy"));
-            let problem = problem.or_else(|| {
-                (!names.insert(target.clone()))
-                    .then(|| format!("another input also writes {}", target.display()))
-            });
-            plan.push((path, problem, target));
-        }
-        if plan.iter().any(|(_, problem, _)| problem.is_none()) {
-            std::fs::create_dir_all(&args.output)
-                .with_context(|| format!("{}: cannot create directory", args.output.display()))?;
-        }
-        plan
-    };
+    let plan = output::targets(inputs, &args.output, to_file, "npy", ".npy")?;
 
     let frontend = args.frontend.build();
     let bar = progress(plan.len(), "features");

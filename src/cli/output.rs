@@ -1,9 +1,12 @@
 //! Writing outputs so that an interrupted run never leaves a half-written file behind: write to
 //! a temporary sibling, then rename over the target.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+
+use super::Input;
 
 fn temp_sibling(path: &Path) -> PathBuf {
     let name = path
@@ -25,4 +28,58 @@ where
         return Err(e).with_context(|| format!("{}: cannot write", path.display()));
     }
     std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// An input, the problem that stops it (if any), and where its output goes.
+pub type Target = (PathBuf, Option<String>, PathBuf);
+
+/// Where each input's output goes. With `single` (the `-o` path names a file), exactly one input
+/// is allowed and writes there; otherwise `-o` is a directory (created when at least one input
+/// can run) holding `<input file name>.<ext>` per input, and a second input that would write the
+/// same file becomes a failed input. `kinds` names the accepted file types in messages.
+pub fn targets(
+    inputs: Vec<Input>,
+    output: &Path,
+    single: bool,
+    ext: &str,
+    kinds: &str,
+) -> Result<Vec<Target>> {
+    if single {
+        if inputs.len() != 1 {
+            bail!(
+                "{}: {} inputs cannot go to one file; give a directory to -o",
+                output.display(),
+                inputs.len()
+            );
+        }
+        let (path, problem) = inputs.into_iter().next().expect("one input");
+        return Ok(vec![(path, problem, output.to_path_buf())]);
+    }
+    if output.exists() && !output.is_dir() {
+        bail!(
+            "{}: -o must be a {kinds} file or a directory",
+            output.display()
+        );
+    }
+    let mut names = HashSet::new();
+    let plan: Vec<Target> = inputs
+        .into_iter()
+        .map(|(path, problem)| {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let target = output.join(format!("{name}.{ext}"));
+            let problem = problem.or_else(|| {
+                (!names.insert(target.clone()))
+                    .then(|| format!("another input also writes {}", target.display()))
+            });
+            (path, problem, target)
+        })
+        .collect();
+    if plan.iter().any(|(_, problem, _)| problem.is_none()) {
+        std::fs::create_dir_all(output)
+            .with_context(|| format!("{}: cannot create directory", output.display()))?;
+    }
+    Ok(plan)
 }
