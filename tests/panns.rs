@@ -407,3 +407,36 @@ fn batched_clips_score_as_they_do_one_by_one() {
     assert!(diff <= 1e-5, "batch of 3 vs one by one: {diff}");
     assert!(one[0] != one[1], "the clips differ");
 }
+
+#[test]
+fn tag_csv_streams_rows_and_reports_bad_files_between_them() {
+    let c = ckpt("Cnn14");
+    let bad = common::bad("random_mp3");
+    let (a, b) = (audio(CLIPS[0]), audio(CLIPS[1]));
+    let out = common::earshot(&[
+        "tag",
+        "--checkpoint",
+        &c,
+        "--format",
+        "csv",
+        "--top-k",
+        "2",
+        &a,
+        bad.to_str().unwrap(),
+        &b,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "file,rank,index,mid,name,score");
+    assert_eq!(lines.len(), 1 + 2 * 2, "{text}");
+    assert!(
+        lines[1].starts_with(&format!("{a},1,")) && lines[3].starts_with(&format!("{b},1,")),
+        "{text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("error: {}: ", bad.display())) && err.lines().count() == 1,
+        "{err}"
+    );
+}

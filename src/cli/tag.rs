@@ -147,6 +147,7 @@ fn render(
     model: &str,
     rows: &[(PathBuf, ClipOutput)],
     labels: &Labels,
+    header: bool,
 ) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     let label = |i: usize| {
@@ -189,7 +190,9 @@ fn render(
             buf.push(b'\n');
         }
         TagFormat::Csv => {
-            writeln!(buf, "file,rank,index,mid,name,score")?;
+            if header {
+                writeln!(buf, "file,rank,index,mid,name,score")?;
+            }
             for (path, out) in rows {
                 let k = if args.all_scores {
                     out.clipwise.len()
@@ -239,15 +242,28 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
     let labels = Labels::audioset();
     let files = expand_inputs(&args.inputs);
     let bar = progress(files.len(), "tag");
+    // Table and CSV go to standard output file by file, so an interrupted batch keeps what it
+    // printed; JSON (one array) and `-o` files are written once at the end.
+    let stream = args.output.is_none() && args.format != TagFormat::Json;
+    if stream && args.format == TagFormat::Csv {
+        std::io::stdout().write_all(&render(args, &backbone.name, &[], labels, true)?)?;
+    }
     let mut rows = Vec::new();
     let mut failed = 0;
     let mut record = |path: &std::path::Path, result: Result<ClipOutput>| {
-        match result {
-            Ok(out) => rows.push((path.to_path_buf(), out)),
-            Err(e) => {
-                bar.suspend(|| report(path, &format!("{e:#}")));
-                failed += 1;
+        let shown = result.and_then(|out| {
+            if stream {
+                let row = [(path.to_path_buf(), out)];
+                let bytes = render(args, &backbone.name, &row, labels, false)?;
+                bar.suspend(|| std::io::stdout().write_all(&bytes))?;
+            } else {
+                rows.push((path.to_path_buf(), out));
             }
+            Ok(())
+        });
+        if let Err(e) = shown {
+            bar.suspend(|| report(path, &format!("{e:#}")));
+            failed += 1;
         }
         bar.inc(1);
     };
@@ -262,9 +278,11 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
         run_batched(&backbone, files, args.batch_size, &mut record)?;
     }
     bar.finish_and_clear();
-    emit(
-        args.output.as_deref(),
-        &render(args, &backbone.name, &rows, labels)?,
-    )?;
+    if !stream {
+        emit(
+            args.output.as_deref(),
+            &render(args, &backbone.name, &rows, labels, true)?,
+        )?;
+    }
     Ok(failed)
 }
