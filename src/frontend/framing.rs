@@ -51,6 +51,17 @@ pub struct Framing {
 }
 
 impl Framing {
+    /// `center=True, pad_mode='reflect'` framing (torch.stft, torchlibrosa): `frame_len / 2`
+    /// reflected samples on each side.
+    pub fn centered_reflect(frame_len: usize, hop: usize) -> Self {
+        Framing {
+            frame_len,
+            hop,
+            left: LeftPad::Reflect(frame_len / 2),
+            right: RightPad::Reflect(frame_len / 2),
+        }
+    }
+
     /// Fewest input samples the padding allows (reflection needs more samples than the pad).
     pub fn min_samples(&self) -> usize {
         let l = match self.left {

@@ -9,7 +9,7 @@
 //! thousandths of a dB in bins far below the frame's peak; we compute the exact transform (see
 //! [`super::stft`]). The reflect pad needs more than `n_fft / 2` samples, as in torch.
 
-use super::framing::{Framing, LeftPad, RightPad};
+use super::framing::Framing;
 use super::math::ln_floored;
 use super::mel::{librosa_mel, MelBank, MelNorm, MelScale};
 use super::stft::{Spectrum, Stft, Workspace};
@@ -80,12 +80,7 @@ impl PannsConfig {
 
     /// Framing: `center=True, pad_mode='reflect'`.
     pub fn framing(&self) -> Framing {
-        Framing {
-            frame_len: self.window_size,
-            hop: self.hop_size,
-            left: LeftPad::Reflect(self.window_size / 2),
-            right: RightPad::Reflect(self.window_size / 2),
-        }
+        Framing::centered_reflect(self.window_size, self.hop_size)
     }
 }
 

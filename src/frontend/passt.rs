@@ -14,7 +14,7 @@
 //! earshot front end is time-major and streams row by row. 10 s (320000 samples) gives 1000
 //! frames, not 1001, because of the lost sample.
 
-use super::framing::{Framing, LeftPad, RightPad};
+use super::framing::Framing;
 use super::math::ln_floored;
 use super::mel::{kaldi_mel, MelBank};
 use super::stft::{Spectrum, Stft, Workspace};
@@ -69,12 +69,7 @@ impl PasstConfig {
 
     /// Framing of the pre-emphasised signal: `torch.stft(center=True)`, reflect.
     pub fn framing(&self) -> Framing {
-        Framing {
-            frame_len: self.n_fft,
-            hop: self.hopsize,
-            left: LeftPad::Reflect(self.n_fft / 2),
-            right: RightPad::Reflect(self.n_fft / 2),
-        }
+        Framing::centered_reflect(self.n_fft, self.hopsize)
     }
 }
 

@@ -293,6 +293,21 @@ impl LogMel {
     }
 }
 
+/// A ResNet block's main path starts by average-pooling its input when it strides.
+fn strided_input(x: &Tensor, stride: i64) -> Tensor {
+    if stride == 2 {
+        avg_pool(x, 2, 2)
+    } else {
+        x.shallow_clone()
+    }
+}
+
+/// A ResNet block's shortcut: the original input, or its projection (whose own pool handles
+/// the stride).
+fn shortcut(downsample: Option<&Downsample>, x: &Tensor) -> Tensor {
+    downsample.map_or_else(|| x.shallow_clone(), |d| d.forward(x))
+}
+
 /// ResNet basic block (`_ResnetBasicBlock`): stride 2 average-pools the input first.
 #[derive(Debug)]
 struct BasicBlock {
@@ -353,18 +368,10 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        let out = if self.stride == 2 {
-            avg_pool(x, 2, 2)
-        } else {
-            x.shallow_clone()
-        };
+        let out = strided_input(x, self.stride);
         let out = out.apply(&self.conv1).apply_t(&self.bn1, false).relu();
         let out = out.apply(&self.conv2).apply_t(&self.bn2, false);
-        let identity = self
-            .downsample
-            .as_ref()
-            .map_or_else(|| x.shallow_clone(), |d| d.forward(x));
-        (out + identity).relu()
+        (out + shortcut(self.downsample.as_ref(), x)).relu()
     }
 }
 
@@ -402,20 +409,11 @@ impl Bottleneck {
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        let x_in = if self.stride == 2 {
-            avg_pool(x, 2, 2)
-        } else {
-            x.shallow_clone()
-        };
-        let out = x_in.apply(&self.conv1).apply_t(&self.bn1, false).relu();
+        let out = strided_input(x, self.stride);
+        let out = out.apply(&self.conv1).apply_t(&self.bn1, false).relu();
         let out = out.apply(&self.conv2).apply_t(&self.bn2, false).relu();
         let out = out.apply(&self.conv3).apply_t(&self.bn3, false);
-        // The shortcut sees the block's original input (the pool is inside `downsample`).
-        let identity = self
-            .downsample
-            .as_ref()
-            .map_or_else(|| x.shallow_clone(), |d| d.forward(x));
-        (out + identity).relu()
+        (out + shortcut(self.downsample.as_ref(), x)).relu()
     }
 }
 
