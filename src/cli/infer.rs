@@ -6,23 +6,22 @@ use std::sync::mpsc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use tch::Tensor;
 
 use super::Input;
 use crate::audio::{self, LoadOptions, Waveform};
-use crate::models::panns;
-use crate::tasks::ClipOutput;
+use crate::models::{panns, registry, AudioModel, EmbedOptions};
+use crate::tasks::{ClipOutput, Embeddings};
 
 /// Which model, from which file.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// Model name (`earshot models list`): cnn14, cnn14-16k, cnn14-8k, cnn10, cnn6, resnet22,
-    /// resnet38, resnet54, mobilenetv1, mobilenetv2, wavegram-logmel-cnn14,
-    /// cnn14-decisionlevelmax, cnn14-decisionlevelatt.
+    /// Model name (`earshot models list`), or a family name for its default model: `panns`
+    /// (cnn14), `passt`, `openl3`, `wav2vec2`, `hubert`, `wavlm`.
     #[arg(long, default_value = "cnn14")]
     pub model: String,
-    /// Checkpoint file in the authors' format (e.g. `Cnn14_mAP=0.431.pth`); default: the cached
-    /// download of the model (`earshot models fetch NAME`).
+    /// Checkpoint file (or Hugging Face folder) in the authors' format, e.g.
+    /// `Cnn14_mAP=0.431.pth`; default: the cached download of the model (`earshot models fetch
+    /// NAME`).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
 }
@@ -31,48 +30,55 @@ pub struct ModelArgs {
 pub struct Backbone {
     /// Registry name.
     pub name: String,
-    model: panns::Loaded,
-    device: tch::Device,
+    model: Box<dyn AudioModel>,
+}
+
+/// The model card a family name stands for when given alone.
+fn family_default(name: &str) -> &str {
+    match name {
+        "panns" => "cnn14",
+        "passt" => "passt-s-f128-p16-s10-ap476",
+        "wav2vec2" => "wav2vec2-base",
+        "hubert" => "hubert-base-ls960",
+        "wavlm" => "wavlm-base-plus",
+        other => other,
+    }
 }
 
 impl Backbone {
     /// Resolve the model name and checkpoint, then load it strictly.
     pub fn load(args: &ModelArgs, device: tch::Device) -> Result<Backbone> {
-        let name = args.model.to_ascii_lowercase();
-        let cfg = panns::Config::preset(&name).with_context(|| {
-            format!(
-                "unknown model {:?} (known: {})",
-                args.model,
-                panns::Config::PRESETS.join(", ")
-            )
-        })?;
+        let name = family_default(&args.model.to_ascii_lowercase()).to_string();
+        let spec = registry::spec(&name)?;
         let path = match &args.checkpoint {
             Some(p) => p.clone(),
-            None => crate::models::registry::resolve_checkpoint(&name)?,
+            None => registry::resolve_checkpoint(&name)?,
         };
-        let model =
-            panns::load(&path, &cfg, device).with_context(|| format!("{}", path.display()))?;
-        Ok(Backbone {
-            name,
-            model,
-            device,
-        })
+        let at = || path.display().to_string();
+        let model: Box<dyn AudioModel> = match spec.family.as_str() {
+            "panns" => {
+                let cfg = panns::Config::preset(&name)
+                    .with_context(|| format!("model {name} has no PANNs configuration"))?;
+                Box::new(panns::load(&path, &cfg, device).with_context(at)?)
+            }
+            family => bail!("model {name}: the {family} family cannot run yet"),
+        };
+        Ok(Backbone { name, model })
     }
 
     /// The model's input rate.
     pub fn sample_rate(&self) -> u32 {
-        self.model.model.config().sample_rate
+        self.model.sample_rate()
     }
 
     /// Seconds between framewise outputs.
     pub fn frame_hop(&self) -> f64 {
-        let cfg = self.model.model.config();
-        cfg.hop_size as f64 / cfg.sample_rate as f64
+        self.model.frame_hop()
     }
 
-    /// The smallest input the model accepts (the reflect padding needs more than n_fft/2).
-    fn min_samples(&self) -> usize {
-        self.model.model.config().window_size as usize / 2 + 1
+    /// Number of classes of the classifier head (0 for embedding-only models).
+    pub fn classes(&self) -> usize {
+        self.model.classes()
     }
 
     /// Run one clip (mono, at [`Backbone::sample_rate`]) as the reference does: one forward pass
@@ -84,72 +90,22 @@ impl Backbone {
 
     /// Run clips of equal length as one batch.
     pub fn run_batch(&self, clips: &[&[f32]]) -> Result<Vec<ClipOutput>> {
-        let len = clips.first().map_or(0, |c| c.len());
-        if clips.iter().any(|c| c.len() != len) {
-            bail!("clips in a batch must have equal lengths");
-        }
-        if len < self.min_samples() {
-            bail!(
-                "too short: {len} samples, the model needs at least {}",
-                self.min_samples()
-            );
-        }
-        let wave = Tensor::stack(
-            &clips
-                .iter()
-                .map(|c| Tensor::from_slice(c))
-                .collect::<Vec<_>>(),
-            0,
-        )
-        .to_device(self.device);
-        let out = tch::no_grad(|| self.model.model.forward(&wave));
-        let rows = |t: &Tensor| -> Result<Vec<Vec<f32>>> {
-            let t = t.to_device(tch::Device::Cpu).to_kind(tch::Kind::Float);
-            (0..clips.len() as i64)
-                .map(|i| Ok(Vec::<f32>::try_from(t.get(i).flatten(0, -1))?))
-                .collect()
-        };
-        let clipwise = rows(&out.clipwise)?;
-        let mut embedding = out
-            .embedding
-            .as_ref()
-            .map(rows)
-            .transpose()?
-            .map(Vec::into_iter);
-        let mut framewise = out
-            .framewise
-            .as_ref()
-            .map(rows)
-            .transpose()?
-            .map(Vec::into_iter);
-        Ok(clipwise
-            .into_iter()
-            .map(|clipwise| ClipOutput {
-                duration: len as f64 / self.sample_rate() as f64,
-                clipwise,
-                embedding: embedding.as_mut().and_then(Iterator::next),
-                framewise: framewise.as_mut().and_then(Iterator::next),
-                frame_hop: self.frame_hop(),
-            })
-            .collect())
+        Ok(self.model.run_batch(clips)?)
+    }
+
+    /// Time-stamped and scene embeddings of one clip.
+    pub fn embed(&self, samples: &[f32], options: &EmbedOptions) -> Result<Embeddings> {
+        Ok(self.model.embed(samples, options)?)
     }
 
     /// Whether the model gives framewise output.
     pub fn is_sed(&self) -> bool {
-        self.model.model.config().arch.is_sed()
+        self.model.is_sed()
     }
 
     /// Log-mel spectrogram (frames × mel, dB) of a clip, for plots.
     pub fn logmel(&self, samples: &[f32]) -> Result<(Vec<f32>, usize)> {
-        let wave = Tensor::from_slice(samples)
-            .unsqueeze(0)
-            .to_device(self.device);
-        let mel = tch::no_grad(|| self.model.model.logmel(&wave)).squeeze_dim(0);
-        let bins = mel.size()[1] as usize;
-        Ok((
-            Vec::<f32>::try_from(mel.to_device(tch::Device::Cpu).flatten(0, -1))?,
-            bins,
-        ))
+        Ok(self.model.logmel(samples)?)
     }
 }
 

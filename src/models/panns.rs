@@ -1057,6 +1057,69 @@ pub fn load(
     Ok(Loaded { vs, model })
 }
 
+impl super::AudioModel for Loaded {
+    fn sample_rate(&self) -> u32 {
+        self.model.config().sample_rate
+    }
+
+    /// The reflect padding needs more than n_fft/2 samples.
+    fn min_samples(&self) -> usize {
+        self.model.config().window_size as usize / 2 + 1
+    }
+
+    fn classes(&self) -> usize {
+        self.model.config().classes_num as usize
+    }
+
+    fn run_batch(&self, clips: &[&[f32]]) -> super::Result<Vec<crate::tasks::ClipOutput>> {
+        let wave = super::batch_tensor(clips, self.min_samples(), self.vs.device())?;
+        let out = tch::no_grad(|| self.model.forward(&wave));
+        let clipwise = super::tensor_rows(&out.clipwise)?;
+        let rows = |t: &Option<Tensor>| -> super::Result<Vec<Option<Vec<f32>>>> {
+            Ok(match t {
+                Some(t) => super::tensor_rows(t)?.into_iter().map(Some).collect(),
+                None => vec![None; clips.len()],
+            })
+        };
+        let duration = clips[0].len() as f64 / self.sample_rate() as f64;
+        Ok(clipwise
+            .into_iter()
+            .zip(rows(&out.embedding)?)
+            .zip(rows(&out.framewise)?)
+            .map(
+                |((clipwise, embedding), framewise)| crate::tasks::ClipOutput {
+                    duration,
+                    clipwise,
+                    embedding,
+                    framewise,
+                    frame_hop: self.frame_hop(),
+                },
+            )
+            .collect())
+    }
+
+    fn is_sed(&self) -> bool {
+        self.model.config().arch.is_sed()
+    }
+
+    fn frame_hop(&self) -> f64 {
+        let cfg = self.model.config();
+        cfg.hop_size as f64 / cfg.sample_rate as f64
+    }
+
+    fn logmel(&self, samples: &[f32]) -> super::Result<(Vec<f32>, usize)> {
+        let wave = Tensor::from_slice(samples)
+            .unsqueeze(0)
+            .to_device(self.vs.device());
+        let mel = tch::no_grad(|| self.model.logmel(&wave)).squeeze_dim(0);
+        let bins = mel.size()[1] as usize;
+        Ok((
+            Vec::<f32>::try_from(mel.to_device(tch::Device::Cpu).flatten(0, -1))?,
+            bins,
+        ))
+    }
+}
+
 impl Config {
     /// The configuration of a published checkpoint by earshot's model name (`cnn14`,
     /// `cnn14-16k`, `resnet38`, `cnn14-decisionlevelmax`, ...).

@@ -34,6 +34,54 @@ impl ClipOutput {
     }
 }
 
+/// Time-stamped embeddings of one clip (the HEAR 2021 pair of timestamp and scene embeddings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    /// Frame embeddings, row-major in `shape`: (frames, dim), or (layers, frames, dim) for
+    /// models that return several hidden states.
+    pub frames: Vec<f32>,
+    /// Shape of `frames`; the frame axis is the second to last.
+    pub shape: Vec<usize>,
+    /// Centre time in seconds of each frame.
+    pub timestamps: Vec<f64>,
+    /// Scene (clip) embedding: `shape` without the frame axis, row-major.
+    pub scene: Vec<f32>,
+}
+
+impl Embeddings {
+    /// Shape of `scene`.
+    pub fn scene_shape(&self) -> Vec<usize> {
+        let mut s = self.shape.clone();
+        if s.len() >= 2 {
+            s.remove(s.len() - 2);
+        }
+        s
+    }
+
+    /// Mean over frames, per layer: the usual pooled (scene) embedding of frame features.
+    pub fn mean_over_frames(frames: &[f32], shape: &[usize]) -> Vec<f32> {
+        let dim = *shape.last().unwrap_or(&0);
+        let n = if shape.len() >= 2 {
+            shape[shape.len() - 2]
+        } else {
+            1
+        };
+        let layers = shape.iter().rev().skip(2).product::<usize>().max(1);
+        let mut out = vec![0f32; layers * dim];
+        for l in 0..layers {
+            let mut acc = vec![0f64; dim];
+            for f in 0..n {
+                let row = &frames[(l * n + f) * dim..(l * n + f + 1) * dim];
+                acc.iter_mut().zip(row).for_each(|(a, &x)| *a += x as f64);
+            }
+            for (o, a) in out[l * dim..(l + 1) * dim].iter_mut().zip(acc) {
+                *o = (a / n.max(1) as f64) as f32;
+            }
+        }
+        out
+    }
+}
+
 /// The `k` highest scores as (class index, score), highest first; ties keep the lower index first.
 pub fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
