@@ -24,8 +24,8 @@ Cases (embeddings from `torchopenl3.get_audio_embedding(wave, 48000, model=...)`
 and 6144, and the timestamps it returns):
 - `excerpt`: the first 1.5 s of mix_s24_48k_extensible.wav, written here as a mono float WAV
   (`mix_excerpt_48k.wav`) so the CLI reads the same samples; center=True, hop 0.1 (defaults);
-- `speech`: the first 2 s of speech_s16_16k.wav as librosa.load(sr=48000) gives it;
-  center=False, hop 0.25;
+- `speech`: the first 2 s of speech_s16_16k.wav as librosa.load(sr=48000) gives it, also
+  written as a float WAV (`speech_2s_48k.wav`); center=False, hop 0.25;
 - `excerpt_hop05`: the excerpt with center=True, hop 0.5 (the CLI test of all 12 models).
 Env models get `excerpt_hop05` only. Waveforms are librosa.load(sr=48000, mono=True) output
 (what earshot's decoder reproduces), so torchopenl3 never resamples.
@@ -49,11 +49,12 @@ AUDIO = HERE / "data" / "generated" / "audio"
 REPRS = ["linear", "mel128", "mel256"]
 SIZES = [512, 6144]
 EXCERPT = "mix_excerpt_48k.wav"
+SPEECH = "speech_2s_48k.wav"
 
 # name -> (input file, center, hop_size)
 CASES = {
     "excerpt": (EXCERPT, True, 0.1),
-    "speech": ("speech_2s.npy", False, 0.25),
+    "speech": (SPEECH, False, 0.25),
     "excerpt_hop05": (EXCERPT, True, 0.5),
 }
 CASES_BY_CONTENT = {"music": ["excerpt", "speech", "excerpt_hop05"], "env": ["excerpt_hop05"]}
@@ -159,15 +160,12 @@ def main():
 
     # Written as float WAV, which earshot and librosa both read bit-exactly.
     sf.write(OUT / EXCERPT, load("mix_s24_48k_extensible.wav")[: 48000 * 3 // 2], 48000, subtype="FLOAT")
-    np.save(OUT / "speech_2s.npy", load("speech_s16_16k.wav")[: 2 * 48000])
+    sf.write(OUT / SPEECH, load("speech_s16_16k.wav")[: 2 * 48000], 48000, subtype="FLOAT")
     inputs = {}
     for case, (file, _, _) in CASES.items():
-        path = OUT / file
-        wave = np.load(path) if file.endswith(".npy") else load(str(path))
-        if not file.endswith(".npy"):
-            np.save(OUT / f"{case}__input.npy", wave)
-            file = f"{case}__input.npy"
-        inputs[case] = (wave, file)
+        wave = load(str(OUT / file))
+        np.save(OUT / f"{case}__input.npy", wave)
+        inputs[case] = (wave, f"{case}__input.npy")
 
     entries = []
     for content in ["music", "env"]:
@@ -208,7 +206,7 @@ def main():
             entries.append(entry)
     manifest_path.write_text(json.dumps(
         dict(fingerprint=fp, torch=torch.__version__, torchopenl3=torchopenl3.__version__,
-             excerpt=EXCERPT, models=entries), indent=1))
+             files={case: file for case, (file, _, _) in CASES.items()}, models=entries), indent=1))
     print(f"[gen] wrote {len(entries)} OpenL3 models to {OUT}")
 
 

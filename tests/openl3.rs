@@ -307,3 +307,240 @@ fn embed_returns_frames_timestamps_and_their_mean() {
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     assert!(d < 1e-5, "scene is the mean of the frames ({d})");
 }
+
+/// Run `earshot embed` into a fresh directory and read the one `.npz` it writes.
+fn embed_cli(args: &[&str], input: &str) -> std::collections::HashMap<String, npy::NpyArray> {
+    let out = tempfile::tempdir().unwrap();
+    let input_path = dir().join(input);
+    let mut full = vec!["embed"];
+    full.extend_from_slice(args);
+    let input_str = input_path.display().to_string();
+    let out_str = out.path().display().to_string();
+    full.extend([input_str.as_str(), "-o", out_str.as_str()]);
+    let run = common::earshot(&full);
+    assert!(
+        run.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let npz = out.path().join(format!("{input}.npz"));
+    npy::read_npz(&npz)
+        .unwrap_or_else(|e| panic!("{}: {e}", npz.display()))
+        .into_iter()
+        .collect()
+}
+
+fn reference(m: &Value, repr: &str, content: &str, size: &str, case: &str) -> (String, Value) {
+    let entry = m["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["input_repr"] == repr && e["content_type"] == content)
+        .unwrap_or_else(|| panic!("no {repr}-{content} model"));
+    let case = entry["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["case"] == case)
+        .unwrap_or_else(|| panic!("{repr}-{content}: no case {case}"));
+    (
+        entry["checkpoint"].as_str().unwrap().to_string(),
+        case["sizes"][size].clone(),
+    )
+}
+
+/// The `.npz` against the reference: frames, timestamps, and the scene as their mean.
+fn check_npz(
+    what: &str,
+    z: &std::collections::HashMap<String, npy::NpyArray>,
+    want: &Value,
+) -> f64 {
+    let reference = read(want["embedding"].as_str().unwrap());
+    let e = &z["embedding"];
+    assert_eq!(e.shape, reference.shape, "{what}: shape");
+    let got: Vec<f32> = e.data.iter().map(|&v| v as f32).collect();
+    let diff = max_diff(&got, &reference.data);
+    let ts = read(want["timestamps"].as_str().unwrap());
+    assert_eq!(z["timestamps"].shape, ts.shape, "{what}: timestamps");
+    for (a, b) in z["timestamps"].data.iter().zip(&ts.data) {
+        assert!((a - b).abs() < 1e-6, "{what}: timestamp {a} vs {b}");
+    }
+    let (n, dim) = (reference.shape[0], reference.shape[1]);
+    assert_eq!(z["scene"].shape, [dim]);
+    for (j, s) in z["scene"].data.iter().enumerate() {
+        let mean = (0..n).map(|i| reference.data[i * dim + j]).sum::<f64>() / n as f64;
+        assert!((s - mean).abs() < 1e-4, "{what}: scene[{j}] {s} vs {mean}");
+    }
+    diff
+}
+
+#[test]
+fn embed_cli_defaults_are_the_references_mel256_music_6144_hop_01_centred() {
+    let m = manifest();
+    let (ckpt, want) = reference(&m, "mel256", "music", "6144", "excerpt");
+    let file = m["files"]["excerpt"].as_str().unwrap();
+    let ckpt = dir().join(ckpt).display().to_string();
+    let z = embed_cli(&["--model", "openl3", "--checkpoint", &ckpt], file);
+    let diff = check_npz("defaults", &z, &want);
+    eprintln!("embed --model openl3 (defaults): max |Δ| {diff:.2e}");
+    assert!(diff <= 1e-4, "{diff}");
+}
+
+#[test]
+fn embed_cli_runs_all_twelve_models_and_matches_torchopenl3() {
+    let m = manifest();
+    let file = m["files"]["excerpt_hop05"].as_str().unwrap();
+    let mut table = Vec::new();
+    for content in ["music", "env"] {
+        for repr in ["linear", "mel128", "mel256"] {
+            for size in ["512", "6144"] {
+                let (ckpt, want) = reference(&m, repr, content, size, "excerpt_hop05");
+                let ckpt = dir().join(ckpt).display().to_string();
+                let args = [
+                    "--model",
+                    "openl3",
+                    "--input-repr",
+                    repr,
+                    "--content-type",
+                    content,
+                    "--embedding-size",
+                    size,
+                    "--checkpoint",
+                    &ckpt,
+                    "--hop",
+                    "0.5",
+                    "--center",
+                ];
+                let what = format!("openl3-{repr}-{content}-{size}");
+                let diff = check_npz(&what, &embed_cli(&args, file), &want);
+                table.push(format!("{what:<26} max |Δ| {diff:.2e}"));
+                assert!(diff <= 1e-4, "{what}: {diff}");
+            }
+        }
+    }
+    eprintln!("earshot embed vs torchopenl3:\n{}", table.join("\n"));
+}
+
+#[test]
+fn embed_cli_without_centring_and_from_the_keras_h5() {
+    let m = manifest();
+    let file = m["files"]["speech"].as_str().unwrap();
+    let (_, want) = reference(&m, "mel128", "music", "512", "speech");
+    let h5 = dir()
+        .join("openl3_audio_mel128_music.h5")
+        .display()
+        .to_string();
+    let args = [
+        "--model",
+        "openl3-mel128-music-512",
+        "--checkpoint",
+        &h5,
+        "--hop",
+        "0.25",
+        "--no-center",
+    ];
+    let diff = check_npz("no-center from .h5", &embed_cli(&args, file), &want);
+    assert!(diff <= 1e-4, "{diff}");
+}
+
+#[test]
+fn embed_cli_stacks_scene_embeddings_and_refuses_bad_flags() {
+    let m = manifest();
+    let (ckpt, want) = reference(&m, "mel128", "env", "512", "excerpt_hop05");
+    let ckpt = dir().join(ckpt).display().to_string();
+    let file = dir()
+        .join(m["files"]["excerpt_hop05"].as_str().unwrap())
+        .display()
+        .to_string();
+    let out = tempfile::tempdir().unwrap();
+    let npy_path = out.path().join("scenes.npy");
+    let npy_str = npy_path.display().to_string();
+    let base = [
+        "embed",
+        "--model",
+        "openl3",
+        "--input-repr",
+        "mel128",
+        "--content-type",
+        "env",
+        "--embedding-size",
+        "512",
+        "--checkpoint",
+        &ckpt,
+        "--hop",
+        "0.5",
+    ];
+    let mut args = base.to_vec();
+    args.extend([file.as_str(), file.as_str(), "-o", &npy_str]);
+    let run = common::earshot(&args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let scenes = npy::read(&npy_path).unwrap();
+    assert_eq!(scenes.shape, [2, 512]);
+    let reference = read(want["embedding"].as_str().unwrap());
+    for j in 0..512 {
+        let mean = (0..3).map(|i| reference.data[i * 512 + j]).sum::<f64>() / 3.0;
+        assert!((scenes.data[j] - mean).abs() < 1e-4);
+        assert_eq!(scenes.data[j], scenes.data[512 + j]);
+    }
+
+    // One-line errors, no panics.
+    // base[..11] stops before --hop; base[..3] is `embed --model openl3`.
+    for (mut args, expect) in [
+        (
+            [&base[..11], &["--hop", "0"]].concat(),
+            "at least one sample",
+        ),
+        (
+            [&base[..3], &["--embedding-size", "1024"]].concat(),
+            "possible values",
+        ),
+        (
+            [&base[..3], &["--input-repr", "mel64"]].concat(),
+            "possible values",
+        ),
+    ] {
+        args.extend([file.as_str(), "-o", &npy_str]);
+        let run = common::earshot(&args);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{args:?}");
+        assert!(stderr.contains(expect), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let run = common::earshot(&[
+        "embed",
+        "--model",
+        "cnn14",
+        "--input-repr",
+        "mel128",
+        &file,
+        "-o",
+        &npy_str,
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !run.status.success() && stderr.contains("--model openl3"),
+        "{stderr}"
+    );
+    // The wrong representation for the checkpoint: a shape mismatch, named.
+    let run = common::earshot(&[
+        "embed",
+        "--model",
+        "openl3",
+        "--input-repr",
+        "linear",
+        "--checkpoint",
+        &ckpt,
+        &file,
+        "-o",
+        &npy_str,
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        !run.status.success() && stderr.contains("does not fit"),
+        "{stderr}"
+    );
+}

@@ -651,16 +651,11 @@ impl Loaded {
             frames.extend(Vec::<f32>::try_from(e.flatten(0, -1))?);
             Ok(())
         })?;
-        let mut scene = vec![0f64; dim];
-        for row in frames.chunks_exact(dim) {
-            for (s, &v) in scene.iter_mut().zip(row) {
-                *s += v as f64;
-            }
-        }
+        let shape = vec![n, dim];
         Ok(Embeddings {
-            shape: vec![n, dim],
+            scene: Embeddings::mean_over_frames(&frames, &shape),
+            shape,
             timestamps: windowing.timestamps(n),
-            scene: scene.iter().map(|&s| (s / n as f64) as f32).collect(),
             frames,
         })
     }
