@@ -10,6 +10,7 @@ mod decode;
 mod detect;
 mod embed;
 mod eval;
+mod eval_run;
 mod features;
 mod infer;
 mod info;
@@ -179,7 +180,7 @@ pub fn main() -> ExitCode {
         Command::Detect(args) => detect::run(&cli, args),
         Command::Embed(args) => embed::run(&cli, args),
         Command::Models(args) => models::run(&cli, args),
-        Command::Eval(args) => eval::run(args),
+        Command::Eval(args) => eval::run(&cli, args),
         Command::Features(args) => features::run(&cli, args),
     };
     match result {
