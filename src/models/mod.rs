@@ -11,6 +11,7 @@
 
 pub mod fetch;
 pub mod labels;
+pub mod openl3;
 pub mod panns;
 pub mod registry;
 
