@@ -21,7 +21,7 @@ pub use resample::Resampler;
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
     /// The file could not be opened or read.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The path names a directory.
     #[error("is a directory")]

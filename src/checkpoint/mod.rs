@@ -30,7 +30,7 @@ use serde_json::{Map, Value as Json};
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// The file could not be read.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The file is none of the supported formats.
     #[error("not a checkpoint earshot can read (PyTorch .pt/.pth, safetensors, Hugging Face folder, Keras .h5)")]

@@ -247,6 +247,12 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
     }
     let device = crate::device::resolve(cli.device)?;
     let backbone = Backbone::load(&args.model, device)?;
+    if backbone.classes() == 0 {
+        anyhow::bail!(
+            "model {} has no classifier (an embedding model); use `earshot embed`",
+            backbone.name
+        );
+    }
     let labels = Labels::audioset();
     let files = expand_inputs(&args.inputs);
     let bar = progress(files.len(), "tag");

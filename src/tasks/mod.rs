@@ -44,7 +44,8 @@ pub struct Embeddings {
     pub frames: Vec<f32>,
     /// Shape of `frames`; the frame axis is the second to last.
     pub shape: Vec<usize>,
-    /// Centre time in seconds of each frame.
+    /// Time in seconds of each frame, as the reference reports it (PANNs windows and PaSST:
+    /// the centre; OpenL3: the window start, which is its centre when `center` padding is on).
     pub timestamps: Vec<f64>,
     /// Scene (clip) embedding: `shape` without the frame axis, row-major.
     pub scene: Vec<f32>,
