@@ -9,10 +9,13 @@
 //!
 //! [`ModelSpec`]: registry::ModelSpec
 
+pub mod fairseq;
 pub mod fetch;
 pub mod labels;
 pub mod panns;
 pub mod registry;
+pub mod wav2vec2;
+pub mod wavlm;
 
 use crate::tasks::{ClipOutput, Embeddings};
 
