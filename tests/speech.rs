@@ -107,3 +107,165 @@ fn every_hidden_state_matches_transformers() {
     eprintln!("max |earshot - transformers|:\n{}", table.join("\n"));
     assert!(failures.is_empty(), "over 1e-4:\n{}", failures.join("\n"));
 }
+
+fn entry<'a>(m: &'a Value, name: &str) -> &'a Value {
+    m["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in the manifest"))
+}
+
+fn result<'a>(e: &'a Value, clip: &str) -> &'a Value {
+    e["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["clip"] == clip)
+        .unwrap()
+}
+
+#[test]
+fn padded_batches_match_transformers_and_single_clips() {
+    tch::set_num_threads(2);
+    let m = manifest();
+    let clips = [input("input__hello.npy"), input("input__quick.npy")];
+    let refs: Vec<&[f32]> = clips.iter().map(Vec::as_slice).collect();
+    for name in [
+        "w2v-large",
+        "hubert-large",
+        "wavlm-large",
+        "w2v-base",
+        "wavlm-base",
+    ] {
+        let e = entry(&m, name);
+        let loaded = wav2vec2::load(&dir().join(name), family(e), None, tch::Device::Cpu).unwrap();
+        let batch = loaded.hidden_batch(&refs, Layers::All).unwrap();
+        for (b, clip) in ["hello", "quick"].iter().enumerate() {
+            let got = Vec::<f32>::try_from(batch[b].flatten(0, -1)).unwrap();
+            let shape: Vec<usize> = batch[b].size().iter().map(|&d| d as usize).collect();
+            // Against transformers' own padded batch where the layout supports masks, and
+            // against the single-clip reference always.
+            if let Some(files) = e["batch"]["files"].as_array() {
+                let d = max_abs(&got, &shape, &read(files[b].as_str().unwrap()));
+                assert!(
+                    d <= 1e-4,
+                    "{name} batch {clip}: {d:e} vs transformers' batch"
+                );
+            }
+            let d = max_abs(
+                &got,
+                &shape,
+                &read(result(e, clip)["hidden"].as_str().unwrap()),
+            );
+            assert!(d <= 1e-4, "{name} batch {clip}: {d:e} vs the single clip");
+        }
+    }
+}
+
+fn run_ok(args: &[&str]) {
+    let out = common::earshot(args);
+    assert!(
+        out.status.success(),
+        "earshot {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn cli_embeds_every_family_from_hf_and_fairseq_files() {
+    let m = manifest();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut table = Vec::new();
+    for (name, model) in [
+        ("w2v-base", "wav2vec2"),
+        ("w2v-large", "wav2vec2"),
+        ("hubert-base", "hubert"),
+        ("wavlm-large", "wavlm"),
+    ] {
+        let e = entry(&m, name);
+        let r = result(e, "hello");
+        let want = read(r["hidden"].as_str().unwrap());
+        for (format, path) in checkpoints(e) {
+            let out = tmp.path().join(format!("{name}-{format}.npy"));
+            let wav = dir().join(r["wav"].as_str().unwrap());
+            run_ok(&[
+                "embed",
+                "--model",
+                model,
+                "--checkpoint",
+                path.to_str().unwrap(),
+                wav.to_str().unwrap(),
+                "--layer",
+                "all",
+                "--pool",
+                "none",
+                "-o",
+                out.to_str().unwrap(),
+            ]);
+            let got = npy::read(&out).unwrap();
+            assert_eq!(got.shape, want.shape, "{name} {format}");
+            let got: Vec<f32> = got.data.iter().map(|&v| v as f32).collect();
+            let d = common::max_abs_diff(&got, &want.data);
+            table.push(format!("{name:<12} {format:<12} {d:.2e}"));
+            assert!(d <= 1e-4, "{name} {format}: {d:e}");
+        }
+        // The 22.05 kHz original goes through earshot's resampler rather than librosa's: the
+        // same model, close but not equal input. Pooled (mean) last layer.
+        let out = tmp.path().join(format!("{name}-22k.npy"));
+        let wav22 = dir().join(r["wav22"].as_str().unwrap());
+        let folder = dir().join(name);
+        run_ok(&[
+            "embed",
+            "--model",
+            model,
+            "--checkpoint",
+            folder.to_str().unwrap(),
+            wav22.to_str().unwrap(),
+            "--pool",
+            "mean",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        let got = npy::read(&out).unwrap();
+        let last = read(r["last"].as_str().unwrap());
+        let dim = *last.shape.last().unwrap();
+        assert_eq!(got.shape, vec![1, dim]);
+        let frames = last.shape[0];
+        let mean: Vec<f64> = (0..dim)
+            .map(|j| (0..frames).map(|f| last.data[f * dim + j]).sum::<f64>() / frames as f64)
+            .collect();
+        let got: Vec<f32> = got.data.iter().map(|&v| v as f32).collect();
+        let d = common::max_abs_diff(&got, &mean);
+        table.push(format!("{name:<12} 22.05k→16k  pooled {d:.2e}"));
+        assert!(d <= 2e-2, "{name} resampled: {d:e}");
+    }
+    eprintln!("CLI max |earshot - transformers|:\n{}", table.join("\n"));
+}
+
+#[test]
+fn bad_checkpoints_are_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = dir().join("hello_16k.wav");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let junk = tmp.path().join("junk.pt");
+    std::fs::write(&junk, b"PK\x03\x04 not really a zip").unwrap();
+    for ckpt in [&empty, &junk] {
+        let out = common::earshot(&[
+            "embed",
+            "--model",
+            "wav2vec2",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            wav.to_str().unwrap(),
+            "-o",
+            tmp.path().join("x.npy").to_str().unwrap(),
+        ]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
