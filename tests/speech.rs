@@ -269,3 +269,71 @@ fn bad_checkpoints_are_one_line_errors() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
+
+/// Windowed (default [`wav2vec2::Chunking`]) against one pass over a 60-s recording: the same
+/// frames, with differences only from the limited attention context and (group-norm models) the
+/// first convolution's per-window normalisation.
+fn chunking_difference(name: &str) -> (usize, Vec<f64>, f64) {
+    let m = manifest();
+    let e = entry(&m, name);
+    let mut loaded = wav2vec2::load(&dir().join(name), family(e), None, tch::Device::Cpu).unwrap();
+    let wave = earshot::audio::load(
+        &dir().join("long_16k.wav"),
+        earshot::audio::LoadOptions::mono(16000),
+    )
+    .unwrap()
+    .samples;
+    assert_eq!(wave.len(), 60 * 16000);
+    let chunked = loaded.hidden(&wave, Layers::All).unwrap();
+    loaded.chunking.window = i64::MAX / 4;
+    let single = loaded.hidden(&wave, Layers::All).unwrap();
+    assert_eq!(chunked.size(), single.size(), "{name}: frames");
+    let frames = single.size()[1] as usize;
+    let diff = (&chunked - &single).abs();
+    let per_layer: Vec<f64> = (0..single.size()[0])
+        .map(|l| diff.get(l).max().double_value(&[]))
+        .collect();
+    let last = single.size()[0] - 1;
+    let cos = tch::Tensor::cosine_similarity(&chunked.get(last), &single.get(last), 1, 1e-8)
+        .min()
+        .double_value(&[]);
+    (frames, per_layer, cos)
+}
+
+fn fmt(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.1e}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn long_inputs_run_in_windows_aligned_with_a_single_pass() {
+    tch::set_num_threads(2);
+    for name in ["w2v-large", "w2v-base", "wavlm-base"] {
+        let (frames, per_layer, cos) = chunking_difference(name);
+        let worst = per_layer.iter().cloned().fold(0.0, f64::max);
+        eprintln!(
+            "{name}: 60 s, {frames} frames, windowed vs single pass: max |diff| per hidden state \
+             {}; min cosine (last) {cos:.6}",
+            fmt(&per_layer)
+        );
+        assert_eq!(frames, 2999);
+        assert!(cos > 0.99, "{name}: cosine {cos}");
+        assert!(worst < 0.5, "{name}: {worst}");
+    }
+}
+
+/// The full-size base configuration (slow: about a minute on two cores).
+#[test]
+#[ignore]
+fn long_input_windows_full_size_base() {
+    tch::set_num_threads(2);
+    let (frames, per_layer, cos) = chunking_difference("w2v-base-full");
+    eprintln!(
+        "w2v-base-full: 60 s, {frames} frames, windowed vs single pass: max |diff| per hidden \
+         state {}; min cosine (last) {cos:.6}",
+        fmt(&per_layer)
+    );
+}
