@@ -337,3 +337,45 @@ fn long_input_windows_full_size_base() {
         fmt(&per_layer)
     );
 }
+
+#[test]
+fn transcribe_decodes_greedy_ctc_as_transformers() {
+    let m = manifest();
+    let e = entry(&m, "w2v-base-ctc");
+    let folder = dir().join("w2v-base-ctc");
+    let wavs: Vec<PathBuf> = e["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| dir().join(r["wav"].as_str().unwrap()))
+        .collect();
+    let mut args = vec!["transcribe", "--checkpoint", folder.to_str().unwrap()];
+    args.extend(wavs.iter().map(|p| p.to_str().unwrap()));
+    let out = common::earshot(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), wavs.len());
+    for (line, r) in lines.iter().zip(e["results"].as_array().unwrap()) {
+        let (file, text) = line.split_once('\t').unwrap();
+        assert!(file.ends_with(r["wav"].as_str().unwrap()));
+        assert_eq!(text, r["text"].as_str().unwrap());
+    }
+    // A model without a head, or without a vocabulary, is a one-line error.
+    let plain = dir().join("w2v-base");
+    let out = common::earshot(&[
+        "transcribe",
+        "--checkpoint",
+        plain.to_str().unwrap(),
+        wavs[0].to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim().lines().count(),
+        1
+    );
+}

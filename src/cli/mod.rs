@@ -17,6 +17,7 @@ mod models;
 mod output;
 mod plot;
 mod tag;
+mod transcribe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Compute a backbone's input features (log-mel, fbank, ...) as float32 .npy.
     Features(features::FeaturesArgs),
+    /// Speech to text with a CTC model (wav2vec2-base-960h), greedy decoding.
+    Transcribe(transcribe::TranscribeArgs),
 }
 
 /// Exit status when some inputs failed but the run went on.
@@ -181,6 +184,7 @@ pub fn main() -> ExitCode {
         Command::Models(args) => models::run(&cli, args),
         Command::Eval(args) => eval::run(args),
         Command::Features(args) => features::run(&cli, args),
+        Command::Transcribe(args) => transcribe::run(&cli, args),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

@@ -5,6 +5,8 @@
 //! thresholds on median-filtered framewise probabilities (scipy's `median_filter` with its
 //! default `reflect` edges, as the DESED baseline applies it), then contiguous runs become events.
 
+pub mod ctc;
+
 /// What a model gives for one clip.
 #[derive(Debug, Clone)]
 pub struct ClipOutput {
