@@ -270,9 +270,9 @@ fn bad_checkpoints_are_one_line_errors() {
     }
 }
 
-/// Windowed (default [`wav2vec2::Chunking`]) against one pass over a 60-s recording: the same
-/// frames, with differences only from the limited attention context and (group-norm models) the
-/// first convolution's per-window normalisation.
+/// Windowed (default [`wav2vec2::Chunking`]: 30-s windows, 5 s of context each side) against
+/// one pass over a 60-s recording: the same frames, with differences only from the attention
+/// context cut at the windows' edges.
 fn chunking_difference(name: &str) -> (usize, Vec<f64>, f64) {
     let m = manifest();
     let e = entry(&m, name);
@@ -320,8 +320,15 @@ fn long_inputs_run_in_windows_aligned_with_a_single_pass() {
             fmt(&per_layer)
         );
         assert_eq!(frames, 2999);
-        assert!(cos > 0.99, "{name}: cosine {cos}");
-        assert!(worst < 0.5, "{name}: {worst}");
+        // State 0 depends on the convolutions alone (group-norm statistics are taken over the
+        // whole recording), so it matches; later states differ only through attention context.
+        assert!(
+            per_layer[0] < 1e-4,
+            "{name}: hidden state 0 {}",
+            per_layer[0]
+        );
+        assert!(cos > 0.999, "{name}: cosine {cos}");
+        assert!(worst < 2e-2, "{name}: {worst}");
     }
 }
 

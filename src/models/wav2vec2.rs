@@ -30,8 +30,10 @@
 //! Long inputs run in windows ([`Chunking`]): each window adds context on both sides, starts on
 //! the frame grid (a multiple of the total conv stride) and keeps only its central frames, so
 //! frames line up exactly with a single pass. Attention cost and memory stay bounded by the
-//! window; group-norm models normalise the first convolution over each window rather than the
-//! whole recording, which is the main source of difference from a single pass.
+//! window. Group-norm models normalise their first convolution over time: the per-channel
+//! statistics are gathered over the whole recording first (in ten-second blocks) and every
+//! window uses them, as a single pass would. What remains different from a single pass is the
+//! attention context, cut at the window's edges plus context.
 //!
 //! Batching: layer-mode models take padded batches with attention masks (padded frames are
 //! zeroed before the positional convolution and masked as keys), which gives the same frames as
@@ -331,6 +333,25 @@ impl Config {
         Ok(())
     }
 
+    /// Parameters of the encoder this configuration describes (weights of the convolutions,
+    /// projection, positional convolution and layers; norms and biases left out), to refuse a
+    /// configuration that would allocate far more than its checkpoint holds.
+    pub fn approx_parameters(&self) -> u128 {
+        let mut n: u128 = 0;
+        let mut cin = 1u128;
+        for (&c, &k) in self.conv_dim.iter().zip(&self.conv_kernel) {
+            n += cin * c as u128 * k as u128;
+            cin = c as u128;
+        }
+        let d = self.hidden_size as u128;
+        n += cin * d;
+        n += d
+            * (d / self.num_conv_pos_embedding_groups as u128)
+            * self.num_conv_pos_embeddings as u128;
+        n += self.num_hidden_layers as u128 * (4 * d * d + 2 * d * self.intermediate_size as u128);
+        n
+    }
+
     /// Samples per output frame (the product of the conv strides: 320).
     pub fn total_stride(&self) -> i64 {
         self.conv_stride.iter().product()
@@ -438,21 +459,34 @@ impl ConvLayer {
         }
     }
 
-    /// (batch, channels, time) → (batch, channels', time').
-    fn forward(&self, x: &Tensor) -> Tensor {
+    /// (batch, channels, time) → (batch, channels', time'). `stats` replaces the GroupNorm's
+    /// per-clip statistics with given per-channel (mean, variance), as for windows of a long
+    /// recording.
+    fn forward(&self, x: &Tensor, stats: Option<&GroupNormStats>) -> Tensor {
         let x = self.conv.forward(x);
-        let x = match &self.norm {
-            None => x,
-            Some((FeatExtractNorm::Group, w, b)) => {
+        let x = match (&self.norm, stats) {
+            (None, _) => x,
+            (Some((FeatExtractNorm::Group, w, b)), Some(st)) => {
+                let col = |t: &Tensor| t.to_kind(x.kind()).view([1, -1, 1]);
+                (&x - col(&st.mean)) / (col(&st.variance) + 1e-5).sqrt() * col(w) + col(b)
+            }
+            (Some((FeatExtractNorm::Group, w, b)), None) => {
                 x.group_norm(self.channels, Some(w), Some(b), 1e-5, false)
             }
-            Some((FeatExtractNorm::Layer, w, b)) => x
+            (Some((FeatExtractNorm::Layer, w, b)), _) => x
                 .transpose(-2, -1)
                 .layer_norm([self.channels], Some(w), Some(b), 1e-5, false)
                 .transpose(-2, -1),
         };
         self.activation.apply(&x)
     }
+}
+
+/// Per-channel statistics of the first convolution's output over a whole recording (f64).
+#[derive(Debug)]
+pub struct GroupNormStats {
+    mean: Tensor,
+    variance: Tensor,
 }
 
 /// `encoder.pos_conv_embed`: grouped conv under weight norm (or after a BatchNorm), drop the
@@ -723,6 +757,64 @@ impl Wav2vec2 {
         frames: Option<&[i64]>,
         layers: Layers,
     ) -> Result<Vec<Tensor>, ModelError> {
+        self.hidden_states_with(wave, frames, layers, None)
+    }
+
+    /// The first convolution's GroupNorm statistics over all of `wave` (one clip, normalised
+    /// input), computed in blocks of ten seconds so memory stays bounded; `None` for layer-mode
+    /// models.
+    pub fn group_norm_statistics(&self, wave: &[f32]) -> Option<GroupNormStats> {
+        let first = self.conv_layers.first()?;
+        if !matches!(first.norm, Some((FeatExtractNorm::Group, _, _))) {
+            return None;
+        }
+        let (k, s) = (
+            self.cfg.conv_kernel[0] as usize,
+            self.cfg.conv_stride[0] as usize,
+        );
+        if wave.len() < k {
+            return None;
+        }
+        let total = (wave.len() - k) / s + 1;
+        let block = (10 * self.cfg.sampling_rate as usize / s).max(1);
+        let device = first.conv.ws.device();
+        let mut sum: Option<Tensor> = None;
+        let mut sum_sq: Option<Tensor> = None;
+        let mut start = 0;
+        while start < total {
+            let end = (start + block).min(total);
+            let x = Tensor::from_slice(&wave[start * s..(end - 1) * s + k])
+                .to_device(device)
+                .view([1, 1, -1]);
+            let y = tch::no_grad(|| first.conv.forward(&x)).to_kind(Kind::Double);
+            let s1 = y.sum_dim_intlist(&[0i64, 2][..], false, Kind::Double);
+            let s2 = y
+                .square()
+                .sum_dim_intlist(&[0i64, 2][..], false, Kind::Double);
+            sum = Some(match sum {
+                Some(t) => t + s1,
+                None => s1,
+            });
+            sum_sq = Some(match sum_sq {
+                Some(t) => t + s2,
+                None => s2,
+            });
+            start = end;
+        }
+        let n = total as f64;
+        let mean = sum? / n;
+        let variance = (sum_sq? / n - mean.square()).clamp_min(0.0);
+        Some(GroupNormStats { mean, variance })
+    }
+
+    /// [`Wav2vec2::hidden_states`] with the first GroupNorm's statistics given.
+    pub fn hidden_states_with(
+        &self,
+        wave: &Tensor,
+        frames: Option<&[i64]>,
+        layers: Layers,
+        stats: Option<&GroupNormStats>,
+    ) -> Result<Vec<Tensor>, ModelError> {
         let count = self.layers.len();
         if let Layers::Index(n) = layers {
             if n > count {
@@ -733,7 +825,7 @@ impl Wav2vec2 {
         }
         let mut x = wave.unsqueeze(1);
         for conv in &self.conv_layers {
-            x = conv.forward(&x);
+            x = conv.forward(&x, stats);
         }
         let mut x = x.transpose(1, 2);
         if let Some(ln) = &self.feature_layer_norm {
@@ -751,7 +843,7 @@ impl Wav2vec2 {
                             .unsqueeze(1),
                     );
                 let kind = x.kind();
-                x = x * valid.unsqueeze(-1).to_kind(kind);
+                x *= valid.unsqueeze(-1).to_kind(kind);
                 let additive = Tensor::zeros([b, 1, 1, t], (x.kind(), x.device()))
                     .masked_fill(&valid.logical_not().view([b, 1, 1, t]), f64::NEG_INFINITY);
                 Some(additive)
@@ -924,6 +1016,14 @@ pub fn load(
     let (mut cfg, fairseq) = config_of(path, &ckpt, family, card_arguments)?;
     let ckpt = if fairseq { ckpt.select("model.") } else { ckpt };
     let ckpt = canonical_tensors(&ckpt, &cfg, fairseq);
+    let held: u128 = ckpt.tensors.iter().map(|(_, t)| t.numel() as u128).sum();
+    if cfg.approx_parameters() > held + held / 10 + 1_000_000 {
+        return Err(CheckpointError::Mismatch(format!(
+            "the configuration describes about {} parameters, the checkpoint holds {held}",
+            cfg.approx_parameters()
+        ))
+        .into());
+    }
     cfg.vocab_size = ckpt.get("lm_head.weight").map(|t| t.shape[0] as i64);
     let mut vs = nn::VarStore::new(device);
     let model = Wav2vec2::new(&vs.root(), &cfg);
@@ -974,16 +1074,19 @@ impl Loaded {
         let field = cfg.receptive_field();
         let total = cfg.frames(wave.len() as i64);
         let Chunking { window, context } = self.chunking;
-        let run = |from: usize, to: usize| -> Result<Tensor, ModelError> {
+        let run = |from: usize, to: usize, stats: Option<&GroupNormStats>| {
             let t = Tensor::from_slice(&wave[from..to])
                 .to_device(device)
                 .unsqueeze(0);
-            let states = tch::no_grad(|| self.model.hidden_states(&t, None, layers))?;
-            Ok(Tensor::cat(&states, 0))
+            let states = tch::no_grad(|| self.model.hidden_states_with(&t, None, layers, stats))?;
+            Ok::<Tensor, ModelError>(Tensor::cat(&states, 0))
         };
         if total <= window + 2 * context {
-            return run(0, wave.len());
+            return run(0, wave.len(), None);
         }
+        // Group-mode models normalise the first convolution over the whole recording, as a
+        // single pass would, rather than over each window.
+        let stats = self.model.group_norm_statistics(&wave);
         let mut pieces = Vec::new();
         let mut start = 0;
         while start < total {
@@ -991,7 +1094,11 @@ impl Loaded {
             let first = (start - context).max(0);
             let last = (end + context).min(total);
             let samples_to = ((last - 1) * stride + field) as usize;
-            let out = run((first * stride) as usize, samples_to.min(wave.len()))?;
+            let out = run(
+                (first * stride) as usize,
+                samples_to.min(wave.len()),
+                stats.as_ref(),
+            )?;
             pieces.push(out.narrow(1, start - first, end - start));
             start = end;
         }
