@@ -252,7 +252,21 @@ fn bad_checkpoints_are_one_line_errors() {
     std::fs::create_dir(&empty).unwrap();
     let junk = tmp.path().join("junk.pt");
     std::fs::write(&junk, b"PK\x03\x04 not really a zip").unwrap();
-    for ckpt in [&empty, &junk] {
+    // A config.json that asks for far more than the weights hold is refused before allocating.
+    let huge = tmp.path().join("huge");
+    std::fs::create_dir(&huge).unwrap();
+    let src = dir().join("w2v-base");
+    std::fs::copy(
+        src.join("model.safetensors"),
+        huge.join("model.safetensors"),
+    )
+    .unwrap();
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    config["hidden_size"] = 65536.into();
+    config["intermediate_size"] = 262144.into();
+    std::fs::write(huge.join("config.json"), config.to_string()).unwrap();
+    for ckpt in [&empty, &junk, &huge] {
         let out = common::earshot(&[
             "embed",
             "--model",
