@@ -400,3 +400,24 @@ fn transcribe_decodes_greedy_ctc_as_transformers() {
         1
     );
 }
+
+#[test]
+fn bare_weights_file_takes_the_model_cards_arguments() {
+    tch::set_num_threads(2);
+    let m = manifest();
+    let e = entry(&m, "w2v-base-full");
+    // The full-size random model has wav2vec2-base's layout: alone in a folder (no config.json),
+    // it loads with the card's arguments, as a cached download of the card's file does.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("model.safetensors");
+    std::os::unix::fs::symlink(dir().join("w2v-base-full/model.safetensors"), &file).unwrap();
+    let spec = earshot::models::registry::spec("wav2vec2-base").unwrap();
+    let card = serde_json::to_value(&spec.arguments).unwrap();
+    assert!(wav2vec2::load(&file, Family::Wav2vec2, None, tch::Device::Cpu).is_err());
+    let loaded = wav2vec2::load(&file, Family::Wav2vec2, Some(&card), tch::Device::Cpu).unwrap();
+    let r = result(e, "hello");
+    let wave = input(r["input"].as_str().unwrap());
+    let got = loaded.embed(&wave, &EmbedOptions::default()).unwrap();
+    let d = max_abs(&got.frames, &got.shape, &read(r["last"].as_str().unwrap()));
+    assert!(d <= 1e-4, "{d:e}");
+}
