@@ -142,6 +142,15 @@ fn padded_batches_match_transformers_and_single_clips() {
         let e = entry(&m, name);
         let loaded = wav2vec2::load(&dir().join(name), family(e), None, tch::Device::Cpu).unwrap();
         let batch = loaded.hidden_batch(&refs, Layers::All).unwrap();
+        let via_trait = loaded
+            .embed_batch(
+                &refs,
+                &EmbedOptions {
+                    layers: Layers::All,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         for (b, clip) in ["hello", "quick"].iter().enumerate() {
             let got = Vec::<f32>::try_from(batch[b].flatten(0, -1)).unwrap();
             let shape: Vec<usize> = batch[b].size().iter().map(|&d| d as usize).collect();
@@ -160,6 +169,8 @@ fn padded_batches_match_transformers_and_single_clips() {
                 &read(result(e, clip)["hidden"].as_str().unwrap()),
             );
             assert!(d <= 1e-4, "{name} batch {clip}: {d:e} vs the single clip");
+            assert_eq!(via_trait[b].frames, got, "{name}: AudioModel::embed_batch");
+            assert_eq!(via_trait[b].shape, shape);
         }
     }
 }

@@ -96,6 +96,12 @@ pub trait AudioModel {
         })
     }
 
+    /// [`AudioModel::embed`] for several clips at once. The default runs them one by one;
+    /// models that can batch clips of different lengths (attention masks) override it.
+    fn embed_batch(&self, clips: &[&[f32]], options: &EmbedOptions) -> Result<Vec<Embeddings>> {
+        clips.iter().map(|c| self.embed(c, options)).collect()
+    }
+
     /// Whether [`ClipOutput::framewise`] is filled (sound event detection).
     fn is_sed(&self) -> bool {
         false

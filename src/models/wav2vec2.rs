@@ -1195,18 +1195,6 @@ impl Loaded {
             shape,
         })
     }
-
-    /// [`super::AudioModel::embed`] for several clips at once (see [`Loaded::hidden_batch`]).
-    pub fn embed_batch(
-        &self,
-        clips: &[&[f32]],
-        options: &EmbedOptions,
-    ) -> Result<Vec<Embeddings>, ModelError> {
-        self.hidden_batch(clips, options.layers)?
-            .iter()
-            .map(|s| self.embeddings(s, options.layers))
-            .collect()
-    }
 }
 
 impl super::AudioModel for Loaded {
@@ -1245,6 +1233,19 @@ impl super::AudioModel for Loaded {
     fn embed(&self, samples: &[f32], options: &EmbedOptions) -> super::Result<Embeddings> {
         let states = self.hidden(samples, options.layers)?;
         self.embeddings(&states, options.layers)
+    }
+
+    /// Padded batches with attention masks (layer-mode models) or equal-length batches (see
+    /// [`Loaded::hidden_batch`]).
+    fn embed_batch(
+        &self,
+        clips: &[&[f32]],
+        options: &EmbedOptions,
+    ) -> super::Result<Vec<Embeddings>> {
+        self.hidden_batch(clips, options.layers)?
+            .iter()
+            .map(|s| self.embeddings(s, options.layers))
+            .collect()
     }
 
     fn frame_hop(&self) -> f64 {
