@@ -130,6 +130,11 @@ pub(crate) fn detect_events(out: &ClipOutput, thresholds: &[f32], median: usize)
 
 /// Run `earshot detect`; returns the number of inputs that failed.
 pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
+    if let Some(o) = &args.output {
+        if super::shard::already_done(&super::shard::output_path(o)) {
+            return Ok(0);
+        }
+    }
     let device = crate::device::resolve(cli.device)?;
     let backbone = Backbone::load(&args.model, device)?;
     if !backbone.is_sed() {

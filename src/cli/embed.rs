@@ -159,6 +159,10 @@ fn write_npz(path: &Path, e: &Embeddings, pool: EmbedPool) -> Result<()> {
 /// Run `earshot embed`; returns the number of inputs that failed.
 pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     let to_npy = args.output.extension().and_then(|e| e.to_str()) == Some("npy");
+    let npy_out = super::shard::output_path(&args.output);
+    if to_npy && super::shard::already_done(&npy_out) {
+        return Ok(0);
+    }
     let device = crate::device::resolve(cli.device)?;
     let backbone = Backbone::load(&args.model, device)?;
     let files = expand_inputs(&args.inputs);
@@ -196,7 +200,7 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
             .and_then(|w| embed_clip(&backbone, &w.samples, args))
             .and_then(|e| {
                 if single_frames {
-                    output::atomically(&args.output, |tmp| {
+                    output::atomically(&npy_out, |tmp| {
                         crate::npy::write(tmp, &e.frames, &e.shape)
                     })?;
                 } else if to_npy {
@@ -224,8 +228,8 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     if to_npy && !single_frames && !names.is_empty() {
         let mut shape = vec![names.len()];
         shape.extend(row_shape.unwrap_or_default());
-        output::atomically(&args.output, |tmp| crate::npy::write(tmp, &rows, &shape))?;
-        let list = args.output.with_extension("files.txt");
+        output::atomically(&npy_out, |tmp| crate::npy::write(tmp, &rows, &shape))?;
+        let list = npy_out.with_extension("files.txt");
         output::atomically(&list, |tmp| std::fs::write(tmp, names.join("\n") + "\n"))?;
     }
     Ok(failed)

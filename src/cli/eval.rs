@@ -6,7 +6,7 @@
 //! tables) and `scenes` (accuracy, class-wise accuracy, log loss). Each prints a table, or JSON
 //! with `--json`. Metadata problems are printed as `warning: <file>:<line>: …` and the run goes
 //! on; inputs a reference package would reject end the run with `error: <file>: <problem>`.
-//! A future `eval run` (model inference + evaluation) slots in as one more [`EvalCommand`].
+//! `run` (model inference over a dataset, then these metrics) lives in `eval_run.rs`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -35,6 +35,8 @@ pub enum EvalCommand {
     Sed(SedArgs),
     /// Acoustic scenes: accuracy, class-wise accuracy, log loss.
     Scenes(ScenesArgs),
+    /// Run a model over a dataset in its official layout, write the system output and score it.
+    Run(super::eval_run::RunArgs),
 }
 
 /// Arguments of `earshot eval tagging`.
@@ -110,16 +112,16 @@ pub struct ScenesArgs {
 }
 
 /// Run `earshot eval …`; returns the number of failed inputs (0 on success).
-pub fn run(args: &EvalArgs) -> Result<usize> {
+pub fn run(cli: &super::Cli, args: &EvalArgs) -> Result<usize> {
     match &args.command {
-        EvalCommand::Tagging(a) => tagging_cmd(a),
-        EvalCommand::Sed(a) => sed_cmd(a),
-        EvalCommand::Scenes(a) => scenes_cmd(a),
+        EvalCommand::Tagging(a) => tagging_cmd(a).map(|()| 0),
+        EvalCommand::Sed(a) => sed_cmd(a).map(|()| 0),
+        EvalCommand::Scenes(a) => scenes_cmd(a).map(|()| 0),
+        EvalCommand::Run(a) => super::eval_run::run(cli, a),
     }
-    .map(|()| 0)
 }
 
-fn warn(issues: &[Issue]) {
+pub(super) fn warn(issues: &[Issue]) {
     const SHOWN: usize = 20;
     for issue in issues.iter().take(SHOWN) {
         eprintln!("warning: {issue}");
@@ -204,7 +206,7 @@ fn score_tsv(path: &Path) -> Result<(Vec<String>, ScoreRows)> {
     Ok((classes, rows))
 }
 
-fn tagging_cmd(a: &TaggingArgs) -> Result<()> {
+pub(super) fn tagging_cmd(a: &TaggingArgs) -> Result<()> {
     let (truth, scores, classes): (Vec<Vec<bool>>, Vec<Vec<f64>>, Vec<String>) =
         if is_npy(&a.scores) {
             let scores = npy_matrix(&a.scores)?;
@@ -383,7 +385,23 @@ fn sed_eval_json(r: &sed_eval::SedEvalResult) -> serde_json::Value {
     })
 }
 
-fn sed_cmd(a: &SedArgs) -> Result<()> {
+pub(super) fn sed_cmd(a: &SedArgs) -> Result<()> {
+    let (text, report) = sed_report(a)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::Value::Object(report))?
+        );
+    } else {
+        print!("{text}");
+    }
+    Ok(())
+}
+
+/// The metrics `a` asks for, as a readable table and as JSON.
+pub(super) fn sed_report(
+    a: &SedArgs,
+) -> Result<(String, serde_json::Map<String, serde_json::Value>)> {
     let (gt, issues) = dcase::read_strong(&a.ground_truth)?;
     let mut all_issues = issues;
     all_issues.extend(gt.check_events());
@@ -533,15 +551,7 @@ fn sed_cmd(a: &SedArgs) -> Result<()> {
         let svg = psd_roc_svg(&curves);
         super::output::atomically(path, |tmp| std::fs::write(tmp, &svg))?;
     }
-    if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::Value::Object(report))?
-        );
-    } else {
-        print!("{text}");
-    }
-    Ok(())
+    Ok((text, report))
 }
 
 /// A hand-written SVG of PSD-ROC staircases (eTPR against eFPR per hour).
@@ -608,7 +618,7 @@ fn psd_roc_svg(curves: &[(String, PsdRoc, f64)]) -> String {
 
 // --- scenes --------------------------------------------------------------------------------------
 
-fn scenes_cmd(a: &ScenesArgs) -> Result<()> {
+pub(super) fn scenes_cmd(a: &ScenesArgs) -> Result<()> {
     let (reference, issues) = datasets::tau::read_meta(&a.ground_truth)?;
     warn(&issues);
     let (output, issues) = datasets::tau::read_output(&a.predictions)?;

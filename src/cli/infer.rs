@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::Input;
 use crate::audio::{self, LoadOptions, Waveform};
-use crate::models::{panns, registry, wav2vec2, AudioModel, EmbedOptions};
+use crate::models::{openl3, panns, registry, wav2vec2, AudioModel, EmbedOptions};
 use crate::tasks::{ClipOutput, Embeddings};
 
 /// Which model, from which file.
@@ -24,6 +24,45 @@ pub struct ModelArgs {
     /// NAME`).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// OpenL3 input representation, with `--model openl3` (default mel256).
+    #[arg(long, value_parser = ["linear", "mel128", "mel256"])]
+    pub input_repr: Option<String>,
+    /// OpenL3 content type, with `--model openl3` (default music).
+    #[arg(long, value_parser = ["music", "env"])]
+    pub content_type: Option<String>,
+    /// OpenL3 embedding size, with `--model openl3` (default 6144).
+    #[arg(long, value_parser = ["512", "6144"])]
+    pub embedding_size: Option<String>,
+}
+
+impl ModelArgs {
+    /// The model card named: `--model` or its family's default; for `openl3`, the card its
+    /// `--input-repr`, `--content-type` and `--embedding-size` pick (defaults as torchopenl3's).
+    pub fn model_name(&self) -> Result<String> {
+        let model = self.model.to_ascii_lowercase();
+        let picks = [&self.input_repr, &self.content_type, &self.embedding_size];
+        if model == "openl3" {
+            let d = openl3::Config::DEFAULT;
+            let size = match &self.embedding_size {
+                Some(s) => s.parse().context("--embedding-size")?,
+                None => d.embedding_size,
+            };
+            let cfg = openl3::Config::from_names(
+                self.input_repr
+                    .as_deref()
+                    .unwrap_or(openl3::repr_name(d.input_repr)),
+                self.content_type
+                    .as_deref()
+                    .unwrap_or(d.content_type.name()),
+                size,
+            )?;
+            return Ok(cfg.name());
+        }
+        if picks.iter().any(|p| p.is_some()) {
+            bail!("--input-repr, --content-type and --embedding-size go with --model openl3 (not {model})");
+        }
+        Ok(family_default(&model).to_string())
+    }
 }
 
 /// A loaded backbone ready to run clips.
@@ -48,7 +87,7 @@ fn family_default(name: &str) -> &str {
 impl Backbone {
     /// Resolve the model name and checkpoint, then load it strictly.
     pub fn load(args: &ModelArgs, device: tch::Device) -> Result<Backbone> {
-        let name = family_default(&args.model.to_ascii_lowercase()).to_string();
+        let name = args.model_name()?;
         let spec = registry::spec(&name)?;
         let path = match &args.checkpoint {
             Some(p) => p.clone(),
@@ -60,6 +99,11 @@ impl Backbone {
                 let cfg = panns::Config::preset(&name)
                     .with_context(|| format!("model {name} has no PANNs configuration"))?;
                 Box::new(panns::load(&path, &cfg, device).with_context(at)?)
+            }
+            "openl3" => {
+                let cfg = openl3::Config::preset(&name)
+                    .with_context(|| format!("model {name} has no OpenL3 configuration"))?;
+                Box::new(openl3::load(&path, &cfg, device).with_context(at)?)
             }
             "wav2vec2" | "hubert" | "wavlm" => {
                 let family = wav2vec2::Family::parse(&spec.family).expect("a speech family");
@@ -77,6 +121,11 @@ impl Backbone {
     /// The model's input rate.
     pub fn sample_rate(&self) -> u32 {
         self.model.sample_rate()
+    }
+
+    /// Number of classes of the classifier head (0 for embedding-only models).
+    pub fn classes(&self) -> usize {
+        self.model.classes()
     }
 
     /// Run one clip (mono, at [`Backbone::sample_rate`]) as the reference does: one forward pass

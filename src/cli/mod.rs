@@ -10,12 +10,15 @@ mod decode;
 mod detect;
 mod embed;
 mod eval;
+mod eval_run;
 mod features;
 mod infer;
 mod info;
+mod merge;
 mod models;
 mod output;
 mod plot;
+pub mod shard;
 mod tag;
 mod transcribe;
 
@@ -42,6 +45,14 @@ pub struct Cli {
     /// Worker threads: libtorch intra-op threads and the front-end pool (0 = one per core).
     #[arg(long, global = true, default_value_t = 0)]
     pub threads: usize,
+    /// Process only shard I of N of the inputs (contiguous blocks in input order); default from
+    /// a Slurm array or a Kubernetes Indexed Job (see `earshot merge`).
+    #[arg(long, global = true, value_parser = shard::Shard::parse)]
+    pub shard: Option<shard::Shard>,
+    /// Keep finished outputs and skip their inputs (outputs are written atomically, so an
+    /// existing one is complete).
+    #[arg(long, global = true)]
+    pub resume: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -68,6 +79,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Compute a backbone's input features (log-mel, fbank, ...) as float32 .npy.
     Features(features::FeaturesArgs),
+    /// Combine the outputs of a sharded run (`--shard I/N`) into the single-process output.
+    Merge(merge::MergeArgs),
     /// Speech to text with a CTC model (wav2vec2-base-960h), greedy decoding.
     Transcribe(transcribe::TranscribeArgs),
 }
@@ -145,7 +158,7 @@ pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> Vec<Input> {
             Ok(()) => out.extend(found.into_iter().map(|p| (p, None))),
         }
     }
-    out
+    shard::select(out)
 }
 
 /// Run the command line; the binary's `main` is just this.
@@ -174,6 +187,19 @@ pub fn main() -> ExitCode {
         }
     };
     crate::device::set_threads(cli.threads);
+    let shard = match cli
+        .shard
+        .map(Ok)
+        .or_else(|| shard::Shard::from_env().transpose())
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EXIT_SOME_FAILED);
+        }
+    };
+    shard::init(shard, cli.resume);
     let result = match &cli.command {
         Command::Info(args) => info::run(&cli, args),
         Command::Decode(args) => decode::run(&cli, args),
@@ -182,8 +208,9 @@ pub fn main() -> ExitCode {
         Command::Detect(args) => detect::run(&cli, args),
         Command::Embed(args) => embed::run(&cli, args),
         Command::Models(args) => models::run(&cli, args),
-        Command::Eval(args) => eval::run(args),
+        Command::Eval(args) => eval::run(&cli, args),
         Command::Features(args) => features::run(&cli, args),
+        Command::Merge(args) => merge::run(args),
         Command::Transcribe(args) => transcribe::run(&cli, args),
     };
     match result {

@@ -77,6 +77,20 @@ pub fn targets(
             (path, problem, target)
         })
         .collect();
+    let before = plan.len();
+    let plan: Vec<Target> = if super::shard::resume() {
+        plan.into_iter()
+            .filter(|(_, problem, target)| problem.is_some() || !target.is_file())
+            .collect()
+    } else {
+        plan
+    };
+    if plan.len() < before {
+        eprintln!(
+            "note: --resume: {} of {before} inputs already have their output",
+            before - plan.len()
+        );
+    }
     if plan.iter().any(|(_, problem, _)| problem.is_none()) {
         std::fs::create_dir_all(output)
             .with_context(|| format!("{}: cannot create directory", output.display()))?;

@@ -227,7 +227,10 @@ pub(crate) fn csv_field(s: &str) -> String {
 /// Write `bytes` to `-o` (atomically) or standard output.
 pub(crate) fn emit(target: Option<&std::path::Path>, bytes: &[u8]) -> Result<()> {
     match target {
-        Some(path) => output::atomically(path, |tmp| std::fs::write(tmp, bytes)),
+        Some(path) => {
+            let path = super::shard::output_path(path);
+            output::atomically(&path, |tmp| std::fs::write(tmp, bytes))
+        }
         None => {
             std::io::stdout().write_all(bytes)?;
             Ok(())
@@ -237,6 +240,11 @@ pub(crate) fn emit(target: Option<&std::path::Path>, bytes: &[u8]) -> Result<()>
 
 /// Run `earshot tag`; returns the number of inputs that failed.
 pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
+    if let Some(o) = &args.output {
+        if super::shard::already_done(&super::shard::output_path(o)) {
+            return Ok(0);
+        }
+    }
     let device = crate::device::resolve(cli.device)?;
     let backbone = Backbone::load(&args.model, device)?;
     let labels = Labels::audioset();

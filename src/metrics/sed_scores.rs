@@ -20,6 +20,7 @@
 //! score class has ground truth.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 
 use rayon::prelude::*;
 
@@ -77,8 +78,9 @@ struct Criteria {
     cttc: Option<f64>,
 }
 
-/// Detections (runs with score ≥ threshold) of one class's score track.
-fn runs(track: &[f64], timestamps: &[f64], threshold: f64, out: &mut Vec<(f64, f64)>) {
+/// Detections (runs of frames with score ≥ threshold) of one class's score track, as
+/// half-open frame ranges.
+fn runs(track: &[f64], threshold: f64, out: &mut Vec<(usize, usize)>) {
     out.clear();
     let mut start = None;
     for (t, &s) in track.iter().enumerate() {
@@ -86,14 +88,14 @@ fn runs(track: &[f64], timestamps: &[f64], threshold: f64, out: &mut Vec<(f64, f
         match (on, start) {
             (true, None) => start = Some(t),
             (false, Some(st)) => {
-                out.push((timestamps[st], timestamps[t]));
+                out.push((st, t));
                 start = None;
             }
             _ => {}
         }
     }
     if let Some(st) = start {
-        out.push((timestamps[st], timestamps[track.len()]));
+        out.push((st, track.len()));
     }
 }
 
@@ -101,65 +103,92 @@ fn intersection(a: (f64, f64), b: (f64, f64)) -> f64 {
     (a.1.min(b.1) - a.0.max(b.0)).max(0.0)
 }
 
-/// (tps, fps, cts[k]) for one set of detections.
-fn clip_stats(
-    dets: &[(f64, f64)],
+/// What one detection contributes on its own: whether it passes the detection-tolerance
+/// criterion (a true detection) and, if not, which other classes it cross-triggers on.
+#[derive(Debug, Clone)]
+struct RunStats {
+    passes: bool,
+    cross: Vec<bool>,
+}
+
+fn run_stats(
+    d: (f64, f64),
     target: &[(f64, f64)],
     others: &[&[(f64, f64)]],
     crit: Criteria,
-    cts: &mut [f64],
-) -> (f64, f64) {
-    let mut passes = Vec::with_capacity(dets.len());
-    for &d in dets {
-        let total: f64 = target
+) -> RunStats {
+    let total: f64 = target
+        .iter()
+        .map(|&g| intersection(d, g))
+        .fold(0.0, |a, b| a + b);
+    let passes = round6(total) >= round6(crit.dtc * (d.1 - d.0));
+    let cross = match crit.cttc {
+        Some(cttc) => others
             .iter()
-            .map(|&g| intersection(d, g))
-            .fold(0.0, |a, b| a + b);
-        passes.push(round6(total) >= round6(crit.dtc * (d.1 - d.0)));
-    }
-    let n_pass = passes.iter().filter(|&&p| p).count();
-    let fps = (dets.len() - n_pass) as f64;
-    let mut tps = 0.0;
-    for &g in target {
-        let cov: f64 = dets
-            .iter()
-            .zip(&passes)
-            .map(|(&d, &p)| if p { intersection(d, g) } else { 0.0 })
-            .fold(0.0, |a, b| a + b);
-        if round6(cov) >= round6(crit.gtc * (g.1 - g.0)) {
-            tps += 1.0;
-        }
-    }
-    if let Some(cttc) = crit.cttc {
-        for (k, other) in others.iter().enumerate() {
-            cts[k] = 0.0;
-            if other.is_empty() {
-                continue;
-            }
-            for (&d, &p) in dets.iter().zip(&passes) {
-                let total: f64 = if p {
-                    0.0
-                } else {
-                    other
-                        .iter()
-                        .map(|&g| intersection(d, g))
-                        .fold(0.0, |a, b| a + b)
-                };
-                if round6(total) >= round6(cttc * (d.1 - d.0)) {
-                    cts[k] += 1.0;
+            .map(|other| {
+                !other.is_empty() && {
+                    let total: f64 = if passes {
+                        0.0
+                    } else {
+                        other
+                            .iter()
+                            .map(|&g| intersection(d, g))
+                            .fold(0.0, |a, b| a + b)
+                    };
+                    round6(total) >= round6(cttc * (d.1 - d.0))
                 }
-            }
-        }
-    }
-    (tps, fps)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    RunStats { passes, cross }
 }
 
-/// Change points of one clip and class: (score, Δtps, Δfps, Δcts).
-type Deltas = Vec<(f64, f64, f64, Vec<f64>)>;
+/// Hashes a frame range packed into a `u64` by multiplying it with an odd constant: the keys
+/// are small distinct integers, so SipHash's protection buys nothing here.
+#[derive(Default)]
+struct FrameRangeHasher(u64);
 
-fn clip_class_deltas(clip: &ClipInput, class: usize, crit: Criteria) -> Deltas {
+impl std::hash::Hasher for FrameRangeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// Change points of one clip and class, flat: `scores[i]` with Δtps `dt[i]`, Δfps `df[i]`
+/// and Δcts `dc[i * n_other ..][..n_other]`.
+#[derive(Debug, Default)]
+struct Deltas {
+    scores: Vec<f64>,
+    dt: Vec<f64>,
+    df: Vec<f64>,
+    dc: Vec<f64>,
+}
+
+impl Deltas {
+    fn push(&mut self, score: f64, dt: f64, df: f64, dc: &[f64]) {
+        self.scores.push(score);
+        self.dt.push(dt);
+        self.df.push(df);
+        self.dc.extend_from_slice(dc);
+    }
+}
+
+/// Append the change points of one clip and class to `out`. A detection's own statistics depend
+/// only on its frame range, and a sweep over all thresholds meets each range at most a few
+/// times, so they are computed once per range.
+fn clip_class_deltas(clip: &ClipInput, class: usize, crit: Criteria, out: &mut Deltas) {
     let table = clip.scores;
     let track = table.class_scores(class);
+    let ts = &table.timestamps;
     let n_classes = table.classes.len();
     let target = &clip.gt[class];
     let others: Vec<&[(f64, f64)]> = (0..n_classes)
@@ -167,9 +196,6 @@ fn clip_class_deltas(clip: &ClipInput, class: usize, crit: Criteria) -> Deltas {
         .map(|k| clip.gt[k].as_slice())
         .collect();
     let n_other = if crit.cttc.is_some() { others.len() } else { 0 };
-    let mut unique: Vec<f64> = track.clone();
-    unique.sort_by(f64::total_cmp);
-    unique.dedup();
     let no_gt_anywhere =
         target.is_empty() && (crit.cttc.is_none() || others.iter().all(|o| o.is_empty()));
     if no_gt_anywhere {
@@ -190,38 +216,78 @@ fn clip_class_deltas(clip: &ClipInput, class: usize, crit: Criteria) -> Deltas {
             })
             .collect();
         deltas.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut out: Deltas = Vec::new();
+        let mut grouped: Vec<(f64, f64)> = Vec::new();
         for (s, d) in deltas {
-            match out.last_mut() {
-                Some(last) if last.0 == s => last.2 += d,
-                _ => out.push((s, 0.0, d, vec![0.0; n_other])),
+            match grouped.last_mut() {
+                Some(last) if last.0 == s => last.1 += d,
+                _ => grouped.push((s, d)),
             }
         }
-        out.retain(|x| x.2 != 0.0);
-        return out;
+        let zeros = vec![0.0; n_other];
+        for (s, d) in grouped.into_iter().filter(|x| x.1 != 0.0) {
+            out.push(s, 0.0, d, &zeros);
+        }
+        return;
     }
+    let mut unique: Vec<f64> = track.clone();
+    unique.sort_by(f64::total_cmp);
+    unique.dedup();
     // Statistics at each unique threshold, ascending; then the "+inf" zero state.
-    let mut stats: Vec<(f64, f64, Vec<f64>)> = Vec::with_capacity(unique.len());
+    let stride = 2 + n_other;
+    let mut stats: Vec<f64> = Vec::with_capacity(unique.len() * stride);
     let mut dets = Vec::new();
+    let mut cache: HashMap<u64, RunStats, BuildHasherDefault<FrameRangeHasher>> =
+        HashMap::default();
+    let mut passing: Vec<(f64, f64)> = Vec::new();
     let mut cts = vec![0.0; n_other];
     for &u in &unique {
-        runs(&track, &table.timestamps, u, &mut dets);
-        let (tps, fps) = clip_stats(&dets, target, &others, crit, &mut cts);
-        stats.push((tps, fps, cts.clone()));
+        runs(&track, u, &mut dets);
+        let mut fps = 0.0;
+        cts.iter_mut().for_each(|c| *c = 0.0);
+        passing.clear();
+        for &(a, b) in &dets {
+            let r = cache
+                .entry(((a as u64) << 32) | b as u64)
+                .or_insert_with(|| run_stats((ts[a], ts[b]), target, &others, crit));
+            if r.passes {
+                passing.push((ts[a], ts[b]));
+            } else {
+                fps += 1.0;
+            }
+            for (c, &x) in cts.iter_mut().zip(&r.cross) {
+                *c += f64::from(u8::from(x));
+            }
+        }
+        let mut tps = 0.0;
+        for &g in target {
+            let cov: f64 = passing
+                .iter()
+                .map(|&d| intersection(d, g))
+                .fold(0.0, |x, y| x + y);
+            if round6(cov) >= round6(crit.gtc * (g.1 - g.0)) {
+                tps += 1.0;
+            }
+        }
+        stats.push(tps);
+        stats.push(fps);
+        stats.extend_from_slice(&cts);
     }
-    let mut out = Vec::new();
-    for i in 0..unique.len() {
-        let next = stats.get(i + 1);
-        let dt = stats[i].0 - next.map_or(0.0, |s| s.0);
-        let df = stats[i].1 - next.map_or(0.0, |s| s.1);
-        let dc: Vec<f64> = (0..n_other)
-            .map(|k| stats[i].2[k] - next.map_or(0.0, |s| s.2[k]))
-            .collect();
+    let zero = vec![0.0; stride];
+    let mut dc = vec![0.0; n_other];
+    for (i, &u) in unique.iter().enumerate() {
+        let here = &stats[i * stride..(i + 1) * stride];
+        let next = stats
+            .get((i + 1) * stride..(i + 2) * stride)
+            .unwrap_or(&zero);
+        let dt = here[0] - next[0];
+        let df = here[1] - next[1];
+        for k in 0..n_other {
+            dc[k] = here[2 + k] - next[2 + k];
+        }
         if dt != 0.0 || df != 0.0 || dc.iter().any(|&x| x != 0.0) {
-            out.push((unique[i], dt, df, dc));
+            out.push(u, dt, df, &dc);
         }
     }
-    out
 }
 
 /// Validate inputs as sed_scores_eval does and compute the accumulated statistics.
@@ -328,25 +394,29 @@ pub fn statistics(
     let per_class: Vec<ClassStats> = (0..n_classes)
         .into_par_iter()
         .map(|c| {
-            let mut all: Deltas = clips
-                .iter()
-                .flat_map(|clip| clip_class_deltas(clip, c, crit))
-                .collect();
-            all.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut all = Deltas::default();
+            for clip in &clips {
+                clip_class_deltas(clip, c, crit, &mut all);
+            }
+            // Stable by score, so equal scores keep clip order (and the sums their order).
+            let mut order: Vec<usize> = (0..all.scores.len()).collect();
+            order.sort_by(|&a, &b| all.scores[a].total_cmp(&all.scores[b]));
             // Group equal scores, then cumulate from the top.
             let mut scores: Vec<f64> = Vec::new();
             let mut grouped: Vec<(f64, f64, Vec<f64>)> = Vec::new();
-            for (s, dt, df, dc) in all {
+            for i in order {
+                let (s, dt, df) = (all.scores[i], all.dt[i], all.df[i]);
+                let dc = &all.dc[i * n_other..(i + 1) * n_other];
                 if scores.last() == Some(&s) {
                     let g = grouped.last_mut().expect("non-empty");
                     g.0 += dt;
                     g.1 += df;
-                    for (a, b) in g.2.iter_mut().zip(&dc) {
+                    for (a, b) in g.2.iter_mut().zip(dc) {
                         *a += b;
                     }
                 } else {
                     scores.push(s);
-                    grouped.push((dt, df, dc));
+                    grouped.push((dt, df, dc.to_vec()));
                 }
             }
             let m = scores.len();

@@ -12,6 +12,7 @@
 pub mod fairseq;
 pub mod fetch;
 pub mod labels;
+pub mod openl3;
 pub mod panns;
 pub mod registry;
 pub mod wav2vec2;

@@ -6,6 +6,7 @@
 //! default `reflect` edges, as the DESED baseline applies it), then contiguous runs become events.
 
 pub mod ctc;
+pub mod probe;
 
 /// What a model gives for one clip.
 #[derive(Debug, Clone)]
