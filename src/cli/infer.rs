@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::Input;
 use crate::audio::{self, LoadOptions, Waveform};
-use crate::models::{openl3, panns, registry, AudioModel, EmbedOptions};
+use crate::models::{openl3, panns, registry, wav2vec2, AudioModel, EmbedOptions};
 use crate::tasks::{ClipOutput, Embeddings};
 
 /// Which model, from which file.
@@ -104,6 +104,14 @@ impl Backbone {
                 let cfg = openl3::Config::preset(&name)
                     .with_context(|| format!("model {name} has no OpenL3 configuration"))?;
                 Box::new(openl3::load(&path, &cfg, device).with_context(at)?)
+            }
+            "wav2vec2" | "hubert" | "wavlm" => {
+                let family = wav2vec2::Family::parse(&spec.family).expect("a speech family");
+                // The card's arguments describe its own download only; a given checkpoint
+                // brings its configuration (config.json, fairseq args/cfg).
+                let card = serde_json::to_value(&spec.arguments)?;
+                let card = args.checkpoint.is_none().then_some(&card);
+                Box::new(wav2vec2::load(&path, family, card, device).with_context(at)?)
             }
             family => bail!("model {name}: the {family} family cannot run yet"),
         };

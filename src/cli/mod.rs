@@ -20,6 +20,7 @@ mod output;
 mod plot;
 pub mod shard;
 mod tag;
+mod transcribe;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +81,8 @@ pub enum Command {
     Features(features::FeaturesArgs),
     /// Combine the outputs of a sharded run (`--shard I/N`) into the single-process output.
     Merge(merge::MergeArgs),
+    /// Speech to text with a CTC model (wav2vec2-base-960h), greedy decoding.
+    Transcribe(transcribe::TranscribeArgs),
 }
 
 /// Exit status when some inputs failed but the run went on.
@@ -208,6 +211,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&cli, args),
         Command::Features(args) => features::run(&cli, args),
         Command::Merge(args) => merge::run(args),
+        Command::Transcribe(args) => transcribe::run(&cli, args),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

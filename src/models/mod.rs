@@ -9,11 +9,14 @@
 //!
 //! [`ModelSpec`]: registry::ModelSpec
 
+pub mod fairseq;
 pub mod fetch;
 pub mod labels;
 pub mod openl3;
 pub mod panns;
 pub mod registry;
+pub mod wav2vec2;
+pub mod wavlm;
 
 use crate::tasks::{ClipOutput, Embeddings};
 
@@ -92,6 +95,12 @@ pub trait AudioModel {
             timestamps: vec![0.0],
             scene: e,
         })
+    }
+
+    /// [`AudioModel::embed`] for several clips at once. The default runs them one by one;
+    /// models that can batch clips of different lengths (attention masks) override it.
+    fn embed_batch(&self, clips: &[&[f32]], options: &EmbedOptions) -> Result<Vec<Embeddings>> {
+        clips.iter().map(|c| self.embed(c, options)).collect()
     }
 
     /// Whether [`ClipOutput::framewise`] is filled (sound event detection).

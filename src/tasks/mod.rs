@@ -5,6 +5,7 @@
 //! thresholds on median-filtered framewise probabilities (scipy's `median_filter` with its
 //! default `reflect` edges, as the DESED baseline applies it), then contiguous runs become events.
 
+pub mod ctc;
 pub mod probe;
 
 /// What a model gives for one clip.
