@@ -69,7 +69,7 @@ pub enum Command {
     Tag(tag::TagArgs),
     /// Sound event detection: framewise probabilities turned into timed events.
     Detect(detect::DetectArgs),
-    /// Clip embeddings as a (files × dim) .npy.
+    /// Time-stamped and scene embeddings: one .npz per file, or scene embeddings stacked in a .npy.
     Embed(embed::EmbedArgs),
     /// Inspect or convert model checkpoints (PyTorch, safetensors, Hugging Face, Keras .h5).
     Checkpoint(checkpoint::CheckpointArgs),
