@@ -19,6 +19,110 @@ fn exercise(data: &[u8]) {
     let _ = safetensors::parse(data);
 }
 
+/// xorshift64: the same mutations on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// One to four bit flips, byte overwrites, truncations, huge length-like values or splices from
+/// another seed, applied to a random seed.
+fn mutate(seeds: &[Vec<u8>], rng: &mut Rng) -> Vec<u8> {
+    let mut data = seeds[rng.next() as usize % seeds.len()].clone();
+    for _ in 0..1 + rng.next() % 4 {
+        if data.is_empty() {
+            break;
+        }
+        let at = rng.next() as usize % data.len();
+        match rng.next() % 5 {
+            0 => data[at] ^= 1 << (rng.next() % 8),
+            1 => data[at] = rng.next() as u8,
+            2 => data.truncate(at),
+            3 => {
+                // Overwrite with a length-like value, the classic way to claim huge sizes.
+                let v = (rng.next() as u32 | 0x8000_0000).to_le_bytes();
+                let end = (at + 4).min(data.len());
+                data[at..end].copy_from_slice(&v[..end - at]);
+            }
+            _ => {
+                let other = &seeds[rng.next() as usize % seeds.len()];
+                let from = rng.next() as usize % other.len().max(1);
+                let len = (rng.next() as usize % 64).min(other.len().saturating_sub(from));
+                data.splice(at..at, other[from..from + len].iter().copied());
+            }
+        }
+    }
+    data
+}
+
+/// Small files under `dir` (recursively) as seeds, sorted.
+fn seeds_under(dir: &Path, max_len: u64, out: &mut Vec<Vec<u8>>) {
+    for entry in std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e} — run scripts/test.sh", dir.display()))
+    {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            seeds_under(&p, max_len, out);
+        } else if std::fs::metadata(&p).unwrap().len() < max_len {
+            out.push(std::fs::read(&p).unwrap());
+        }
+    }
+    out.sort();
+}
+
+/// Run `f` on `data` written to a file with extension `ext`; a panic fails the test with the
+/// input saved.
+fn check_file(label: &str, ext: &str, data: &[u8], f: impl Fn(&Path)) {
+    let dir = std::env::temp_dir();
+    let path = dir.join(format!("earshot-fuzz-{}-{label}.{ext}", std::process::id()));
+    std::fs::write(&path, data).unwrap();
+    let ok = catch_unwind(AssertUnwindSafe(|| f(&path))).is_ok();
+    if ok {
+        std::fs::remove_file(&path).unwrap();
+    } else {
+        panic!("{label}: panicked; input kept at {}", path.display());
+    }
+}
+
+#[test]
+fn seeded_mutations_of_dataset_metadata_never_panic() {
+    let mut seeds = Vec::new();
+    seeds_under(&common::data_dir().join("datasets"), 1 << 16, &mut seeds);
+    seeds_under(&common::data_dir().join("metrics"), 1 << 16, &mut seeds);
+    seeds.retain(|s| std::str::from_utf8(s).is_ok());
+    assert!(seeds.len() >= 20, "seed corpus");
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for round in 0..3000 {
+        let data = mutate(&seeds, &mut rng);
+        check_file(&format!("meta{round}"), "tsv", &data, |p| {
+            earshot::datasets::parse_with_every_loader(p)
+        });
+    }
+}
+
+#[test]
+fn seeded_mutations_of_audio_files_never_panic() {
+    let mut seeds = Vec::new();
+    seeds_under(&common::data_dir().join("audio"), 1 << 17, &mut seeds);
+    assert!(seeds.len() >= 8, "seed corpus");
+    let exts = ["wav", "flac", "mp3", "ogg", "m4a"];
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    for round in 0..600 {
+        let data = mutate(&seeds, &mut rng);
+        let ext = exts[rng.next() as usize % exts.len()];
+        check_file(&format!("audio{round}"), ext, &data, |p| {
+            let _ = earshot::audio::probe(p);
+            let _ = earshot::audio::load(p, earshot::audio::LoadOptions::mono(16000));
+        });
+    }
+}
+
 fn check(label: &str, data: &[u8]) {
     if catch_unwind(AssertUnwindSafe(|| exercise(data))).is_err() {
         let dump = std::env::temp_dir().join(format!("earshot-fuzz-{label}.bin"));
@@ -57,40 +161,9 @@ fn seeded_mutations_of_real_checkpoints_never_panic() {
         .collect();
     assert!(seeds.len() >= 15, "seed corpus");
     seeds.sort();
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut rand = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let rounds = 20000;
-    for round in 0..rounds {
-        let seed = &seeds[rand() as usize % seeds.len()];
-        let mut data = seed.clone();
-        for _ in 0..1 + rand() % 4 {
-            if data.is_empty() {
-                break;
-            }
-            let at = rand() as usize % data.len();
-            match rand() % 5 {
-                0 => data[at] ^= 1 << (rand() % 8),
-                1 => data[at] = rand() as u8,
-                2 => data.truncate(at),
-                3 => {
-                    // Overwrite with a length-like value, the classic way to claim huge sizes.
-                    let v = (rand() as u32 | 0x8000_0000).to_le_bytes();
-                    let end = (at + 4).min(data.len());
-                    data[at..end].copy_from_slice(&v[..end - at]);
-                }
-                _ => {
-                    let other = &seeds[rand() as usize % seeds.len()];
-                    let from = rand() as usize % other.len().max(1);
-                    let len = (rand() as usize % 64).min(other.len().saturating_sub(from));
-                    data.splice(at..at, other[from..from + len].iter().copied());
-                }
-            }
-        }
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for round in 0..20000 {
+        let data = mutate(&seeds, &mut rng);
         check(&format!("round{round}"), &data);
     }
 }

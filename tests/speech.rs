@@ -432,3 +432,48 @@ fn bare_weights_file_takes_the_model_cards_arguments() {
     let d = max_abs(&got.frames, &got.shape, &read(r["last"].as_str().unwrap()));
     assert!(d <= 1e-4, "{d:e}");
 }
+
+#[test]
+fn cli_batches_files_of_different_lengths_with_attention_masks() {
+    // Two clips of different lengths in one pass (--batch-size 2) through a layer-norm model
+    // (attention masks) and a group-norm one (equal lengths only, so they run apart): each
+    // file's hidden states equal its single-clip reference.
+    let m = manifest();
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, model) in [("wavlm-large", "wavlm"), ("w2v-base", "wav2vec2")] {
+        let e = entry(&m, name);
+        let wavs: Vec<PathBuf> = ["hello", "quick"]
+            .iter()
+            .map(|c| dir().join(result(e, c)["wav"].as_str().unwrap()))
+            .collect();
+        let out = tmp.path().join(name);
+        let folder = dir().join(name);
+        run_ok(&[
+            "embed",
+            "--model",
+            model,
+            "--checkpoint",
+            folder.to_str().unwrap(),
+            "--layer",
+            "all",
+            "--batch-size",
+            "2",
+            "-o",
+            out.to_str().unwrap(),
+            wavs[0].to_str().unwrap(),
+            wavs[1].to_str().unwrap(),
+        ]);
+        for (clip, wav) in ["hello", "quick"].iter().zip(&wavs) {
+            let npz = out.join(format!("{}.npz", wav.file_name().unwrap().to_str().unwrap()));
+            let arrays: std::collections::HashMap<_, _> =
+                npy::read_npz(&npz).unwrap().into_iter().collect();
+            let want = read(result(e, clip)["hidden"].as_str().unwrap());
+            let got = &arrays["embedding"];
+            assert_eq!(got.shape, want.shape, "{name} {clip}");
+            let got: Vec<f32> = got.data.iter().map(|&v| v as f32).collect();
+            let d = common::max_abs_diff(&got, &want.data);
+            assert!(d <= 1e-4, "{name} {clip}: {d:e}");
+            assert_eq!(arrays["timestamps"].shape[0], want.shape[1], "{name} {clip}");
+        }
+    }
+}

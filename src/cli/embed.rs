@@ -59,6 +59,10 @@ pub struct EmbedArgs {
     /// Hidden state(s) of layered models: `last`, `all`, or an index (0 = the input embeddings).
     #[arg(long, default_value = "last", value_parser = parse_layers)]
     pub layer: Layers,
+    /// Clips embedded together, up to this many (and 120 s of audio) per pass, where the model
+    /// batches (wav2vec 2.0 large/HuBERT/WavLM with attention masks; equal lengths otherwise).
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
     /// Reduce frames: `none` keeps them, `mean` averages per layer. Default: frames in each
     /// `.npz`, scene embeddings when stacking into one `.npy`.
     #[arg(long, value_enum)]
@@ -195,35 +199,71 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     let mut names: Vec<String> = Vec::new();
     let mut row_shape: Option<Vec<usize>> = None;
     let mut failed = 0;
-    for_each_clip(inputs, backbone.sample_rate(), |path, wave| {
-        let result = wave
-            .and_then(|w| embed_clip(&backbone, &w.samples, args))
-            .and_then(|e| {
-                if single_frames {
-                    output::atomically(&npy_out, |tmp| {
-                        crate::npy::write(tmp, &e.frames, &e.shape)
-                    })?;
-                } else if to_npy {
-                    let shape = e.scene_shape();
-                    if row_shape.get_or_insert_with(|| shape.clone()) != &shape {
-                        bail!("embedding shape {shape:?} differs from the first file's");
-                    }
-                    rows.extend_from_slice(&e.scene);
-                    names.push(path.display().to_string());
-                } else {
-                    let target = &targets[path];
-                    write_npz(target, &e, args.pool.unwrap_or(EmbedPool::None))
-                        .with_context(|| format!("{}", target.display()))?;
+    let mut deliver = |path: &Path, result: Result<Embeddings>| {
+        let result = result.and_then(|e| {
+            if single_frames {
+                output::atomically(&npy_out, |tmp| crate::npy::write(tmp, &e.frames, &e.shape))?;
+            } else if to_npy {
+                let shape = e.scene_shape();
+                if row_shape.get_or_insert_with(|| shape.clone()) != &shape {
+                    bail!("embedding shape {shape:?} differs from the first file's");
                 }
-                Ok(())
-            });
+                rows.extend_from_slice(&e.scene);
+                names.push(path.display().to_string());
+            } else {
+                let target = &targets[path];
+                write_npz(target, &e, args.pool.unwrap_or(EmbedPool::None))
+                    .with_context(|| format!("{}", target.display()))?;
+            }
+            Ok(())
+        });
         if let Err(e) = result {
             bar.suspend(|| report(path, &format!("{e:#}")));
             failed += 1;
         }
         bar.inc(1);
+    };
+    // Whole-clip embeddings batch across files; windows (`--window`) go file by file.
+    let max_samples = 120 * backbone.sample_rate() as usize;
+    let options = args.options();
+    let mut pending: Vec<(PathBuf, Vec<f32>)> = Vec::new();
+    let flush = |pending: &mut Vec<(PathBuf, Vec<f32>)>,
+                 deliver: &mut dyn FnMut(&Path, Result<Embeddings>)| {
+        if pending.is_empty() {
+            return;
+        }
+        let clips: Vec<&[f32]> = pending.iter().map(|(_, s)| s.as_slice()).collect();
+        match backbone.embed_batch(&clips, &options) {
+            Ok(outs) => pending
+                .iter()
+                .zip(outs)
+                .for_each(|((p, _), e)| deliver(p, Ok(e))),
+            // Attribute a failure to its own clip.
+            Err(_) => pending
+                .iter()
+                .for_each(|(p, s)| deliver(p, backbone.embed(s, &options))),
+        }
+        pending.clear();
+    };
+    for_each_clip(inputs, backbone.sample_rate(), |path, wave| {
+        match wave {
+            Err(e) => deliver(path, Err(e)),
+            Ok(w) if args.window.is_some() => {
+                deliver(path, embed_clip(&backbone, &w.samples, args))
+            }
+            Ok(w) => {
+                let queued: usize = pending.iter().map(|(_, s)| s.len()).sum();
+                if pending.len() >= args.batch_size.max(1)
+                    || (!pending.is_empty() && queued + w.samples.len() > max_samples)
+                {
+                    flush(&mut pending, &mut deliver);
+                }
+                pending.push((path.to_path_buf(), w.samples));
+            }
+        }
         Ok(())
     })?;
+    flush(&mut pending, &mut deliver);
     bar.finish_and_clear();
     if to_npy && !single_frames && !names.is_empty() {
         let mut shape = vec![names.len()];

@@ -145,6 +145,12 @@ impl Backbone {
         Ok(self.model.embed(samples, options)?)
     }
 
+    /// [`Backbone::embed`] for several clips in one pass where the model can (padding with
+    /// attention masks, or equal lengths).
+    pub fn embed_batch(&self, clips: &[&[f32]], options: &EmbedOptions) -> Result<Vec<Embeddings>> {
+        Ok(self.model.embed_batch(clips, options)?)
+    }
+
     /// Whether the model gives framewise output.
     pub fn is_sed(&self) -> bool {
         self.model.is_sed()

@@ -326,3 +326,28 @@ pub fn check_files_exist<'a>(
     }
     Ok(issues)
 }
+
+/// Run every metadata loader over one file, ignoring the results: the entry point of the
+/// `metadata` fuzz target and its regression test. Any panic is a bug.
+#[doc(hidden)]
+pub fn parse_with_every_loader(path: &Path) {
+    let _ = audioset::read_class_labels(path);
+    let _ = audioset::read_ontology(path);
+    let _ = audioset::read_segments(path, None);
+    let _ = audioset::read_strong_segments(path);
+    let _ = audioset::read_mid_to_display_name(path);
+    let _ = dcase::read_strong(path).map(|(labels, _)| {
+        let _ = labels.check_events();
+        if let Ok((d, _)) = dcase::read_durations(path) {
+            let _ = labels.check_durations(&d);
+        }
+    });
+    let _ = dcase::read_weak(path);
+    let _ = dcase::read_score_table(path);
+    let _ = esc50::read_meta(path);
+    let _ = fsd50k::read_ground_truth(path);
+    let _ = fsd50k::read_vocabulary(path);
+    let _ = tau::read_meta(path);
+    let _ = tau::read_output(path);
+    let _ = urbansound8k::read_meta(path);
+}
