@@ -464,7 +464,10 @@ fn cli_batches_files_of_different_lengths_with_attention_masks() {
             wavs[1].to_str().unwrap(),
         ]);
         for (clip, wav) in ["hello", "quick"].iter().zip(&wavs) {
-            let npz = out.join(format!("{}.npz", wav.file_name().unwrap().to_str().unwrap()));
+            let npz = out.join(format!(
+                "{}.npz",
+                wav.file_name().unwrap().to_str().unwrap()
+            ));
             let arrays: std::collections::HashMap<_, _> =
                 npy::read_npz(&npz).unwrap().into_iter().collect();
             let want = read(result(e, clip)["hidden"].as_str().unwrap());
@@ -473,7 +476,10 @@ fn cli_batches_files_of_different_lengths_with_attention_masks() {
             let got: Vec<f32> = got.data.iter().map(|&v| v as f32).collect();
             let d = common::max_abs_diff(&got, &want.data);
             assert!(d <= 1e-4, "{name} {clip}: {d:e}");
-            assert_eq!(arrays["timestamps"].shape[0], want.shape[1], "{name} {clip}");
+            assert_eq!(
+                arrays["timestamps"].shape[0], want.shape[1],
+                "{name} {clip}"
+            );
         }
     }
 }
