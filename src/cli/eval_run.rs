@@ -176,7 +176,8 @@ fn tagging_report(
     })
 }
 
-fn audioset_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
+/// The AudioSet labels, after checking that the model is a 527-class AudioSet tagger.
+fn audioset_tagger(backbone: &Backbone) -> Result<&'static Labels> {
     let labels = Labels::audioset();
     if backbone.classes() != labels.len() {
         bail!(
@@ -186,6 +187,11 @@ fn audioset_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
             labels.len()
         );
     }
+    Ok(labels)
+}
+
+fn audioset_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
+    let labels = audioset_tagger(backbone)?;
     let listing = args.root.join(format!("{}_segments.csv", args.split));
     let (segments, issues) = audioset::read_segments(&listing, None)?;
     warn(&issues);
@@ -227,15 +233,7 @@ fn audioset_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
 }
 
 fn fsd50k_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
-    let labels = Labels::audioset();
-    if backbone.classes() != labels.len() {
-        bail!(
-            "model {} has {} outputs, not the {} AudioSet classes that FSD50K maps to",
-            backbone.name,
-            backbone.classes(),
-            labels.len()
-        );
-    }
+    let labels = audioset_tagger(backbone)?;
     let gt_dir = args.root.join("FSD50K.ground_truth");
     let vocab_path = gt_dir.join("vocabulary.csv");
     let vocabulary = fsd50k::read_vocabulary(&vocab_path)?;
