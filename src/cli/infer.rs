@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::Input;
 use crate::audio::{self, LoadOptions, Waveform};
-use crate::models::{panns, registry, AudioModel, EmbedOptions};
+use crate::models::{panns, passt, registry, AudioModel, EmbedOptions};
 use crate::tasks::{ClipOutput, Embeddings};
 
 /// Which model, from which file.
@@ -60,6 +60,10 @@ impl Backbone {
                 let cfg = panns::Config::preset(&name)
                     .with_context(|| format!("model {name} has no PANNs configuration"))?;
                 Box::new(panns::load(&path, &cfg, device).with_context(at)?)
+            }
+            "passt" => {
+                let cfg = passt::Config::from_spec(spec)?;
+                Box::new(passt::load(&path, &cfg, device).with_context(at)?)
             }
             family => bail!("model {name}: the {family} family cannot run yet"),
         };

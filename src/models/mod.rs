@@ -12,6 +12,7 @@
 pub mod fetch;
 pub mod labels;
 pub mod panns;
+pub mod passt;
 pub mod registry;
 
 use crate::tasks::{ClipOutput, Embeddings};
