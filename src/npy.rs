@@ -104,6 +104,42 @@ pub fn write<T: NpyElement>(path: &Path, data: &[T], shape: &[usize]) -> Result<
     Ok(())
 }
 
+/// Write named arrays (each the bytes of a `.npy`, from [`to_bytes`]) to `path` as an
+/// uncompressed `.npz`, the layout of `np.savez`: member `NAME.npy` per array.
+pub fn write_npz(path: &Path, arrays: &[(&str, Vec<u8>)]) -> Result<()> {
+    let mut zip = zip::ZipWriter::new(BufWriter::new(File::create(path)?));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(arrays.iter().map(|(_, b)| b.len()).sum::<usize>() >= u32::MAX as usize);
+    for (name, bytes) in arrays {
+        zip.start_file(format!("{name}.npy"), options)
+            .map_err(|e| NpyError::Format(e.to_string()))?;
+        zip.write_all(bytes)?;
+    }
+    zip.finish()
+        .map_err(|e| NpyError::Format(e.to_string()))?
+        .flush()?;
+    Ok(())
+}
+
+/// Read every member of an `.npz` (as [`write_npz`] or `np.savez` writes them), by name without
+/// the `.npy` suffix.
+pub fn read_npz(path: &Path) -> Result<Vec<(String, NpyArray)>> {
+    let mut zip =
+        zip::ZipArchive::new(File::open(path)?).map_err(|e| NpyError::Format(e.to_string()))?;
+    (0..zip.len())
+        .map(|i| {
+            let mut f = zip
+                .by_index(i)
+                .map_err(|e| NpyError::Format(e.to_string()))?;
+            let name = f.name().trim_end_matches(".npy").to_string();
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes)?;
+            Ok((name, from_bytes(&bytes)?))
+        })
+        .collect()
+}
+
 fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str> {
     let pat = format!("'{key}':");
     let start = header

@@ -241,6 +241,82 @@ fn embed_cli_writes_files_by_dim_in_input_order() {
 }
 
 #[test]
+fn embed_cli_directory_output_has_frames_timestamps_and_scene_per_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("emb");
+    let c = ckpt("Cnn14");
+    let clip = audio(CLIPS[0]);
+    // Whole clip: one frame, and the scene is the reference clip embedding.
+    let out = common::earshot(&[
+        "embed",
+        "--checkpoint",
+        &c,
+        "-o",
+        dir.to_str().unwrap(),
+        &clip,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = std::path::Path::new(&clip)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let npz = dir.join(format!("{name}.npz"));
+    let arrays: std::collections::HashMap<_, _> =
+        npy::read_npz(&npz).unwrap().into_iter().collect();
+    let want = read(&format!("Cnn14__{}__embedding.npy", stem(CLIPS[0])));
+    assert_eq!(arrays["embedding"].shape, vec![1, 2048]);
+    assert_eq!(arrays["scene"].shape, vec![2048]);
+    assert_eq!(arrays["timestamps"].data, vec![0.0]);
+    for key in ["embedding", "scene"] {
+        let diff = arrays[key]
+            .data
+            .iter()
+            .zip(&want.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(diff <= 1e-4, "{key}: {diff}");
+    }
+    // Windows of 1 s every 0.5 s: a frame per window, centred times, scene = their mean.
+    let out = common::earshot(&[
+        "embed",
+        "--checkpoint",
+        &c,
+        "--window",
+        "1",
+        "--hop",
+        "0.5",
+        "-o",
+        dir.to_str().unwrap(),
+        &clip,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let arrays: std::collections::HashMap<_, _> =
+        npy::read_npz(&npz).unwrap().into_iter().collect();
+    let frames = &arrays["embedding"];
+    let n = frames.shape[0];
+    assert!(n >= 2 && frames.shape[1] == 2048, "{:?}", frames.shape);
+    let t = &arrays["timestamps"].data;
+    assert_eq!(t.len(), n);
+    assert!(
+        (t[0] - 0.5).abs() < 1e-9 && (t[1] - 1.0).abs() < 1e-9,
+        "{t:?}"
+    );
+    for d in 0..2048 {
+        let mean = (0..n).map(|f| frames.data[f * 2048 + d]).sum::<f64>() / n as f64;
+        assert!((mean - arrays["scene"].data[d]).abs() < 1e-5);
+    }
+}
+
+#[test]
 fn detect_cli_events_follow_the_reference_framewise_output() {
     let tmp = tempfile::tempdir().unwrap();
     let c = ckpt("Cnn14_DecisionLevelMax");

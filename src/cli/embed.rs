@@ -1,16 +1,36 @@
-//! `earshot embed`: the model's clip embedding (2048-d for Cnn14) for each file.
+//! `earshot embed`: time-stamped and scene embeddings for each file.
 //!
-//! Output is one `.npy` of shape (files, dim) in input order, with the order written beside it
-//! (`OUT.files.txt`, one path per line); files that fail are left out of both and reported.
+//! Every model gives frame embeddings with their centre times and a scene embedding (the HEAR
+//! 2021 pair): OpenL3 a frame per 1-s window, PaSST a frame per window of its own hop, the speech
+//! models a frame per 20 ms and per hidden state, PANNs one frame for the clip (or one per
+//! `--window`). Outputs:
+//! - `-o DIR`: one `DIR/<input file name>.npz` per input with `embedding` (frames × dim, or
+//!   layers × frames × dim; the scene shape with `--pool mean`), `timestamps` (seconds, f64, one
+//!   per frame) and `scene`. Each file is written atomically as soon as its input is done.
+//! - `-o OUT.npy`: the scene embeddings of all inputs stacked (files × dim, or files × layers ×
+//!   dim) in input order, the order beside it in `OUT.files.txt`; with `--pool none` and a single
+//!   input, that input's frame embeddings instead.
+//!
+//! Files that fail are reported and left out; the others complete.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::infer::{for_each_clip, Backbone, ModelArgs};
-use super::tag::{run_clip, Pool};
 use super::{expand_inputs, output, progress, report, Cli};
+use crate::models::{EmbedOptions, Layers};
+use crate::tasks::Embeddings;
+
+/// How frame embeddings reduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmbedPool {
+    /// Keep every frame.
+    None,
+    /// Average over frames (per layer).
+    Mean,
+}
 
 /// Arguments of `earshot embed`.
 #[derive(Debug, Args)]
@@ -20,56 +40,191 @@ pub struct EmbedArgs {
     pub inputs: Vec<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Output `.npy` (files × dim); the file order goes to `<OUT>.files.txt`.
+    /// A directory (one `.npz` per input) or an `.npy` file (stacked scene embeddings).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Embed windows of this many seconds and average them, instead of the whole clip.
+    /// Embed windows of this many seconds as frames (for whole-clip models such as PANNs).
     #[arg(long)]
     pub window: Option<f64>,
-    /// Hop between windows in seconds (default: the window length).
-    #[arg(long, requires = "window")]
+    /// Seconds between frames: the model's own frame hop (OpenL3: 0.1), or between `--window`s
+    /// (default: the window length).
+    #[arg(long)]
     pub hop: Option<f64>,
+    /// Pad so the first frame is centred on 0 s, as the reference does by default.
+    #[arg(long, overrides_with = "no_center")]
+    pub center: bool,
+    /// Frames start at 0 s (no padding).
+    #[arg(long, overrides_with = "center")]
+    pub no_center: bool,
+    /// Hidden state(s) of layered models: `last`, `all`, or an index (0 = the input embeddings).
+    #[arg(long, default_value = "last", value_parser = parse_layers)]
+    pub layer: Layers,
+    /// Reduce frames: `none` keeps them, `mean` averages per layer. Default: frames in each
+    /// `.npz`, scene embeddings when stacking into one `.npy`.
+    #[arg(long, value_enum)]
+    pub pool: Option<EmbedPool>,
+}
+
+fn parse_layers(s: &str) -> std::result::Result<Layers, String> {
+    match s {
+        "last" => Ok(Layers::Last),
+        "all" => Ok(Layers::All),
+        n => n
+            .parse()
+            .map(Layers::Index)
+            .map_err(|_| format!("expected last, all or a layer index, got {n:?}")),
+    }
+}
+
+impl EmbedArgs {
+    fn options(&self) -> EmbedOptions {
+        EmbedOptions {
+            hop: if self.window.is_some() {
+                None
+            } else {
+                self.hop
+            },
+            center: match (self.center, self.no_center) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            layers: self.layer,
+        }
+    }
+}
+
+/// Embeddings of one clip: the model's own, or one frame per `--window`.
+fn embed_clip(backbone: &Backbone, samples: &[f32], args: &EmbedArgs) -> Result<Embeddings> {
+    let options = args.options();
+    let Some(window) = args.window else {
+        return backbone.embed(samples, &options);
+    };
+    let sr = backbone.sample_rate() as f64;
+    let win = ((window * sr).round() as usize).max(1);
+    let step = ((args.hop.unwrap_or(window) * sr).round() as usize).max(1);
+    let mut frames = Vec::new();
+    let mut timestamps = Vec::new();
+    let mut start = 0usize;
+    let scene_shape = loop {
+        let end = (start + win).min(samples.len());
+        let e = backbone.embed(&samples[start..end], &options)?;
+        frames.extend_from_slice(&e.scene);
+        timestamps.push((start + end) as f64 / 2.0 / sr);
+        if end >= samples.len() {
+            break e.scene_shape();
+        }
+        start += step;
+    };
+    // Frames are (windows, ...scene shape); move the window axis next to the last.
+    let n = timestamps.len();
+    let dim = *scene_shape.last().unwrap_or(&0);
+    let layers = frames.len() / (n * dim).max(1);
+    let mut shape = scene_shape[..scene_shape.len().saturating_sub(1)].to_vec();
+    shape.extend([n, dim]);
+    let mut reordered = vec![0f32; frames.len()];
+    for w in 0..n {
+        for l in 0..layers {
+            let src = (w * layers + l) * dim;
+            let dst = (l * n + w) * dim;
+            reordered[dst..dst + dim].copy_from_slice(&frames[src..src + dim]);
+        }
+    }
+    let scene = Embeddings::mean_over_frames(&reordered, &shape);
+    Ok(Embeddings {
+        frames: reordered,
+        shape,
+        timestamps,
+        scene,
+    })
+}
+
+/// Write one input's `.npz`.
+fn write_npz(path: &Path, e: &Embeddings, pool: EmbedPool) -> Result<()> {
+    let embedding = match pool {
+        EmbedPool::None => crate::npy::to_bytes(&e.frames, &e.shape),
+        EmbedPool::Mean => crate::npy::to_bytes(&e.scene, &e.scene_shape()),
+    };
+    let arrays = [
+        ("embedding", embedding),
+        (
+            "timestamps",
+            crate::npy::to_bytes(&e.timestamps, &[e.timestamps.len()]),
+        ),
+        ("scene", crate::npy::to_bytes(&e.scene, &e.scene_shape())),
+    ];
+    output::atomically(path, |tmp| crate::npy::write_npz(tmp, &arrays))
 }
 
 /// Run `earshot embed`; returns the number of inputs that failed.
 pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
-    if args.output.extension().and_then(|e| e.to_str()) != Some("npy") {
-        bail!("{}: output must end in .npy", args.output.display());
-    }
+    let to_npy = args.output.extension().and_then(|e| e.to_str()) == Some("npy");
     let device = crate::device::resolve(cli.device)?;
     let backbone = Backbone::load(&args.model, device)?;
     let files = expand_inputs(&args.inputs);
-    let bar = progress(files.len(), "embed");
+    if to_npy && args.pool == Some(EmbedPool::None) && files.len() != 1 {
+        bail!(
+            "{}: --pool none writes one input's frames; {} inputs given (use a directory)",
+            args.output.display(),
+            files.len()
+        );
+    }
+    let single_frames = to_npy && args.pool == Some(EmbedPool::None);
+    let plan = if to_npy {
+        files
+            .into_iter()
+            .map(|(p, problem)| (p, problem, args.output.clone()))
+            .collect()
+    } else {
+        output::targets(files, &args.output, false, "npz", ".npy")?
+    };
+    let targets: std::collections::HashMap<PathBuf, PathBuf> = plan
+        .iter()
+        .map(|(p, _, t)| (p.clone(), t.clone()))
+        .collect();
+    let inputs: Vec<super::Input> = plan
+        .into_iter()
+        .map(|(p, problem, _)| (p, problem))
+        .collect();
+    let bar = progress(inputs.len(), "embed");
     let mut rows: Vec<f32> = Vec::new();
     let mut names: Vec<String> = Vec::new();
-    let mut dim = 0;
+    let mut row_shape: Option<Vec<usize>> = None;
     let mut failed = 0;
-    for_each_clip(files, backbone.sample_rate(), |path, wave| {
+    for_each_clip(inputs, backbone.sample_rate(), |path, wave| {
         let result = wave
-            .and_then(|w| run_clip(&backbone, &w.samples, args.window, args.hop, Pool::Mean))
-            .and_then(|out| {
-                out.embedding
-                    .with_context(|| format!("model {} has no clip embedding", backbone.name))
+            .and_then(|w| embed_clip(&backbone, &w.samples, args))
+            .and_then(|e| {
+                if single_frames {
+                    output::atomically(&args.output, |tmp| {
+                        crate::npy::write(tmp, &e.frames, &e.shape)
+                    })?;
+                } else if to_npy {
+                    let shape = e.scene_shape();
+                    if row_shape.get_or_insert_with(|| shape.clone()) != &shape {
+                        bail!("embedding shape {shape:?} differs from the first file's");
+                    }
+                    rows.extend_from_slice(&e.scene);
+                    names.push(path.display().to_string());
+                } else {
+                    let target = &targets[path];
+                    write_npz(target, &e, args.pool.unwrap_or(EmbedPool::None))
+                        .with_context(|| format!("{}", target.display()))?;
+                }
+                Ok(())
             });
-        match result {
-            Ok(e) => {
-                dim = e.len();
-                rows.extend(e);
-                names.push(path.display().to_string());
-            }
-            Err(e) => {
-                bar.suspend(|| report(path, &format!("{e:#}")));
-                failed += 1;
-            }
+        if let Err(e) = result {
+            bar.suspend(|| report(path, &format!("{e:#}")));
+            failed += 1;
         }
         bar.inc(1);
         Ok(())
     })?;
     bar.finish_and_clear();
-    if !names.is_empty() {
-        output::atomically(&args.output, |tmp| {
-            crate::npy::write(tmp, &rows, &[names.len(), dim])
-        })?;
+    if to_npy && !single_frames && !names.is_empty() {
+        let mut shape = vec![names.len()];
+        shape.extend(row_shape.unwrap_or_default());
+        output::atomically(&args.output, |tmp| crate::npy::write(tmp, &rows, &shape))?;
         let list = args.output.with_extension("files.txt");
         output::atomically(&list, |tmp| std::fs::write(tmp, names.join("\n") + "\n"))?;
     }

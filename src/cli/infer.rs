@@ -75,16 +75,6 @@ impl Backbone {
         self.model.sample_rate()
     }
 
-    /// Seconds between framewise outputs.
-    pub fn frame_hop(&self) -> f64 {
-        self.model.frame_hop()
-    }
-
-    /// Number of classes of the classifier head (0 for embedding-only models).
-    pub fn classes(&self) -> usize {
-        self.model.classes()
-    }
-
     /// Run one clip (mono, at [`Backbone::sample_rate`]) as the reference does: one forward pass
     /// over the whole clip.
     pub fn run(&self, samples: &[f32]) -> Result<ClipOutput> {
