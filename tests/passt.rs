@@ -137,3 +137,193 @@ fn no_overlap_s16_matches_hear21passt() {
 fn twenty_second_model_matches_hear21passt() {
     check_model("passt_20sec");
 }
+
+/// The clips as the CLI reads them, with the manifest entry of each.
+fn cli_clips(entry: &Value, names: &[&str]) -> Vec<(String, Value)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    names
+        .iter()
+        .map(|name| {
+            let clip = entry["clips"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["clip"] == *name)
+                .unwrap()
+                .clone();
+            let path = root.join(clip["audio"].as_str().unwrap());
+            (path.display().to_string(), clip)
+        })
+        .collect()
+}
+
+fn checkpoint(entry: &Value) -> String {
+    dir()
+        .join(entry["checkpoint"].as_str().unwrap())
+        .display()
+        .to_string()
+}
+
+#[test]
+fn tag_cli_probabilities_equal_hear21passt() {
+    let entry = model_entry("passt_s_swa_p16_128_ap476");
+    let clips = cli_clips(&entry, &["clip3", "clip10", "clip37"]);
+    let ckpt = checkpoint(&entry);
+    let mut args = vec![
+        "tag",
+        "--model",
+        "passt",
+        "--checkpoint",
+        &ckpt,
+        "--format",
+        "json",
+        "--all-scores",
+        "--threads",
+        "2",
+    ];
+    args.extend(clips.iter().map(|(p, _)| p.as_str()));
+    let out = common::earshot(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), clips.len());
+    for (row, (path, clip)) in rows.iter().zip(&clips) {
+        let want = read(&clip["files"]["probabilities"]);
+        let scores: Vec<f32> = row["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(scores.len(), 527);
+        let diff = max_diff(&scores, &want);
+        eprintln!("tag CLI {path}: probabilities {diff:.2e}");
+        assert!(diff <= TOLERANCE, "{path}: {diff}");
+        assert_eq!(row["model"], "passt-s-f128-p16-s10-ap476");
+    }
+}
+
+#[test]
+fn embed_cli_writes_hear21passt_frames_timestamps_and_scene() {
+    let entry = model_entry("passt_s_swa_p16_128_ap476");
+    let clips = cli_clips(&entry, &["clip3", "clip37"]);
+    let ckpt = checkpoint(&entry);
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("emb");
+    // 0.1 s: shorter than one 16-frame patch (the reference's convolution fails too).
+    let short_path = tmp.path().join("short.wav");
+    let first = read(&clips[0].1["files"]["input"]);
+    let short_wave = earshot::audio::Waveform {
+        sample_rate: 32000,
+        channels: 1,
+        samples: first.data[..3200].iter().map(|&v| v as f32).collect(),
+    };
+    earshot::wav::write_f32(&short_path, &short_wave).unwrap();
+    let short = short_path.display().to_string();
+    let mut args = vec![
+        "embed",
+        "--model",
+        "passt",
+        "--checkpoint",
+        &ckpt,
+        "--threads",
+        "2",
+        "-o",
+        out_dir.to_str().unwrap(),
+        &short,
+    ];
+    args.extend(clips.iter().map(|(p, _)| p.as_str()));
+    let out = common::earshot(&args);
+    // The 0.1-s input fails alone, in one line; the others complete.
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("error: {short}: ")) && err.contains("too short"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for (path, clip) in &clips {
+        let name = std::path::Path::new(path).file_name().unwrap();
+        let npz = out_dir.join(format!("{}.npz", name.to_str().unwrap()));
+        let arrays: std::collections::HashMap<_, _> =
+            npy::read_npz(&npz).unwrap().into_iter().collect();
+        let files = &clip["files"];
+        let want_frames = read(&files["timestamp_embeddings"]);
+        assert_eq!(arrays["embedding"].shape, want_frames.shape);
+        assert_eq!(arrays["scene"].shape, vec![1295]);
+        let frames: Vec<f32> = arrays["embedding"].data.iter().map(|&v| v as f32).collect();
+        let scene: Vec<f32> = arrays["scene"].data.iter().map(|&v| v as f32).collect();
+        let d_frames = max_diff(&frames, &want_frames);
+        let d_scene = max_diff(&scene, &read(&files["scene"]));
+        let want_ms = read(&files["timestamps_ms"]);
+        let times = &arrays["timestamps"].data;
+        assert_eq!(times.len(), want_ms.data.len());
+        for (t, ms) in times.iter().zip(&want_ms.data) {
+            assert!((t * 1000.0 - ms).abs() < 1e-3, "{t} s vs {ms} ms");
+        }
+        eprintln!("embed CLI {path}: scene {d_scene:.2e}  timestamp {d_frames:.2e}");
+        assert!(d_frames <= TOLERANCE && d_scene <= TOLERANCE, "{path}");
+    }
+}
+
+#[test]
+fn embed_cli_hear_layout_feeds_the_hear_kit() {
+    let entry = model_entry("passt_s_swa_p16_128_ap476");
+    let clips = cli_clips(&entry, &["clip3"]);
+    let (path, clip) = &clips[0];
+    let ckpt = checkpoint(&entry);
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |pool: &str, out: &std::path::Path| {
+        let o = common::earshot(&[
+            "embed",
+            "--model",
+            "passt",
+            "--checkpoint",
+            &ckpt,
+            "--threads",
+            "2",
+            "--hear",
+            "--pool",
+            pool,
+            "-o",
+            out.to_str().unwrap(),
+            path,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let name = std::path::Path::new(path)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    // Event task: frames × 1295 and their times in ms.
+    let events = tmp.path().join("event");
+    run("none", &events);
+    let frames = npy::read(&events.join(format!("{name}.embedding.npy"))).unwrap();
+    assert_eq!(frames.descr, "<f4");
+    let want = read(&clip["files"]["timestamp_embeddings"]);
+    assert_eq!(frames.shape, want.shape);
+    let got: Vec<f32> = frames.data.iter().map(|&v| v as f32).collect();
+    assert!(max_diff(&got, &want) <= TOLERANCE);
+    let times: Vec<f64> = serde_json::from_str(
+        &std::fs::read_to_string(events.join(format!("{name}.timestamps.json"))).unwrap(),
+    )
+    .unwrap();
+    let want_ms = read(&clip["files"]["timestamps_ms"]);
+    assert_eq!(times.len(), want_ms.data.len());
+    assert!(times
+        .iter()
+        .zip(&want_ms.data)
+        .all(|(a, b)| (a - b).abs() < 1e-3));
+    // Scene task: the 1295-d scene embedding, one vector.
+    let scenes = tmp.path().join("scene");
+    run("mean", &scenes);
+    let scene = npy::read(&scenes.join(format!("{name}.embedding.npy"))).unwrap();
+    assert_eq!(scene.shape, vec![1295]);
+    let got: Vec<f32> = scene.data.iter().map(|&v| v as f32).collect();
+    assert!(max_diff(&got, &read(&clip["files"]["scene"])) <= TOLERANCE);
+}

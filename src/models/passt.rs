@@ -378,7 +378,12 @@ pub struct Loaded {
 
 /// Old checkpoints stored the patch projection as a matrix (`checkpoint_filter_fn` reshapes it).
 fn reshape_patch_embedding(ckpt: &mut Checkpoint, cfg: &Config) {
-    let want = [cfg.embed_dim as usize, 1, cfg.patch_size as usize, cfg.patch_size as usize];
+    let want = [
+        cfg.embed_dim as usize,
+        1,
+        cfg.patch_size as usize,
+        cfg.patch_size as usize,
+    ];
     for (name, t) in ckpt.tensors.iter_mut() {
         if name == "patch_embed.proj.weight"
             && t.shape.len() < 4
@@ -390,7 +395,11 @@ fn reshape_patch_embedding(ckpt: &mut Checkpoint, cfg: &Config) {
 }
 
 /// Build `cfg`'s model on `device` and load an official PaSST checkpoint strictly.
-pub fn load(path: &std::path::Path, cfg: &Config, device: tch::Device) -> checkpoint::Result<Loaded> {
+pub fn load(
+    path: &std::path::Path,
+    cfg: &Config,
+    device: tch::Device,
+) -> checkpoint::Result<Loaded> {
     let ckpt = checkpoint::load(path)?;
     let mut ckpt = if ckpt.tensors.iter().any(|(n, _)| n.starts_with("model.")) {
         ckpt.select("model.")
@@ -474,11 +483,18 @@ impl Loaded {
     /// `get_scene_embeddings` for clips of equal length: (clips, classes + dim).
     pub fn scene_embeddings(&self, clips: &[&[f32]]) -> Result<Tensor> {
         let len = clips.first().map_or(0, |c| c.len());
-        let window = self.model.cfg.samples(self.model.cfg.wrapper.max_model_window);
+        let window = self
+            .model
+            .cfg
+            .samples(self.model.cfg.wrapper.max_model_window);
         if len <= window {
             return self.embed_all(clips, SCENE_CHUNK);
         }
-        let hop = self.model.cfg.samples(self.model.cfg.wrapper.scene_hop).max(1);
+        let hop = self
+            .model
+            .cfg
+            .samples(self.model.cfg.wrapper.scene_hop)
+            .max(1);
         let per_clip: Vec<Vec<Vec<f32>>> = clips
             .iter()
             .map(|c| reflect_windows(c, window, hop, window / 2))
@@ -493,10 +509,16 @@ impl Loaded {
 
     /// `get_timestamp_embeddings` of one clip: (frames, classes + dim) and each frame's time in
     /// seconds. `hop` (samples) replaces the wrapper's 50 ms.
-    pub fn timestamp_embeddings(&self, samples: &[f32], hop: Option<usize>) -> Result<(Tensor, Vec<f64>)> {
+    pub fn timestamp_embeddings(
+        &self,
+        samples: &[f32],
+        hop: Option<usize>,
+    ) -> Result<(Tensor, Vec<f64>)> {
         let cfg = &self.model.cfg;
         let window = cfg.samples(cfg.wrapper.timestamp_window);
-        let hop = hop.unwrap_or_else(|| cfg.samples(cfg.wrapper.timestamp_hop)).max(1);
+        let hop = hop
+            .unwrap_or_else(|| cfg.samples(cfg.wrapper.timestamp_hop))
+            .max(1);
         let pad = window / 2;
         if samples.len() <= pad {
             return Err(ModelError::Input(format!(
@@ -561,7 +583,8 @@ impl super::AudioModel for Loaded {
     fn embed(&self, samples: &[f32], options: &super::EmbedOptions) -> Result<Embeddings> {
         if options.center == Some(false) {
             return Err(ModelError::Unsupported(
-                "PaSST's timestamp windows are always centred (hear21passt pads half a window)".into(),
+                "PaSST's timestamp windows are always centred (hear21passt pads half a window)"
+                    .into(),
             ));
         }
         if options.layers != super::Layers::Last {
