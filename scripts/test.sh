@@ -14,6 +14,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 "$EARSHOT_VENV/bin/python" tests/gen_panns.py
 "$EARSHOT_VENV/bin/python" tests/gen_metrics.py
 "$EARSHOT_VENV/bin/python" tests/gen_frontend.py
+"$EARSHOT_VENV/bin/python" tests/gen_passt.py
 cargo fmt --check
 cargo clippy --release --all-targets -q -- -D warnings
 RUST_TEST_THREADS=2 cargo test --release --all-targets
