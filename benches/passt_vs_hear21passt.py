@@ -12,6 +12,7 @@ Reported: wall and CPU seconds of each side (model load included on both sides; 
 fairer figure on a shared machine) and the ratios earshot / hear21passt (below 1 = earshot faster).
 
     ~/.cache/earshot/venv/bin/python benches/passt_vs_hear21passt.py [--threads 2] [--repeat 1]
+        [--clips 3,10,37] [--tasks tag,embed]
 """
 import argparse
 import contextlib
@@ -28,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GEN = ROOT / "tests/data/generated"
 CKPT = GEN / "passt/passt_s_swa_p16_128_ap476.pt"
-CLIPS = [GEN / "audio/mix_f64_44k_stereo.wav", GEN / "passt/clip10.wav", GEN / "passt/clip37.wav"]
+CLIPS = {"3": GEN / "audio/mix_f64_44k_stereo.wav", "10": GEN / "passt/clip10.wav",
+         "37": GEN / "passt/clip37.wav"}
 
 
 def children_cpu():
@@ -75,13 +77,15 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1, help="pass the clip list this many times")
     ap.add_argument("--tasks", default="tag,embed")
+    ap.add_argument("--clips", default="3,10,37", help="which clips (seconds), comma-separated")
     target = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/earshot/target"))
     ap.add_argument("--bin", default=str(Path(target) / "release/earshot"))
     args = ap.parse_args()
     if not CKPT.exists():
         raise SystemExit("run tests/gen_passt.py first")
-    files = CLIPS * args.repeat
-    print(f"{len(files)} clips (3 s, 10 s, 37 s) × {args.repeat}, {args.threads} threads, "
+    chosen = args.clips.split(",")
+    files = [CLIPS[c] for c in chosen] * args.repeat
+    print(f"clips of {', '.join(chosen)} s × {args.repeat}, {args.threads} threads, "
           f"model load included")
     for task in args.tasks.split(","):
         py = python_side(task, files, args.threads)
