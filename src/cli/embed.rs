@@ -10,6 +10,8 @@
 //! - `-o OUT.npy`: the scene embeddings of all inputs stacked (files × dim, or files × layers ×
 //!   dim) in input order, the order beside it in `OUT.files.txt`; with `--pool none` and a single
 //!   input, that input's frame embeddings instead.
+//! - `-o DIR --hear`: the HEAR 2021 kit's files per input, `<name>.embedding.npy` (float32) and
+//!   `<name>.timestamps.json` (milliseconds), ready for `heareval`'s downstream training.
 //!
 //! Files that fail are reported and left out; the others complete.
 
@@ -67,6 +69,11 @@ pub struct EmbedArgs {
     /// `.npz`, scene embeddings when stacking into one `.npy`.
     #[arg(long, value_enum)]
     pub pool: Option<EmbedPool>,
+    /// With `-o DIR`, the HEAR 2021 evaluation kit's layout instead of `.npz`:
+    /// `<input file name>.embedding.npy` (frames × dim, float32; the scene with `--pool mean`) and
+    /// `<input file name>.timestamps.json` (frame centres in ms), as heareval writes them.
+    #[arg(long)]
+    pub hear: bool,
 }
 
 fn parse_layers(s: &str) -> std::result::Result<Layers, String> {
@@ -160,6 +167,25 @@ fn write_npz(path: &Path, e: &Embeddings, pool: EmbedPool) -> Result<()> {
     output::atomically(path, |tmp| crate::npy::write_npz(tmp, &arrays))
 }
 
+/// Write one input in the HEAR kit's layout (`heareval/embeddings/task_embeddings.py`):
+/// `target` is `<name>.embedding.npy`, the times go to `<name>.timestamps.json`.
+fn write_hear(target: &Path, e: &Embeddings, pool: EmbedPool) -> Result<()> {
+    if pool == EmbedPool::Mean {
+        return output::atomically(target, |tmp| {
+            crate::npy::write(tmp, &e.scene, &e.scene_shape())
+        });
+    }
+    output::atomically(target, |tmp| crate::npy::write(tmp, &e.frames, &e.shape))?;
+    let name = target.to_string_lossy();
+    let times = PathBuf::from(format!(
+        "{}.timestamps.json",
+        name.strip_suffix(".embedding.npy").unwrap_or(&name)
+    ));
+    let ms: Vec<f64> = e.timestamps.iter().map(|t| t * 1000.0).collect();
+    let json = serde_json::to_string(&ms)?;
+    output::atomically(&times, |tmp| std::fs::write(tmp, &json))
+}
+
 /// Run `earshot embed`; returns the number of inputs that failed.
 pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     let to_npy = args.output.extension().and_then(|e| e.to_str()) == Some("npy");
@@ -177,6 +203,12 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
             files.len()
         );
     }
+    if to_npy && args.hear {
+        bail!(
+            "{}: --hear writes a directory of files; give a directory to -o",
+            args.output.display()
+        );
+    }
     let single_frames = to_npy && args.pool == Some(EmbedPool::None);
     let plan = if to_npy {
         files
@@ -184,7 +216,8 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
             .map(|(p, problem)| (p, problem, args.output.clone()))
             .collect()
     } else {
-        output::targets(files, &args.output, false, "npz", ".npy")?
+        let ext = if args.hear { "embedding.npy" } else { "npz" };
+        output::targets(files, &args.output, false, ext, ".npy")?
     };
     let targets: std::collections::HashMap<PathBuf, PathBuf> = plan
         .iter()
@@ -212,8 +245,12 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
                 names.push(path.display().to_string());
             } else {
                 let target = &targets[path];
-                write_npz(target, &e, args.pool.unwrap_or(EmbedPool::None))
-                    .with_context(|| format!("{}", target.display()))?;
+                let pool = args.pool.unwrap_or(EmbedPool::None);
+                if args.hear {
+                    write_hear(target, &e, pool)?;
+                } else {
+                    write_npz(target, &e, pool).with_context(|| format!("{}", target.display()))?;
+                }
             }
             Ok(())
         });

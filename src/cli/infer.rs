@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::Input;
 use crate::audio::{self, LoadOptions, Waveform};
-use crate::models::{openl3, panns, registry, wav2vec2, AudioModel, EmbedOptions};
+use crate::models::{openl3, panns, passt, registry, wav2vec2, AudioModel, EmbedOptions};
 use crate::tasks::{ClipOutput, Embeddings};
 
 /// Which model, from which file.
@@ -112,6 +112,10 @@ impl Backbone {
                 let card = serde_json::to_value(&spec.arguments)?;
                 let card = args.checkpoint.is_none().then_some(&card);
                 Box::new(wav2vec2::load(&path, family, card, device).with_context(at)?)
+            }
+            "passt" => {
+                let cfg = passt::Config::from_spec(spec)?;
+                Box::new(passt::load(&path, &cfg, device).with_context(at)?)
             }
             family => bail!("model {name}: the {family} family cannot run yet"),
         };

@@ -155,14 +155,7 @@ impl Preset {
             Preset::Panns => panns(panns::PannsConfig::cnn14()),
             Preset::Panns16k => panns(panns::PannsConfig::cnn14_16k()),
             Preset::Panns8k => panns(panns::PannsConfig::cnn14_8k()),
-            Preset::Passt => {
-                let c = passt::PasstConfig::basic();
-                framed(
-                    c.framing(),
-                    Some(c.preemphasis),
-                    Box::new(passt::PasstFrames::new(&c)),
-                )
-            }
+            Preset::Passt => return Frontend::passt(&passt::PasstConfig::basic()),
             Preset::Openl3Linear => openl3(Openl3Repr::Linear),
             Preset::Openl3Mel128 => openl3(Openl3Repr::Mel128),
             Preset::Openl3Mel256 => openl3(Openl3Repr::Mel256),
@@ -224,6 +217,19 @@ pub struct Features {
 }
 
 impl Frontend {
+    /// PaSST's front end with other `AugmentMelSTFT` arguments than `get_basic_model`'s (the
+    /// STFT-hop-100/160 checkpoints); reported as the `passt` preset.
+    pub fn passt(config: &passt::PasstConfig) -> Frontend {
+        Frontend {
+            preset: Preset::Passt,
+            kind: Kind::Framed(Framed {
+                framing: config.framing(),
+                preemphasis: Some(config.preemphasis),
+                frames: Box::new(passt::PasstFrames::new(config)),
+            }),
+        }
+    }
+
     /// Which preset this is.
     pub fn preset(&self) -> Preset {
         self.preset

@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod labels;
 pub mod openl3;
 pub mod panns;
+pub mod passt;
 pub mod registry;
 pub mod wav2vec2;
 pub mod wavlm;
