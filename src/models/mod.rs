@@ -153,3 +153,16 @@ pub fn tensor_rows(t: &tch::Tensor) -> Result<Vec<Vec<f32>>> {
         .map(|i| Ok(Vec::<f32>::try_from(t.get(i).flatten(0, -1))?))
         .collect()
 }
+
+/// A LayerNorm over the last dimension with the given epsilon (PyTorch's `nn.LayerNorm(dim,
+/// eps)`), as the transformer families build theirs.
+pub(crate) fn layer_norm(p: tch::nn::Path, dim: i64, eps: f64) -> tch::nn::LayerNorm {
+    tch::nn::layer_norm(
+        p,
+        vec![dim],
+        tch::nn::LayerNormConfig {
+            eps,
+            ..Default::default()
+        },
+    )
+}

@@ -32,7 +32,7 @@ use tch::nn;
 use tch::{Kind, Tensor};
 
 use super::registry::ModelSpec;
-use super::{ModelError, Result};
+use super::{layer_norm, ModelError, Result};
 use crate::checkpoint::{self, Checkpoint};
 use crate::frontend::passt::PasstConfig;
 use crate::frontend::Frontend;
@@ -193,17 +193,6 @@ impl Config {
 
 fn linear(p: nn::Path, inputs: i64, outputs: i64) -> nn::Linear {
     nn::linear(p, inputs, outputs, Default::default())
-}
-
-fn layer_norm(p: nn::Path, dim: i64, eps: f64) -> nn::LayerNorm {
-    nn::layer_norm(
-        p,
-        vec![dim],
-        nn::LayerNormConfig {
-            eps,
-            ..Default::default()
-        },
-    )
 }
 
 /// Multi-head self-attention with fused qkv (`Attention`).

@@ -46,7 +46,7 @@ use serde_json::Value as Json;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use super::{EmbedOptions, Layers, ModelError};
+use super::{layer_norm, EmbedOptions, Layers, ModelError};
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::frontend::wav2vec2 as input_norm;
 use crate::tasks::{ClipOutput, Embeddings};
@@ -402,17 +402,6 @@ impl Default for Chunking {
             context: 250,
         }
     }
-}
-
-fn layer_norm(p: nn::Path, dim: i64, eps: f64) -> nn::LayerNorm {
-    nn::layer_norm(
-        p,
-        vec![dim],
-        nn::LayerNormConfig {
-            eps,
-            ..Default::default()
-        },
-    )
 }
 
 /// `feature_extractor.conv_layers.{i}`: conv, optional norm (`layer_norm`, also for the
