@@ -49,6 +49,25 @@ fn version_and_help() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `earshot` itself must not load libtorch (its static initialisers cost ~0.35 s on every
+/// metric run); model commands go through `earshot-torch` beside it.
+#[test]
+fn front_binary_does_not_link_libtorch() {
+    let out = std::process::Command::new("readelf")
+        .args(["-d", env!("CARGO_BIN_EXE_earshot")])
+        .output()
+        .expect("readelf (binutils) runs");
+    let dynamic = stdout(&out);
+    assert!(dynamic.contains("NEEDED"), "{dynamic}");
+    assert!(!dynamic.contains("libtorch"), "{dynamic}");
+    assert!(!dynamic.contains("libc10"), "{dynamic}");
+    let out = std::process::Command::new("readelf")
+        .args(["-d", env!("CARGO_BIN_EXE_earshot-torch")])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("libtorch_cpu"));
+}
+
 #[test]
 fn system_info_runs_libtorch_without_ld_library_path() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_earshot"))

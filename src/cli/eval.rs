@@ -438,26 +438,47 @@ pub(super) fn sed_report(
             "scores: {} clips (sed_scores_eval, every threshold)",
             scores.len()
         )?;
-        for (name, p) in &psds_sets {
-            let cttc = (p.alpha_ct > 0.0).then_some(p.cttc);
-            let stats = sed_scores::statistics(&scores, &gt, &durations, p.dtc, p.gtc, cttc)
-                .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
-            let r = sed_scores::psds(&stats, p).map_err(gt_err)?;
+        // Every criterion in one pass over the ranked scores.
+        let mut criteria: Vec<sed_scores::Criteria> = psds_sets
+            .iter()
+            .map(|(_, p)| sed_scores::Criteria {
+                dtc: p.dtc,
+                gtc: p.gtc,
+                cttc: (p.alpha_ct > 0.0).then_some(p.cttc),
+            })
+            .collect();
+        if want(a.intersection_f1) {
+            criteria.push(sed_scores::Criteria {
+                dtc: 0.5,
+                gtc: 0.5,
+                cttc: None,
+            });
+        }
+        let mut all = sed_scores::statistics_many(&scores, &gt, &durations, &criteria)
+            .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+        let plain = want(a.intersection_f1).then(|| all.pop()).flatten();
+        let results: Vec<_> = psds_sets
+            .iter()
+            .zip(all)
+            .map(|((_, p), stats)| {
+                let r = sed_scores::psds(&stats, p).map_err(gt_err)?;
+                Ok((stats.classes, r))
+            })
+            .collect::<Result<_>>()?;
+        for ((name, p), (classes, r)) in psds_sets.iter().zip(results) {
             writeln!(
                 text,
                 "{:<28} {}",
                 format!("{} (sed_scores_eval)", name.to_uppercase()),
                 fmt(r.value)
             )?;
-            for (c, v) in stats.classes.iter().zip(&r.per_class) {
+            for (c, v) in classes.iter().zip(&r.per_class) {
                 writeln!(text, "    {c:<24} {}", fmt(*v))?;
             }
             curves.push((name.to_uppercase(), r.roc.clone(), p.max_efpr));
-            report.insert(name.to_string(), json!({"value": r.value, "classes": stats.classes, "per_class": r.per_class, "roc": r.roc, "params": p}));
+            report.insert(name.to_string(), json!({"value": r.value, "classes": classes, "per_class": r.per_class, "roc": r.roc, "params": p}));
         }
-        if want(a.intersection_f1) {
-            let plain = sed_scores::statistics(&scores, &gt, &durations, 0.5, 0.5, None)
-                .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+        if let Some(plain) = plain {
             let f = sed_scores::fscore(&plain, a.threshold, 1.0);
             writeln!(
                 text,

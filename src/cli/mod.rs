@@ -25,6 +25,7 @@ mod transcribe;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::device::DeviceChoice;
@@ -161,8 +162,9 @@ pub(crate) fn expand_inputs(inputs: &[PathBuf]) -> Vec<Input> {
     shard::select(out)
 }
 
-/// Run the command line; the binary's `main` is just this.
-pub fn main() -> ExitCode {
+/// Process set-up shared by both binaries, then the parsed command line (or the exit code when
+/// clap printed help, the version or a usage error).
+fn start() -> Result<Cli, ExitCode> {
     // Like other Unix tools, stop quietly when the reader of our output goes away
     // (`earshot ... | head`) instead of failing on every write.
     // SAFETY: restoring the default SIGPIPE disposition at start-up, before any thread exists.
@@ -179,12 +181,82 @@ pub fn main() -> ExitCode {
         let first = msg.lines().next().unwrap_or_default().to_string();
         eprintln!("error: internal error: {first}");
     }));
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+    })
+}
+
+fn exit_code(result: Result<usize>) -> ExitCode {
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(EXIT_SOME_FAILED),
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_SOME_FAILED)
         }
+    }
+}
+
+/// The name of the binary that runs the libtorch commands, installed beside `earshot`.
+pub const TORCH_BINARY: &str = "earshot-torch";
+
+/// `earshot`: commands that need no model (metrics, merging, decoding) run here, in a binary
+/// that does not link libtorch, whose static initialisers alone cost ~0.35 s of start-up;
+/// everything else is handed to [`TORCH_BINARY`] beside this executable, with the same
+/// arguments (`exec`, so signals, exit codes and pipes are the child's own).
+pub fn front_main() -> ExitCode {
+    let cli = match start() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let light = match &cli.command {
+        Command::Eval(args) => match &args.command {
+            eval::EvalCommand::Tagging(a) => Some(eval::tagging_cmd(a).map(|()| 0)),
+            eval::EvalCommand::Sed(a) => Some(eval::sed_cmd(a).map(|()| 0)),
+            eval::EvalCommand::Scenes(a) => Some(eval::scenes_cmd(a).map(|()| 0)),
+            eval::EvalCommand::Run(_) => None,
+        },
+        Command::Merge(args) => Some(merge::run(args)),
+        Command::Decode(args) => Some(decode::run(&cli, args)),
+        Command::Features(args) => Some(features::run(&cli, args)),
+        _ => None,
+    };
+    if let Some(result) = light {
+        if cli.threads > 0 {
+            // Only rayon runs here; an error means a pool already exists, which is fine.
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(cli.threads)
+                .build_global();
+        }
+        return exit_code(result);
+    }
+    exit_code(exec_torch_binary())
+}
+
+/// Replace this process with [`TORCH_BINARY`] from the directory of the running executable.
+fn exec_torch_binary() -> Result<usize> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().context("cannot locate the running executable")?;
+    let torch = exe.with_file_name(TORCH_BINARY);
+    if !torch.is_file() {
+        bail!(
+            "{}: not found; it runs the model commands and is built and installed together \
+             with earshot (`cargo build --release` builds both)",
+            torch.display()
+        );
+    }
+    let err = std::process::Command::new(&torch)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    Err(anyhow::Error::new(err).context(format!("cannot run {}", torch.display())))
+}
+
+/// `earshot-torch`: every command, libtorch linked.
+pub fn main() -> ExitCode {
+    let cli = match start() {
+        Ok(cli) => cli,
+        Err(code) => return code,
     };
     crate::device::set_threads(cli.threads);
     let shard = match cli
@@ -213,12 +285,5 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => merge::run(args),
         Command::Transcribe(args) => transcribe::run(&cli, args),
     };
-    match result {
-        Ok(0) => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::from(EXIT_SOME_FAILED),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_SOME_FAILED)
-        }
-    }
+    exit_code(result)
 }

@@ -14,6 +14,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use super::{
     parse_float, read_table, DatasetError, Issue, IssueKind, IssueSink, Result, TableFormat,
 };
@@ -458,7 +460,8 @@ pub struct ScoreTable {
     pub timestamps: Vec<f64>,
     /// Class names, in column order.
     pub classes: Vec<String>,
-    /// Scores, frame-major: `scores[frame * classes.len() + class]`.
+    /// Scores, class-major (each class's track is contiguous, as the metrics sweep it):
+    /// `scores[class * n_frames + frame]`.
     pub scores: Vec<f64>,
 }
 
@@ -469,30 +472,47 @@ impl ScoreTable {
     }
 
     /// The scores of one class over all frames.
-    pub fn class_scores(&self, class: usize) -> Vec<f64> {
-        let n = self.classes.len();
-        (0..self.n_frames())
-            .map(|f| self.scores[f * n + class])
-            .collect()
+    pub fn class_scores(&self, class: usize) -> &[f64] {
+        let n = self.n_frames();
+        &self.scores[class * n..(class + 1) * n]
     }
 }
 
 /// Read one score TSV (`onset offset <class>...`). Frames must be contiguous and non-empty, as
 /// `sed_scores_eval.base_modules.scores.validate_score_dataframe` demands.
+///
+/// Score tables are the bulk of an SED evaluation (a DESED validation run is ~2 million
+/// numbers), so rows are split in place; a row with a quote goes through the csv-module rules
+/// of [`split_fields`](super::split_fields) instead.
 pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
-    let table = read_table(path, TableFormat::TSV)?;
-    if table.header.len() < 3 || table.header[0] != "onset" || table.header[1] != "offset" {
+    let text = super::read_text(path)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+        .filter(|(_, l)| !l.chars().all(|c| c == ' '));
+    let header: Vec<String> = match lines.next() {
+        Some((_, l)) => super::split_fields(l, '\t', false)
+            .into_iter()
+            .map(|f| f.trim().to_string())
+            .collect(),
+        None => return Err(DatasetError::format(path, "empty file: no header line")),
+    };
+    if header.len() < 3 || header[0] != "onset" || header[1] != "offset" {
         return Err(DatasetError::format(
             path,
             "a score table needs the columns onset, offset, then one per class",
         ));
     }
-    let classes: Vec<String> = table.header[2..].to_vec();
+    let classes: Vec<String> = header[2..].to_vec();
     let n = classes.len();
-    let mut timestamps = Vec::with_capacity(table.rows.len() + 1);
-    let mut scores = Vec::with_capacity(table.rows.len() * n);
+    // Room for every row, guessed from the header's share of the text.
+    let rows = text.len() / (header.iter().map(|h| h.len() + 1).sum::<usize>().max(1) * 2) + 1;
+    let mut timestamps = Vec::with_capacity(rows + 1);
+    let mut scores = Vec::with_capacity(rows * n);
     let mut last_offset = None;
-    for (line, fields) in &table.rows {
+    let mut row_values = |line: usize, fields: &[&str]| -> Result<()> {
         if fields.len() != n + 2 {
             return Err(DatasetError::format(
                 path,
@@ -502,15 +522,19 @@ pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
         let num = |s: &str| -> Result<f64> {
             match parse_float(s) {
                 Ok(Some(v)) => Ok(v),
-                Ok(None) => Err(DatasetError::format(
+                Ok(None) if s.trim().is_empty() => Err(DatasetError::format(
                     path,
                     format!("line {line}: empty field"),
+                )),
+                Ok(None) => Err(DatasetError::format(
+                    path,
+                    format!("line {line}: NaN score"),
                 )),
                 Err(e) => Err(DatasetError::format(path, format!("line {line}: {e}"))),
             }
         };
-        let onset = num(&fields[0])?;
-        let offset = num(&fields[1])?;
+        let onset = num(fields[0])?;
+        let offset = num(fields[1])?;
         if offset == onset {
             return Err(DatasetError::format(
                 path,
@@ -528,20 +552,31 @@ pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
         timestamps.push(onset);
         last_offset = Some(offset);
         for field in &fields[2..] {
-            let v = num(field)?;
-            if v.is_nan() {
-                return Err(DatasetError::format(
-                    path,
-                    format!("line {line}: NaN score"),
-                ));
-            }
-            scores.push(v);
+            scores.push(num(field)?);
+        }
+        Ok(())
+    };
+    let mut fields: Vec<&str> = Vec::with_capacity(n + 2);
+    for (line, row) in lines {
+        if split_tabs(row, &mut fields) {
+            row_values(line, &fields)?;
+        } else {
+            let quoted = super::split_fields(row, '\t', false);
+            let quoted: Vec<&str> = quoted.iter().map(String::as_str).collect();
+            row_values(line, &quoted)?;
         }
     }
     match last_offset {
         Some(off) => timestamps.push(off),
         None => return Err(DatasetError::format(path, "no frames")),
     }
+    // Rows were read frame by frame: store class by class.
+    let frames = timestamps.len() - 1;
+    let mut by_class = Vec::with_capacity(scores.len());
+    for c in 0..n {
+        by_class.extend((0..frames).map(|f| scores[f * n + c]));
+    }
+    let scores = by_class;
     let id = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -553,6 +588,25 @@ pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
         classes,
         scores,
     })
+}
+
+/// Split a row at tabs into `out`; false (and `out` unusable) when it holds a quote, which
+/// needs the csv-module rules.
+fn split_tabs<'a>(row: &'a str, out: &mut Vec<&'a str>) -> bool {
+    out.clear();
+    let mut start = 0;
+    for (i, &b) in row.as_bytes().iter().enumerate() {
+        match b {
+            b'\t' => {
+                out.push(&row[start..i]);
+                start = i + 1;
+            }
+            b'"' => return false,
+            _ => {}
+        }
+    }
+    out.push(&row[start..]);
+    true
 }
 
 /// Read a directory of score TSVs (one per clip), sorted by id. As in `sed_scores_eval`, every
@@ -581,9 +635,11 @@ pub fn read_scores_dir(dir: &Path) -> Result<Vec<ScoreTable>> {
     if paths.is_empty() {
         return Err(DatasetError::format(dir, "no score files"));
     }
+    // Read in parallel, report the first bad file in path order.
+    let read: Vec<Result<ScoreTable>> = paths.par_iter().map(|p| read_score_table(p)).collect();
     let mut tables: Vec<ScoreTable> = Vec::with_capacity(paths.len());
-    for path in &paths {
-        let table = read_score_table(path)?;
+    for (path, table) in paths.iter().zip(read) {
+        let table = table?;
         if let Some(first) = tables.first() {
             if first.classes != table.classes {
                 return Err(DatasetError::format(

@@ -259,7 +259,13 @@ pub fn read_table(path: &Path, format: TableFormat) -> Result<Table> {
 
 /// Parse a float field as pandas does (surrounding spaces allowed); `None` when empty.
 pub(crate) fn parse_float(field: &str) -> std::result::Result<Option<f64>, String> {
-    let t = field.trim();
+    let bytes = field.as_bytes();
+    let padded = |b: Option<&u8>| b.is_none_or(|b| b.is_ascii_whitespace() || !b.is_ascii());
+    let t = if padded(bytes.first()) || padded(bytes.last()) {
+        field.trim()
+    } else {
+        field
+    };
     if t.is_empty() || t.eq_ignore_ascii_case("nan") {
         return Ok(None);
     }

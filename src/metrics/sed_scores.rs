@@ -19,13 +19,18 @@
 //! truth and durations; no overlapping *or touching* same-class ground-truth events; every
 //! score class has ground truth.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasherDefault;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rayon::prelude::*;
 
 use super::{MetricsError, PsdRoc, PsdsParams, Result};
 use crate::datasets::dcase::{audio_id, Durations, ScoreTable, StrongLabels};
+
+/// An integer with the order of [`f64::total_cmp`].
+fn total_order_key(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
 
 /// `np.round(x, 6)`.
 fn round6(x: f64) -> f64 {
@@ -42,8 +47,10 @@ pub struct ClassStats {
     pub tps: Vec<f64>,
     /// False-positive detections.
     pub fps: Vec<f64>,
-    /// Cross triggers with each other class (`cts[k][i]`; empty without cttc).
-    pub cts: Vec<Vec<f64>>,
+    /// The cross-trigger rate: the mean over the other classes of the cross triggers on class
+    /// k divided by max(t_ref_k, 1e-12), per change point (empty without cttc). Kept instead of
+    /// the per-class counts, which would take classes² × change points.
+    pub ct_rate: Vec<f64>,
     /// Ground-truth events of the class.
     pub n_ref: f64,
     /// Total ground-truth duration of the class.
@@ -70,33 +77,15 @@ struct ClipInput<'a> {
     gt: Vec<Vec<(f64, f64)>>,
 }
 
-/// Per-threshold statistics of one clip and class.
-#[derive(Debug, Clone, Copy)]
-struct Criteria {
-    dtc: f64,
-    gtc: f64,
-    cttc: Option<f64>,
-}
-
-/// Detections (runs of frames with score ≥ threshold) of one class's score track, as
-/// half-open frame ranges.
-fn runs(track: &[f64], threshold: f64, out: &mut Vec<(usize, usize)>) {
-    out.clear();
-    let mut start = None;
-    for (t, &s) in track.iter().enumerate() {
-        let on = s >= threshold && s > f64::NEG_INFINITY;
-        match (on, start) {
-            (true, None) => start = Some(t),
-            (false, Some(st)) => {
-                out.push((st, t));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(st) = start {
-        out.push((st, track.len()));
-    }
+/// The tolerance criteria of an intersection-based evaluation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Criteria {
+    /// Detection tolerance: the share of a detection that must overlap its class's ground truth.
+    pub dtc: f64,
+    /// Ground-truth intersection: the share of an event that true detections must cover.
+    pub gtc: f64,
+    /// Cross-trigger tolerance (None: no cross-trigger statistics).
+    pub cttc: Option<f64>,
 }
 
 fn intersection(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -104,189 +93,414 @@ fn intersection(a: (f64, f64), b: (f64, f64)) -> f64 {
 }
 
 /// What one detection contributes on its own: whether it passes the detection-tolerance
-/// criterion (a true detection) and, if not, which other classes it cross-triggers on.
-#[derive(Debug, Clone)]
-struct RunStats {
-    passes: bool,
-    cross: Vec<bool>,
-}
-
+/// criterion (a true detection), and (with cttc) the other classes it cross-triggers on, as
+/// bits (index among the other classes) in `cross`.
 fn run_stats(
     d: (f64, f64),
     target: &[(f64, f64)],
-    others: &[&[(f64, f64)]],
+    gt: &[Vec<(f64, f64)>],
+    others: &[(usize, usize)],
     crit: Criteria,
-) -> RunStats {
-    let total: f64 = target
-        .iter()
-        .map(|&g| intersection(d, g))
-        .fold(0.0, |a, b| a + b);
-    let passes = round6(total) >= round6(crit.dtc * (d.1 - d.0));
-    let cross = match crit.cttc {
-        Some(cttc) => others
+    cross: &mut [u64],
+) -> bool {
+    let overlap = |events: &[(f64, f64)]| {
+        events
             .iter()
-            .map(|other| {
-                !other.is_empty() && {
-                    let total: f64 = if passes {
-                        0.0
-                    } else {
-                        other
-                            .iter()
-                            .map(|&g| intersection(d, g))
-                            .fold(0.0, |a, b| a + b)
-                    };
-                    round6(total) >= round6(cttc * (d.1 - d.0))
-                }
-            })
-            .collect(),
-        None => Vec::new(),
+            .map(|&g| intersection(d, g))
+            .fold(0.0, |a, b| a + b)
     };
-    RunStats { passes, cross }
-}
-
-/// Hashes a frame range packed into a `u64` by multiplying it with an odd constant: the keys
-/// are small distinct integers, so SipHash's protection buys nothing here.
-#[derive(Default)]
-struct FrameRangeHasher(u64);
-
-impl std::hash::Hasher for FrameRangeHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    // `round6(total) >= round6(criterion × length)`, with round6(0) = 0 spared.
+    let meets = |total: f64, need: f64| {
+        if total == 0.0 {
+            0.0 >= need
+        } else {
+            round6(total) >= need
+        }
+    };
+    let passes = meets(overlap(target), round6(crit.dtc * (d.1 - d.0)));
+    if let Some(cttc) = crit.cttc {
+        cross.fill(0);
+        let need = round6(cttc * (d.1 - d.0));
+        // A true detection is no cross trigger: its total counts as 0.
+        for &(j, k) in others {
+            if meets(if passes { 0.0 } else { overlap(&gt[k]) }, need) {
+                cross[j / 64] |= 1 << (j % 64);
+            }
         }
     }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
+    passes
 }
 
-/// Change points of one clip and class, flat: `scores[i]` with Δtps `dt[i]`, Δfps `df[i]`
-/// and Δcts `dc[i * n_other ..][..n_other]`.
-#[derive(Debug, Default)]
+/// The frames of one class over all clips, ranked once and shared by every criterion.
+struct ClassFrames {
+    /// Distinct scores, ascending (equal by `==`, so a group holding -0 and +0 is named -0,
+    /// as sed_scores_eval's ascending unique scores name it).
+    uniq: Vec<f64>,
+    /// Rank (index into `uniq`) of each frame, clip after clip (`offsets[clip] + frame`).
+    rank: Vec<u32>,
+    /// Each clip's frames by descending score, same layout.
+    order: Vec<u32>,
+}
+
+fn class_frames(clips: &[ClipInput], offsets: &[usize], class: usize) -> ClassFrames {
+    let total = offsets[clips.len()];
+    let mut all: Vec<(i64, u32, u32)> = Vec::with_capacity(total);
+    for (ci, clip) in clips.iter().enumerate() {
+        let track = clip.scores.class_scores(class);
+        all.extend((0..track.len()).map(|f| (total_order_key(track[f]), ci as u32, f as u32)));
+    }
+    all.sort_unstable();
+    let mut uniq: Vec<f64> = Vec::new();
+    let mut rank = vec![0u32; total];
+    for &(key, ci, f) in &all {
+        // The key transform is its own inverse.
+        let s = f64::from_bits(total_order_key(f64::from_bits(key as u64)) as u64);
+        if uniq.last() != Some(&s) {
+            uniq.push(s);
+        }
+        rank[offsets[ci as usize] + f as usize] = (uniq.len() - 1) as u32;
+    }
+    let mut order = vec![0u32; total];
+    let mut cursor: Vec<usize> = offsets[..clips.len()].to_vec();
+    for &(_, ci, f) in all.iter().rev() {
+        order[cursor[ci as usize]] = f;
+        cursor[ci as usize] += 1;
+    }
+    ClassFrames { uniq, rank, order }
+}
+
+/// Change points of one class and criterion, clip after clip: (rank, Δtps, Δfps), and the
+/// non-zero Δcts as (rank, other class, Δ) (most change points cross-trigger nothing).
+#[derive(Default)]
 struct Deltas {
-    scores: Vec<f64>,
-    dt: Vec<f64>,
-    df: Vec<f64>,
-    dc: Vec<f64>,
+    points: Vec<(u32, i32, i32)>,
+    dc: Vec<(u32, u32, i64)>,
 }
 
 impl Deltas {
-    fn push(&mut self, score: f64, dt: f64, df: f64, dc: &[f64]) {
-        self.scores.push(score);
-        self.dt.push(dt);
-        self.df.push(df);
-        self.dc.extend_from_slice(dc);
+    fn push(&mut self, rank: u32, dt: i64, df: i64, dc: &[i64]) {
+        // Per clip |Δ| ≤ its frames: i32 holds them.
+        self.points.push((rank, dt as i32, df as i32));
+        for (k, &d) in dc.iter().enumerate() {
+            if d != 0 {
+                self.dc.push((rank, k as u32, d));
+            }
+        }
+    }
+
+    /// Per rank: [ΣΔtps, ΣΔfps, number of change points]. The ranks come in random order, so
+    /// the points are first bucketed by the high bits of their rank (a counting-sort pass)
+    /// and summed bucket by bucket, in cache.
+    fn by_rank(&self, n_ranks: usize) -> Vec<[i64; 3]> {
+        let shift = usize::BITS - (n_ranks >> 10).leading_zeros();
+        let mut start = vec![0usize; (n_ranks >> shift) + 2];
+        for p in &self.points {
+            start[(p.0 >> shift) as usize + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut bucketed = vec![(0u32, 0i32, 0i32); self.points.len()];
+        for &p in &self.points {
+            let slot = &mut start[(p.0 >> shift) as usize];
+            bucketed[*slot] = p;
+            *slot += 1;
+        }
+        let mut at = vec![[0i64; 3]; n_ranks];
+        for (r, dt, df) in bucketed {
+            let a = &mut at[r as usize];
+            a[0] += i64::from(dt);
+            a[1] += i64::from(df);
+            a[2] += 1;
+        }
+        at
     }
 }
 
-/// Append the change points of one clip and class to `out`. A detection's own statistics depend
-/// only on its frame range, and a sweep over all thresholds meets each range at most a few
-/// times, so they are computed once per range.
-fn clip_class_deltas(clip: &ClipInput, class: usize, crit: Criteria, out: &mut Deltas) {
+/// Working memory of the threshold sweep of one clip and class, reused across clips.
+#[derive(Debug, Default)]
+struct Sweep {
+    /// Other classes with ground truth in the clip: (index among the others, class).
+    others: Vec<(usize, usize)>,
+    /// Active runs [a, b): `end_of[a] = b` at a run's first frame, `start_of[b - 1] = a` at
+    /// its last.
+    active: Vec<bool>,
+    end_of: Vec<usize>,
+    start_of: Vec<usize>,
+    /// Whether the run starting at a frame passes the dtc, and its cross-trigger bits
+    /// (`words` u64 per frame).
+    passes: Vec<bool>,
+    cross: Vec<u64>,
+    words: usize,
+    /// Passing runs, start → end.
+    passing: BTreeMap<usize, usize>,
+    /// Per ground-truth event: round6(gtc × length), covered enough, coverage changed.
+    need: Vec<f64>,
+    covered: Vec<bool>,
+    dirty: Vec<bool>,
+    /// Counts at the current threshold and the one above; Δcts.
+    fps: i64,
+    cts: Vec<i64>,
+    prev_cts: Vec<i64>,
+    dc: Vec<i64>,
+}
+
+impl Sweep {
+    /// Add (`sign` = 1) or remove (-1) the run `[s, e)` from the counts.
+    fn count(&mut self, ts: &[f64], target: &[(f64, f64)], s: usize, e: usize, sign: i64) {
+        if self.passes[s] {
+            if sign < 0 {
+                self.passing.remove(&s);
+            } else {
+                self.passing.insert(s, e);
+            }
+            let (on, off) = (ts[s], ts[e]);
+            for (d, g) in self.dirty.iter_mut().zip(target) {
+                *d |= on < g.1 && off > g.0;
+            }
+        } else {
+            self.fps += sign;
+        }
+        for (w, &word) in self.cross[s * self.words..(s + 1) * self.words]
+            .iter()
+            .enumerate()
+        {
+            let mut bits = word;
+            while bits != 0 {
+                self.cts[w * 64 + bits.trailing_zeros() as usize] += sign;
+                bits &= bits - 1;
+            }
+        }
+    }
+}
+
+/// Add the change points of one clip and class to `out`. `rank` and `order` are the clip's part
+/// of the [`ClassFrames`].
+///
+/// The thresholds are swept from the top: as the threshold falls to the next distinct score,
+/// the frames holding that score switch on and each joins its neighbours' runs, so every step
+/// removes at most two detections and adds one. A detection's own statistics (passes the dtc,
+/// cross triggers) are computed when it is formed; a ground-truth event's coverage is summed
+/// again only when a passing detection overlapping it comes or goes, over the passing
+/// detections in time order as sed_scores_eval sums them. The result is the same as building
+/// every threshold's detections from scratch, in O(frames) per clip instead of O(frames²).
+fn clip_class_deltas(
+    clip: &ClipInput,
+    class: usize,
+    crit: Criteria,
+    (rank, order): (&[u32], &[u32]),
+    w: &mut Sweep,
+    out: &mut Deltas,
+) {
     let table = clip.scores;
-    let track = table.class_scores(class);
     let ts = &table.timestamps;
     let n_classes = table.classes.len();
+    let n = table.n_frames();
+    let track = table.class_scores(class);
     let target = &clip.gt[class];
-    let others: Vec<&[(f64, f64)]> = (0..n_classes)
-        .filter(|&k| k != class)
-        .map(|k| clip.gt[k].as_slice())
-        .collect();
-    let n_other = if crit.cttc.is_some() { others.len() } else { 0 };
-    let no_gt_anywhere =
-        target.is_empty() && (crit.cttc.is_none() || others.iter().all(|o| o.is_empty()));
-    if no_gt_anywhere {
+    let n_other = if crit.cttc.is_some() {
+        n_classes - 1
+    } else {
+        0
+    };
+    w.others.clear();
+    if crit.cttc.is_some() {
+        let others = (0..n_classes).filter(|&k| k != class).enumerate();
+        w.others
+            .extend(others.filter(|&(_, k)| !clip.gt[k].is_empty()));
+    }
+    if target.is_empty() && w.others.is_empty() {
         // Only false positives: the number of detections changes by +1 where the threshold
         // passes a local maximum and -1 at a local minimum (sed_scores_eval's
         // `acceleration_fn` / `onset_deltas`), so no threshold needs its detections built.
-        let mut deltas: Vec<(f64, f64)> = (0..track.len())
-            .filter_map(|t| {
-                let s = track[t];
-                let prev = if t == 0 {
-                    f64::NEG_INFINITY
-                } else {
-                    track[t - 1]
-                };
-                let next = track.get(t + 1).copied().unwrap_or(f64::NEG_INFINITY);
-                let d = f64::from(u8::from(s > prev)) - f64::from(u8::from(next > s));
-                (d != 0.0 && s > f64::NEG_INFINITY).then_some((s, d))
-            })
-            .collect();
-        deltas.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut grouped: Vec<(f64, f64)> = Vec::new();
-        for (s, d) in deltas {
-            match grouped.last_mut() {
-                Some(last) if last.0 == s => last.1 += d,
-                _ => grouped.push((s, d)),
+        thresholds(rank, order, |r, frames| {
+            let d: i64 = frames
+                .iter()
+                .map(|&t| {
+                    let t = t as usize;
+                    let s = track[t];
+                    let prev = if t == 0 {
+                        f64::NEG_INFINITY
+                    } else {
+                        track[t - 1]
+                    };
+                    let next = track.get(t + 1).copied().unwrap_or(f64::NEG_INFINITY);
+                    if s > f64::NEG_INFINITY {
+                        i64::from(s > prev) - i64::from(next > s)
+                    } else {
+                        0
+                    }
+                })
+                .sum();
+            if d != 0 {
+                out.push(r, 0, d, &[]);
             }
-        }
-        let zeros = vec![0.0; n_other];
-        for (s, d) in grouped.into_iter().filter(|x| x.1 != 0.0) {
-            out.push(s, 0.0, d, &zeros);
-        }
+        });
         return;
     }
-    let mut unique: Vec<f64> = track.clone();
-    unique.sort_by(f64::total_cmp);
-    unique.dedup();
-    // Statistics at each unique threshold, ascending; then the "+inf" zero state.
-    let stride = 2 + n_other;
-    let mut stats: Vec<f64> = Vec::with_capacity(unique.len() * stride);
-    let mut dets = Vec::new();
-    let mut cache: HashMap<u64, RunStats, BuildHasherDefault<FrameRangeHasher>> =
-        HashMap::default();
-    let mut passing: Vec<(f64, f64)> = Vec::new();
-    let mut cts = vec![0.0; n_other];
-    for &u in &unique {
-        runs(&track, u, &mut dets);
-        let mut fps = 0.0;
-        cts.iter_mut().for_each(|c| *c = 0.0);
-        passing.clear();
-        for &(a, b) in &dets {
-            let r = cache
-                .entry(((a as u64) << 32) | b as u64)
-                .or_insert_with(|| run_stats((ts[a], ts[b]), target, &others, crit));
-            if r.passes {
-                passing.push((ts[a], ts[b]));
-            } else {
-                fps += 1.0;
-            }
-            for (c, &x) in cts.iter_mut().zip(&r.cross) {
-                *c += f64::from(u8::from(x));
-            }
-        }
-        let mut tps = 0.0;
-        for &g in target {
-            let cov: f64 = passing
-                .iter()
-                .map(|&d| intersection(d, g))
-                .fold(0.0, |x, y| x + y);
-            if round6(cov) >= round6(crit.gtc * (g.1 - g.0)) {
-                tps += 1.0;
-            }
-        }
-        stats.push(tps);
-        stats.push(fps);
-        stats.extend_from_slice(&cts);
+    w.words = n_other.div_ceil(64);
+    w.active.clear();
+    w.active.resize(n, false);
+    w.end_of.resize(n, 0);
+    w.start_of.resize(n, 0);
+    w.passes.resize(n, false);
+    w.cross.resize(n * w.words, 0);
+    w.passing.clear();
+    w.need.clear();
+    w.need
+        .extend(target.iter().map(|g| round6(crit.gtc * (g.1 - g.0))));
+    w.covered.clear();
+    w.covered.extend(w.need.iter().map(|&need| 0.0 >= need));
+    w.dirty.clear();
+    w.dirty.resize(target.len(), false);
+    w.fps = 0;
+    for v in [&mut w.cts, &mut w.prev_cts, &mut w.dc] {
+        v.clear();
+        v.resize(n_other, 0);
     }
-    let zero = vec![0.0; stride];
-    let mut dc = vec![0.0; n_other];
-    for (i, &u) in unique.iter().enumerate() {
-        let here = &stats[i * stride..(i + 1) * stride];
-        let next = stats
-            .get((i + 1) * stride..(i + 2) * stride)
-            .unwrap_or(&zero);
-        let dt = here[0] - next[0];
-        let df = here[1] - next[1];
+    // Counts one threshold above (all zero above the top score).
+    let (mut prev_tps, mut prev_fps) = (0i64, 0i64);
+    thresholds(rank, order, |r, frames| {
+        for &t in frames {
+            let t = t as usize;
+            if track[t] == f64::NEG_INFINITY || track[t].is_nan() {
+                continue; // never part of a detection
+            }
+            let mut a = t;
+            let mut b = t + 1;
+            // Remove the neighbouring runs this frame joins, then add the joined run.
+            if t > 0 && w.active[t - 1] {
+                a = w.start_of[t - 1];
+                w.count(ts, target, a, t, -1);
+            }
+            if t + 1 < n && w.active[t + 1] {
+                b = w.end_of[t + 1];
+                w.count(ts, target, t + 1, b, -1);
+            }
+            w.active[t] = true;
+            w.end_of[a] = b;
+            w.start_of[b - 1] = a;
+            w.passes[a] = run_stats(
+                (ts[a], ts[b]),
+                target,
+                &clip.gt,
+                &w.others,
+                crit,
+                &mut w.cross[a * w.words..(a + 1) * w.words],
+            );
+            w.count(ts, target, a, b, 1);
+        }
+        for (k, g) in target.iter().enumerate() {
+            if std::mem::take(&mut w.dirty[k]) {
+                let cov: f64 = w
+                    .passing
+                    .range(..ts.partition_point(|&x| x < g.1))
+                    .filter(|(&s, &e)| ts[e] > g.0 && ts[s] < g.1)
+                    .map(|(&s, &e)| intersection((ts[s], ts[e]), *g))
+                    .fold(0.0, |x, y| x + y);
+                w.covered[k] = round6(cov) >= w.need[k];
+            }
+        }
+        let tps = w.covered.iter().filter(|&&c| c).count() as i64;
         for k in 0..n_other {
-            dc[k] = here[2 + k] - next[2 + k];
+            w.dc[k] = w.cts[k] - w.prev_cts[k];
         }
-        if dt != 0.0 || df != 0.0 || dc.iter().any(|&x| x != 0.0) {
-            out.push(u, dt, df, &dc);
+        let (dt, df) = (tps - prev_tps, w.fps - prev_fps);
+        if dt != 0 || df != 0 || w.dc.iter().any(|&x| x != 0) {
+            out.push(r, dt, df, &w.dc);
         }
+        (prev_tps, prev_fps) = (tps, w.fps);
+        w.prev_cts.copy_from_slice(&w.cts);
+    });
+}
+
+/// Visit one clip's thresholds from the top: each rank with the frames (from `order`) holding
+/// it.
+fn thresholds(rank: &[u32], order: &[u32], mut visit: impl FnMut(u32, &[u32])) {
+    let mut i = 0;
+    while i < order.len() {
+        let r = rank[order[i] as usize];
+        let mut j = i + 1;
+        while j < order.len() && rank[order[j] as usize] == r {
+            j += 1;
+        }
+        visit(r, &order[i..j]);
+        i = j;
+    }
+}
+
+/// The accumulated statistics of one class and criterion from its change points.
+fn class_stats(
+    all: Deltas,
+    uniq: &[f64],
+    others_t_ref: Option<Vec<f64>>,
+    n_ref: f64,
+    t_ref: f64,
+) -> ClassStats {
+    // Group ranks with a change point, ascending; cumulate from the top.
+    let mut group_of = vec![0u32; uniq.len()];
+    let mut scores = Vec::new();
+    let mut dt = Vec::new();
+    let mut df = Vec::new();
+    for (r, at) in all
+        .by_rank(uniq.len())
+        .iter()
+        .enumerate()
+        .filter(|(_, at)| at[2] > 0)
+    {
+        group_of[r] = scores.len() as u32;
+        scores.push(uniq[r]);
+        dt.push(at[0] as f64);
+        df.push(at[1] as f64);
+    }
+    let m = scores.len();
+    let mut tps = vec![0.0; m + 1];
+    let mut fps = vec![0.0; m + 1];
+    for i in (0..m).rev() {
+        tps[i] = tps[i + 1] + dt[i];
+        fps[i] = fps[i + 1] + df[i];
+    }
+    // Cross triggers: the few non-zero deltas, cumulated from the top per other class, turned
+    // into the mean rate over the other classes.
+    let mut ct_rate = Vec::new();
+    if let Some(t_refs) = others_t_ref {
+        let mut deltas: Vec<(u32, u32, i64)> = all
+            .dc
+            .iter()
+            .map(|&(r, k, d)| (group_of[r as usize], k, d))
+            .collect();
+        deltas.sort_unstable_by_key(|x| x.0);
+        let mut running = vec![0.0; t_refs.len()];
+        let mut rates = vec![0.0; t_refs.len()];
+        ct_rate = vec![0.0; m + 1];
+        for i in (0..m).rev() {
+            let mut changed = false;
+            while let Some(&(g, k, d)) = deltas.last() {
+                if g as usize != i {
+                    break;
+                }
+                running[k as usize] += d as f64;
+                changed = true;
+                deltas.pop();
+            }
+            ct_rate[i] = if changed {
+                for ((r, ct), t) in rates.iter_mut().zip(&running).zip(&t_refs) {
+                    *r = ct / t;
+                }
+                super::mean(&rates)
+            } else {
+                ct_rate[i + 1]
+            };
+        }
+    }
+    scores.push(f64::INFINITY);
+    ClassStats {
+        scores,
+        tps,
+        fps,
+        ct_rate,
+        n_ref,
+        t_ref,
     }
 }
 
@@ -299,6 +513,19 @@ pub fn statistics(
     gtc: f64,
     cttc: Option<f64>,
 ) -> Result<Statistics> {
+    let crit = Criteria { dtc, gtc, cttc };
+    let mut all = statistics_many(scores, ground_truth, durations, &[crit])?;
+    Ok(all.remove(0))
+}
+
+/// [`statistics`] for several criteria at once (PSDS1, PSDS2, intersection F1), sharing the
+/// ranking of the scores.
+pub fn statistics_many(
+    scores: &[ScoreTable],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+    criteria: &[Criteria],
+) -> Result<Vec<Statistics>> {
     let Some(first) = scores.first() else {
         return Err(MetricsError::Empty("no score tables".into()));
     };
@@ -389,65 +616,52 @@ pub fn statistics(
     if !without.is_empty() {
         return Err(MetricsError::NoGroundTruth(without.join(", ")));
     }
-    let crit = Criteria { dtc, gtc, cttc };
-    let n_other = if cttc.is_some() { n_classes - 1 } else { 0 };
-    let per_class: Vec<ClassStats> = (0..n_classes)
+    let mut offsets = vec![0usize];
+    for clip in &clips {
+        offsets.push(offsets.last().copied().unwrap_or(0) + clip.scores.n_frames());
+    }
+    // Per class: rank the frames once, then sweep every clip for each criterion.
+    let per_class: Vec<Vec<ClassStats>> = (0..n_classes)
         .into_par_iter()
         .map(|c| {
-            let mut all = Deltas::default();
-            for clip in &clips {
-                clip_class_deltas(clip, c, crit, &mut all);
-            }
-            // Stable by score, so equal scores keep clip order (and the sums their order).
-            let mut order: Vec<usize> = (0..all.scores.len()).collect();
-            order.sort_by(|&a, &b| all.scores[a].total_cmp(&all.scores[b]));
-            // Group equal scores, then cumulate from the top.
-            let mut scores: Vec<f64> = Vec::new();
-            let mut grouped: Vec<(f64, f64, Vec<f64>)> = Vec::new();
-            for i in order {
-                let (s, dt, df) = (all.scores[i], all.dt[i], all.df[i]);
-                let dc = &all.dc[i * n_other..(i + 1) * n_other];
-                if scores.last() == Some(&s) {
-                    let g = grouped.last_mut().expect("non-empty");
-                    g.0 += dt;
-                    g.1 += df;
-                    for (a, b) in g.2.iter_mut().zip(dc) {
-                        *a += b;
+            let frames = class_frames(&clips, &offsets, c);
+            let mut sweep = Sweep::default();
+            criteria
+                .iter()
+                .map(|&crit| {
+                    let mut all = Deltas::default();
+                    for (ci, clip) in clips.iter().enumerate() {
+                        let span = offsets[ci]..offsets[ci + 1];
+                        let parts = (&frames.rank[span.clone()], &frames.order[span]);
+                        clip_class_deltas(clip, c, crit, parts, &mut sweep, &mut all);
                     }
-                } else {
-                    scores.push(s);
-                    grouped.push((dt, df, dc.to_vec()));
-                }
-            }
-            let m = scores.len();
-            let mut tps = vec![0.0; m + 1];
-            let mut fps = vec![0.0; m + 1];
-            let mut cts = vec![vec![0.0; m + 1]; n_other];
-            for i in (0..m).rev() {
-                tps[i] = tps[i + 1] + grouped[i].0;
-                fps[i] = fps[i + 1] + grouped[i].1;
-                for (k, ct) in cts.iter_mut().enumerate() {
-                    ct[i] = ct[i + 1] + grouped[i].2[k];
-                }
-            }
-            scores.push(f64::INFINITY);
-            ClassStats {
-                scores,
-                tps,
-                fps,
-                cts,
-                n_ref: n_ref[c],
-                t_ref: t_ref[c],
-            }
+                    let others_t_ref = crit.cttc.map(|_| {
+                        (0..n_classes)
+                            .filter(|&k| k != c)
+                            .map(|k| t_ref[k].max(1e-12))
+                            .collect()
+                    });
+                    class_stats(all, &frames.uniq, others_t_ref, n_ref[c], t_ref[c])
+                })
+                .collect()
         })
         .collect();
-    let dataset_duration = scores.iter().map(|t| dur_by_id[t.id.as_str()]).sum();
-    Ok(Statistics {
-        classes,
-        per_class,
-        dataset_duration,
-        n_clips: scores.len(),
-    })
+    let dataset_duration: f64 = scores.iter().map(|t| dur_by_id[t.id.as_str()]).sum();
+    let mut out: Vec<Statistics> = criteria
+        .iter()
+        .map(|_| Statistics {
+            classes: classes.clone(),
+            per_class: Vec::with_capacity(n_classes),
+            dataset_duration,
+            n_clips: scores.len(),
+        })
+        .collect();
+    for class in per_class {
+        for (stats, c) in out.iter_mut().zip(class) {
+            stats.per_class.push(c);
+        }
+    }
+    Ok(out)
 }
 
 /// PSDS with its per-class values and curves.
@@ -468,8 +682,10 @@ pub struct ScoresPsds {
 /// `_unique_cummax_sort`: sort by (eFPR, TPR), keep strict increases of the cumulative-max TPR,
 /// keep the highest TPR per eFPR, cut eFPR > max_efpr.
 fn unique_cummax_sort(tpr: &[f64], efpr: &[f64], max_efpr: f64) -> PsdRoc {
-    let mut idx: Vec<usize> = (0..tpr.len()).collect();
-    idx.sort_by(|&a, &b| efpr[a].total_cmp(&efpr[b]).then(tpr[a].total_cmp(&tpr[b])));
+    // Points past max_efpr sort after every kept one and are cut anyway: drop them first.
+    let mut idx: Vec<usize> = (0..tpr.len()).filter(|&i| efpr[i] <= max_efpr).collect();
+    // Equal (eFPR, TPR) pairs are interchangeable.
+    idx.sort_unstable_by(|&a, &b| efpr[a].total_cmp(&efpr[b]).then(tpr[a].total_cmp(&tpr[b])));
     let mut kept: Vec<(f64, f64)> = Vec::new();
     let mut best = f64::NEG_INFINITY;
     for (n, &i) in idx.iter().enumerate() {
@@ -516,7 +732,12 @@ pub fn psds(stats: &Statistics, params: &PsdsParams) -> Result<ScoresPsds> {
     params.validate()?;
     let n = stats.classes.len();
     let with_ct = params.alpha_ct != 0.0;
-    if with_ct && stats.per_class.iter().any(|c| c.cts.len() + 1 != n) {
+    if with_ct
+        && stats
+            .per_class
+            .iter()
+            .any(|c| c.ct_rate.len() != c.scores.len())
+    {
         return Err(MetricsError::Parameter(
             "alpha_ct > 0 needs statistics computed with a cttc threshold".into(),
         ));
@@ -529,20 +750,13 @@ pub fn psds(stats: &Statistics, params: &PsdsParams) -> Result<ScoresPsds> {
     let class_rocs: Vec<PsdRoc> = stats
         .per_class
         .iter()
-        .enumerate()
-        .map(|(ci, c)| {
+        .map(|c| {
             let tpr: Vec<f64> = c.tps.iter().map(|t| t / c.n_ref.max(1.0)).collect();
-            let others: Vec<usize> = (0..n).filter(|&k| k != ci).collect();
             let efpr: Vec<f64> = (0..c.scores.len())
                 .map(|i| {
                     let fpr = c.fps[i] / stats.dataset_duration;
                     let e = if with_ct {
-                        let rates: Vec<f64> = others
-                            .iter()
-                            .enumerate()
-                            .map(|(j, &k)| c.cts[j][i] / stats.per_class[k].t_ref.max(1e-12))
-                            .collect();
-                        fpr + params.alpha_ct * super::mean(&rates)
+                        fpr + params.alpha_ct * c.ct_rate[i]
                     } else {
                         fpr
                     };
@@ -572,9 +786,12 @@ pub fn psds(stats: &Statistics, params: &PsdsParams) -> Result<ScoresPsds> {
                 .collect()
         })
         .collect();
+    let mut col = vec![0.0; interpolated.len()];
     let mut etpr: Vec<f64> = (0..grid.len())
         .map(|i| {
-            let col: Vec<f64> = interpolated.iter().map(|c| c[i]).collect();
+            for (v, c) in col.iter_mut().zip(&interpolated) {
+                *v = c[i];
+            }
             (super::mean(&col) - params.alpha_st * super::std_pop(&col)).max(0.0)
         })
         .collect();
