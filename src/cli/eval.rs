@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
+use rayon::prelude::*;
 use serde_json::json;
 
 use crate::datasets::{self, dcase, Issue};
@@ -498,9 +499,11 @@ pub(super) fn sed_report(
         };
     } else {
         let files = prediction_files(&a.predictions)?;
+        // Read in parallel; report in file order.
+        let read: Vec<_> = files.par_iter().map(|f| dcase::read_strong(f)).collect();
         let mut tables = Vec::with_capacity(files.len());
-        for f in &files {
-            let (t, issues) = dcase::read_strong(f)?;
+        for (f, table) in files.iter().zip(read) {
+            let (t, issues) = table?;
             warn(&issues);
             tables.push((f.clone(), t));
         }

@@ -492,13 +492,19 @@ pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
         .enumerate()
         .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
         .filter(|(_, l)| !l.chars().all(|c| c == ' '));
-    let header: Vec<String> = match lines.next() {
-        Some((_, l)) => super::split_fields(l, '\t', false)
-            .into_iter()
-            .map(|f| f.trim().to_string())
-            .collect(),
+    let (header_line, header) = match lines.next() {
+        Some((i, l)) => (i, l),
         None => return Err(DatasetError::format(path, "empty file: no header line")),
     };
+    // The rows: everything after the header line's newline.
+    let header_end = header.as_ptr() as usize - text.as_ptr() as usize + header.len();
+    let body = text[header_end..]
+        .find('\n')
+        .map_or("", |i| &text[header_end + i + 1..]);
+    let header: Vec<String> = super::split_fields(header, '\t', false)
+        .into_iter()
+        .map(|f| f.trim().to_string())
+        .collect();
     if header.len() < 3 || header[0] != "onset" || header[1] != "offset" {
         return Err(DatasetError::format(
             path,
@@ -556,14 +562,42 @@ pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
         }
         Ok(())
     };
+    let blank = |fields: &[&str]| fields.len() == 1 && fields[0].bytes().all(|b| b == b' ');
     let mut fields: Vec<&str> = Vec::with_capacity(n + 2);
-    for (line, row) in lines {
-        if split_tabs(row, &mut fields) {
-            row_values(line, &fields)?;
-        } else {
-            let quoted = super::split_fields(row, '\t', false);
-            let quoted: Vec<&str> = quoted.iter().map(String::as_str).collect();
-            row_values(line, &quoted)?;
+    if memchr::memchr2(b'"', b'\r', body.as_bytes()).is_none() {
+        // The common case: plain tab-separated rows, split in one vectorised scan.
+        let (mut start, mut line) = (0, header_line + 1);
+        for at in memchr::memchr2_iter(b'\t', b'\n', body.as_bytes()) {
+            fields.push(&body[start..at]);
+            start = at + 1;
+            if body.as_bytes()[at] == b'\n' {
+                if !blank(&fields) {
+                    row_values(line, &fields)?;
+                }
+                fields.clear();
+                line += 1;
+            }
+        }
+        if start < body.len() {
+            fields.push(&body[start..]);
+            if !blank(&fields) {
+                row_values(line, &fields)?;
+            }
+        }
+    } else {
+        for (i, row) in body.lines().enumerate() {
+            let row = row.strip_suffix('\r').unwrap_or(row);
+            let line = header_line + 1 + i;
+            if row.bytes().all(|b| b == b' ') {
+                continue;
+            }
+            if split_tabs(row, &mut fields) {
+                row_values(line, &fields)?;
+            } else {
+                let quoted = super::split_fields(row, '\t', false);
+                let quoted: Vec<&str> = quoted.iter().map(String::as_str).collect();
+                row_values(line, &quoted)?;
+            }
         }
     }
     match last_offset {

@@ -158,6 +158,9 @@ pub fn read_text(path: &Path) -> Result<String> {
 /// `"` quotes a field (the separator and `""` inside stand for themselves); with
 /// `skip_initial_space` a space after a separator is dropped (AudioSet's `, ` separator).
 pub fn split_fields(line: &str, sep: char, skip_initial_space: bool) -> Vec<String> {
+    if !skip_initial_space && !line.contains('"') {
+        return line.split(sep).map(str::to_string).collect();
+    }
     let mut fields = Vec::new();
     let mut field = String::new();
     let mut chars = line.chars().peekable();

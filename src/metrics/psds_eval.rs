@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 
 use super::{MetricsError, PsdRoc, PsdsParams, Result};
-use crate::datasets::dcase::{Durations, Event, StrongLabels};
+use crate::datasets::dcase::{Durations, StrongLabels};
 
 /// One interval of a file, with its class (`None` = WORLD).
 #[derive(Debug, Clone)]
@@ -56,13 +56,24 @@ pub struct PsdsEval {
     cttc: f64,
     /// Real classes, sorted.
     pub classes: Vec<String>,
-    gt: HashMap<String, Vec<GtEvent>>,
+    /// Ground truth (WORLD included) per file, by file id; the ids of the file names.
+    gt: Vec<Vec<GtEvent>>,
+    file_ids: HashMap<String, u32>,
     n_gt: Vec<f64>,
     gt_duration: Vec<f64>,
     dataset_duration: f64,
     /// Operating points, in the order added (duplicates skipped).
     pub operating_points: Vec<OperatingPoint>,
-    keys: Vec<Vec<(String, u64, u64, String)>>,
+    /// Identity of each added detection table: order-free 128-bit hash and row count.
+    keys: Vec<(u64, u64, usize)>,
+}
+
+/// One detection of a file with ground truth and a known class.
+#[derive(Debug, Clone, Copy)]
+struct Det {
+    onset: f64,
+    offset: f64,
+    class: usize,
 }
 
 /// PSDS and its curve.
@@ -85,6 +96,7 @@ fn strict_overlap(a_on: f64, a_off: f64, b_on: f64, b_off: f64) -> bool {
 /// psds_eval's input validation: onset ≤ offset, and no two different same-class events of a
 /// file intersect (exact duplicates pass, as `remove_identical` lets them).
 fn validate(table: &StrongLabels) -> Result<()> {
+    let mut order: Vec<usize> = Vec::new();
     for clip in &table.clips {
         for e in &clip.events {
             if e.onset > e.offset {
@@ -95,6 +107,35 @@ fn validate(table: &StrongLabels) -> Result<()> {
                     offset: e.offset,
                 });
             }
+        }
+        // Sorted by (label, onset), an intersecting pair shows as an onset before the
+        // running latest offset of its label; only then look for the first pair in file order.
+        order.clear();
+        order.extend(0..clip.events.len());
+        let ev = &clip.events;
+        order.sort_unstable_by(|&a, &b| {
+            (ev[a].label.as_str(), ev[a].onset, ev[a].offset)
+                .partial_cmp(&(ev[b].label.as_str(), ev[b].onset, ev[b].offset))
+                .expect("onsets and offsets compare")
+        });
+        let suspect = order.windows(2).any(|w| {
+            let (a, b) = (&ev[w[0]], &ev[w[1]]);
+            a.label == b.label && b.onset < a.offset
+        }) || {
+            // A long event can reach past its neighbour: track the latest offset per label.
+            let mut latest: Option<(&str, f64)> = None;
+            order.iter().any(|&i| {
+                let e = &ev[i];
+                let hit = matches!(latest, Some((l, off)) if l == e.label && e.onset < off);
+                latest = match latest {
+                    Some((l, off)) if l == e.label => Some((l, off.max(e.offset))),
+                    _ => Some((e.label.as_str(), e.offset)),
+                };
+                hit
+            })
+        };
+        if !suspect {
+            continue;
         }
         for (i, a) in clip.events.iter().enumerate() {
             for b in &clip.events[i + 1..] {
@@ -113,6 +154,30 @@ fn validate(table: &StrongLabels) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// An order-free identity of a detection table (psds_eval hashes the sorted table): two
+/// independent 64-bit hashes of each row, summed, and the row count.
+fn table_key(table: &StrongLabels) -> (u64, u64, usize) {
+    use std::hash::{Hash, Hasher};
+    let (mut h1, mut h2, mut n) = (0u64, 0u64, 0usize);
+    for clip in &table.clips {
+        for e in &clip.events {
+            let row = |seed: u8| {
+                let mut h = std::hash::DefaultHasher::new();
+                seed.hash(&mut h);
+                clip.filename.hash(&mut h);
+                e.onset.to_bits().hash(&mut h);
+                e.offset.to_bits().hash(&mut h);
+                e.label.hash(&mut h);
+                h.finish()
+            };
+            h1 = h1.wrapping_add(row(1));
+            h2 = h2.wrapping_add(row(2));
+            n += 1;
+        }
+    }
+    (h1, h2, n)
 }
 
 impl PsdsEval {
@@ -147,7 +212,16 @@ impl PsdsEval {
         if classes.is_empty() {
             return Err(MetricsError::Empty("no ground-truth events".into()));
         }
-        let mut gt: HashMap<String, Vec<GtEvent>> = HashMap::new();
+        let mut file_ids: HashMap<String, u32> = HashMap::new();
+        let mut gt: Vec<Vec<GtEvent>> = Vec::new();
+        fn entry(ids: &mut HashMap<String, u32>, gt: &mut Vec<Vec<GtEvent>>, file: &str) -> usize {
+            let next = ids.len() as u32;
+            let id = *ids.entry(file.to_string()).or_insert(next) as usize;
+            if id == gt.len() {
+                gt.push(Vec::new());
+            }
+            id
+        }
         let mut n_gt = vec![0.0; classes.len()];
         let mut gt_duration = vec![0.0; classes.len()];
         let mut dataset_duration = 0.0;
@@ -158,7 +232,8 @@ impl PsdsEval {
             }
             if *duration > 0.0 {
                 dataset_duration += duration;
-                gt.entry(file.clone()).or_default().push(GtEvent {
+                let id = entry(&mut file_ids, &mut gt, file);
+                gt[id].push(GtEvent {
                     onset: 0.0,
                     offset: *duration,
                     class: None,
@@ -171,7 +246,8 @@ impl PsdsEval {
                     let c = classes.binary_search(&e.label).expect("class listed");
                     n_gt[c] += 1.0;
                     gt_duration[c] += e.offset - e.onset;
-                    gt.entry(clip.filename.clone()).or_default().push(GtEvent {
+                    let id = entry(&mut file_ids, &mut gt, &clip.filename);
+                    gt[id].push(GtEvent {
                         onset: e.onset,
                         offset: e.offset,
                         class: Some(c),
@@ -180,7 +256,7 @@ impl PsdsEval {
             }
         }
         // psds_eval sorts the table by (filename, onset), stably; sums then run in this order.
-        for events in gt.values_mut() {
+        for events in gt.iter_mut() {
             events.sort_by(|a, b| a.onset.total_cmp(&b.onset));
         }
         Ok(PsdsEval {
@@ -189,6 +265,7 @@ impl PsdsEval {
             cttc,
             classes,
             gt,
+            file_ids,
             n_gt,
             gt_duration,
             dataset_duration,
@@ -197,101 +274,118 @@ impl PsdsEval {
         })
     }
 
-    fn detections(&self, table: &StrongLabels) -> Result<Vec<(String, Event)>> {
+    /// The detections that can count (files with ground truth or metadata, classes with
+    /// ground truth), grouped by file id, each file's sorted by onset (stably, as psds_eval
+    /// sorts the table by filename and onset).
+    fn detections(&self, table: &StrongLabels) -> Result<Vec<(usize, Vec<Det>)>> {
         validate(table)?;
-        let mut dets: Vec<(String, Event)> = table
-            .clips
+        let class_of: HashMap<&str, usize> = self
+            .classes
             .iter()
-            .flat_map(|c| {
-                c.events
-                    .iter()
-                    .map(move |e| (c.filename.clone(), e.clone()))
-            })
-            .filter(|(_, e)| e.offset > e.onset)
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
             .collect();
-        dets.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.onset.total_cmp(&b.1.onset)));
-        Ok(dets)
+        let mut by_file: HashMap<usize, Vec<Det>> = HashMap::new();
+        for clip in &table.clips {
+            let Some(&id) = self.file_ids.get(&clip.filename) else {
+                continue; // no ground truth, no WORLD: neither TP, FP nor cross trigger
+            };
+            let dets = by_file.entry(id as usize).or_default();
+            dets.extend(
+                clip.events
+                    .iter()
+                    .filter(|e| e.offset > e.onset)
+                    .filter_map(|e| {
+                        // psds_eval ignores detections of classes without ground truth.
+                        class_of.get(e.label.as_str()).map(|&class| Det {
+                            onset: e.onset,
+                            offset: e.offset,
+                            class,
+                        })
+                    }),
+            );
+        }
+        let mut files: Vec<(usize, Vec<Det>)> = by_file.into_iter().collect();
+        for (_, dets) in files.iter_mut() {
+            dets.sort_by(|a, b| a.onset.total_cmp(&b.onset));
+        }
+        files.sort_unstable_by_key(|f| f.0);
+        Ok(files)
     }
 
-    fn evaluate(&self, dets: &[(String, Event)]) -> OperatingPoint {
+    fn evaluate(&self, files: &[(usize, Vec<Det>)]) -> OperatingPoint {
         let n = self.classes.len();
-        let mut tp_gt: HashMap<(&str, usize), ()> = HashMap::new();
+        let mut tp = vec![0.0; n];
         let mut fp = vec![0.0; n];
         let mut ct = vec![vec![0.0; n]; n];
-        // Pass 1: DTC per detection; coverage of each GT event by DTC-passing detections.
-        let mut coverage: HashMap<(&str, usize), f64> = HashMap::new();
-        let mut passes = vec![false; dets.len()];
-        let empty = Vec::new();
-        for (d, (file, e)) in dets.iter().enumerate() {
-            let Ok(class) = self.classes.binary_search(&e.label) else {
-                continue; // psds_eval ignores detections of classes without ground truth
-            };
-            let gts = self.gt.get(file).unwrap_or(&empty);
-            let det_len = e.offset - e.onset;
-            let mut precision_sum = 0.0;
-            let mut any = false;
-            for g in gts {
-                if g.class == Some(class) && strict_overlap(e.onset, e.offset, g.onset, g.offset) {
-                    let inter = e.offset.min(g.offset) - e.onset.max(g.onset);
-                    precision_sum += inter / det_len;
-                    any = true;
-                }
-            }
-            passes[d] = any && precision_sum >= self.dtc;
-            if passes[d] {
-                for (gi, g) in gts.iter().enumerate() {
-                    if g.class == Some(class)
+        let mut coverage: Vec<f64> = Vec::new();
+        let mut touched: Vec<bool> = Vec::new();
+        let mut passes: Vec<bool> = Vec::new();
+        let mut other: Vec<Option<f64>> = vec![None; n];
+        for (file, dets) in files {
+            let gts = &self.gt[*file];
+            // Pass 1: DTC per detection; coverage of each GT event by DTC-passing detections.
+            coverage.clear();
+            coverage.resize(gts.len(), 0.0);
+            touched.clear();
+            touched.resize(gts.len(), false);
+            passes.clear();
+            for e in dets {
+                let det_len = e.offset - e.onset;
+                let mut precision_sum = 0.0;
+                let mut any = false;
+                for g in gts {
+                    if g.class == Some(e.class)
                         && strict_overlap(e.onset, e.offset, g.onset, g.offset)
                     {
                         let inter = e.offset.min(g.offset) - e.onset.max(g.onset);
-                        *coverage.entry((file.as_str(), gi)).or_insert(0.0) +=
-                            inter / (g.offset - g.onset);
+                        precision_sum += inter / det_len;
+                        any = true;
+                    }
+                }
+                let pass = any && precision_sum >= self.dtc;
+                passes.push(pass);
+                if pass {
+                    for (gi, g) in gts.iter().enumerate() {
+                        if g.class == Some(e.class)
+                            && strict_overlap(e.onset, e.offset, g.onset, g.offset)
+                        {
+                            let inter = e.offset.min(g.offset) - e.onset.max(g.onset);
+                            coverage[gi] += inter / (g.offset - g.onset);
+                            touched[gi] = true;
+                        }
                     }
                 }
             }
-        }
-        for (&(file, gi), &cov) in &coverage {
-            if cov >= self.gtc {
-                tp_gt.insert((file, gi), ());
-            }
-        }
-        let mut tp = vec![0.0; n];
-        for &(file, gi) in tp_gt.keys() {
-            let c = self.gt[file][gi].class.expect("real class");
-            tp[c] += 1.0;
-        }
-        // Pass 2: DTC failures → FP (via WORLD) and cross triggers.
-        for (d, (file, e)) in dets.iter().enumerate() {
-            let Ok(class) = self.classes.binary_search(&e.label) else {
-                continue;
-            };
-            if passes[d] {
-                continue;
-            }
-            let gts = self.gt.get(file).unwrap_or(&empty);
-            let det_len = e.offset - e.onset;
-            let mut world = false;
-            let mut other = vec![None::<f64>; n];
-            for g in gts {
-                if !strict_overlap(e.onset, e.offset, g.onset, g.offset) {
-                    continue;
+            for (gi, g) in gts.iter().enumerate() {
+                if touched[gi] && coverage[gi] >= self.gtc {
+                    tp[g.class.expect("only real classes are covered")] += 1.0;
                 }
-                match g.class {
-                    None => world = true,
-                    Some(k) if k != class => {
-                        let inter = e.offset.min(g.offset) - e.onset.max(g.onset);
-                        *other[k].get_or_insert(0.0) += inter / det_len;
+            }
+            // Pass 2: DTC failures → FP (via WORLD) and cross triggers.
+            for (e, _) in dets.iter().zip(&passes).filter(|(_, &p)| !p) {
+                let det_len = e.offset - e.onset;
+                let mut world = false;
+                other.iter_mut().for_each(|o| *o = None);
+                for g in gts {
+                    if !strict_overlap(e.onset, e.offset, g.onset, g.offset) {
+                        continue;
                     }
-                    Some(_) => {}
+                    match g.class {
+                        None => world = true,
+                        Some(k) if k != e.class => {
+                            let inter = e.offset.min(g.offset) - e.onset.max(g.onset);
+                            *other[k].get_or_insert(0.0) += inter / det_len;
+                        }
+                        Some(_) => {}
+                    }
                 }
-            }
-            if world {
-                fp[class] += 1.0;
-            }
-            for (k, sum) in other.iter().enumerate() {
-                if let Some(s) = sum {
-                    if *s >= self.cttc {
-                        ct[class][k] += 1.0;
+                if world {
+                    fp[e.class] += 1.0;
+                }
+                for (k, sum) in other.iter().enumerate() {
+                    if sum.is_some_and(|s| s >= self.cttc) {
+                        ct[e.class][k] += 1.0;
                     }
                 }
             }
@@ -327,23 +421,7 @@ impl PsdsEval {
     /// (psds_eval skips it with a warning).
     pub fn add_operating_point(&mut self, detections: &StrongLabels) -> Result<bool> {
         let dets = self.detections(detections)?;
-        let mut key: Vec<(String, u64, u64, String)> = dets
-            .iter()
-            .map(|(f, e)| {
-                (
-                    f.clone(),
-                    e.onset.to_bits(),
-                    e.offset.to_bits(),
-                    e.label.clone(),
-                )
-            })
-            .collect();
-        key.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then(f64::from_bits(a.1).total_cmp(&f64::from_bits(b.1)))
-                .then(f64::from_bits(a.2).total_cmp(&f64::from_bits(b.2)))
-                .then(a.3.cmp(&b.3))
-        });
+        let key = table_key(detections);
         if self.keys.contains(&key) {
             return Ok(false);
         }

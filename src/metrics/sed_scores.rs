@@ -144,27 +144,38 @@ struct ClassFrames {
 
 fn class_frames(clips: &[ClipInput], offsets: &[usize], class: usize) -> ClassFrames {
     let total = offsets[clips.len()];
-    let mut all: Vec<(i64, u32, u32)> = Vec::with_capacity(total);
+    // (score in total order, clip, frame) packed in one integer, which sorts fastest.
+    let pack = |s: f64, ci: usize, f: usize| {
+        let key = (total_order_key(s) as u64) ^ (1 << 63);
+        (u128::from(key) << 64) | ((ci as u128) << 32) | f as u128
+    };
+    let mut all: Vec<u128> = Vec::with_capacity(total);
     for (ci, clip) in clips.iter().enumerate() {
         let track = clip.scores.class_scores(class);
-        all.extend((0..track.len()).map(|f| (total_order_key(track[f]), ci as u32, f as u32)));
+        all.extend((0..track.len()).map(|f| pack(track[f], ci, f)));
     }
     all.sort_unstable();
-    let mut uniq: Vec<f64> = Vec::new();
-    let mut rank = vec![0u32; total];
-    for &(key, ci, f) in &all {
+    let unpack = |p: u128| {
+        let key = ((p >> 64) as u64 ^ (1 << 63)) as i64;
         // The key transform is its own inverse.
         let s = f64::from_bits(total_order_key(f64::from_bits(key as u64)) as u64);
+        (s, (p >> 32) as u32 as usize, p as u32)
+    };
+    let mut uniq: Vec<f64> = Vec::new();
+    let mut rank = vec![0u32; total];
+    for &p in &all {
+        let (s, ci, f) = unpack(p);
         if uniq.last() != Some(&s) {
             uniq.push(s);
         }
-        rank[offsets[ci as usize] + f as usize] = (uniq.len() - 1) as u32;
+        rank[offsets[ci] + f as usize] = (uniq.len() - 1) as u32;
     }
     let mut order = vec![0u32; total];
     let mut cursor: Vec<usize> = offsets[..clips.len()].to_vec();
-    for &(_, ci, f) in all.iter().rev() {
-        order[cursor[ci as usize]] = f;
-        cursor[ci as usize] += 1;
+    for &p in all.iter().rev() {
+        let (_, ci, f) = unpack(p);
+        order[cursor[ci]] = f;
+        cursor[ci] += 1;
     }
     ClassFrames { uniq, rank, order }
 }
@@ -188,11 +199,11 @@ impl Deltas {
         }
     }
 
-    /// Per rank: [ΣΔtps, ΣΔfps, number of change points]. The ranks come in random order, so
-    /// the points are first bucketed by the high bits of their rank (a counting-sort pass)
-    /// and summed bucket by bucket, in cache.
-    fn by_rank(&self, n_ranks: usize) -> Vec<[i64; 3]> {
-        let shift = usize::BITS - (n_ranks >> 10).leading_zeros();
+    /// The ranks with a change point, ascending, with their summed Δtps and Δfps. The ranks
+    /// come in random order: they are bucketed by their high bits (one counting-sort pass),
+    /// then each bucket is sorted in cache.
+    fn grouped(&self, n_ranks: usize) -> (Vec<u32>, Vec<f64>, Vec<f64>) {
+        let shift = usize::BITS - (n_ranks >> 8).leading_zeros();
         let mut start = vec![0usize; (n_ranks >> shift) + 2];
         for p in &self.points {
             start[(p.0 >> shift) as usize + 1] += 1;
@@ -201,19 +212,27 @@ impl Deltas {
             start[i] += start[i - 1];
         }
         let mut bucketed = vec![(0u32, 0i32, 0i32); self.points.len()];
+        let mut next = start.clone();
         for &p in &self.points {
-            let slot = &mut start[(p.0 >> shift) as usize];
+            let slot = &mut next[(p.0 >> shift) as usize];
             bucketed[*slot] = p;
             *slot += 1;
         }
-        let mut at = vec![[0i64; 3]; n_ranks];
-        for (r, dt, df) in bucketed {
-            let a = &mut at[r as usize];
-            a[0] += i64::from(dt);
-            a[1] += i64::from(df);
-            a[2] += 1;
+        let (mut ranks, mut dt, mut df) = (Vec::new(), Vec::new(), Vec::new());
+        for w in start.windows(2) {
+            let bucket = &mut bucketed[w[0]..w[1]];
+            bucket.sort_unstable_by_key(|p| p.0);
+            for &(r, t, f) in bucket.iter() {
+                if ranks.last() != Some(&r) {
+                    ranks.push(r);
+                    dt.push(0.0);
+                    df.push(0.0);
+                }
+                *dt.last_mut().expect("pushed") += f64::from(t);
+                *df.last_mut().expect("pushed") += f64::from(f);
+            }
         }
-        at
+        (ranks, dt, df)
     }
 }
 
@@ -438,21 +457,8 @@ fn class_stats(
     t_ref: f64,
 ) -> ClassStats {
     // Group ranks with a change point, ascending; cumulate from the top.
-    let mut group_of = vec![0u32; uniq.len()];
-    let mut scores = Vec::new();
-    let mut dt = Vec::new();
-    let mut df = Vec::new();
-    for (r, at) in all
-        .by_rank(uniq.len())
-        .iter()
-        .enumerate()
-        .filter(|(_, at)| at[2] > 0)
-    {
-        group_of[r] = scores.len() as u32;
-        scores.push(uniq[r]);
-        dt.push(at[0] as f64);
-        df.push(at[1] as f64);
-    }
+    let (ranks, dt, df) = all.grouped(uniq.len());
+    let mut scores: Vec<f64> = ranks.iter().map(|&r| uniq[r as usize]).collect();
     let m = scores.len();
     let mut tps = vec![0.0; m + 1];
     let mut fps = vec![0.0; m + 1];
@@ -467,7 +473,7 @@ fn class_stats(
         let mut deltas: Vec<(u32, u32, i64)> = all
             .dc
             .iter()
-            .map(|&(r, k, d)| (group_of[r as usize], k, d))
+            .map(|&(r, k, d)| (ranks.partition_point(|&x| x < r) as u32, k, d))
             .collect();
         deltas.sort_unstable_by_key(|x| x.0);
         let mut running = vec![0.0; t_refs.len()];
