@@ -516,3 +516,86 @@ fn tag_csv_streams_rows_and_reports_bad_files_between_them() {
         "{err}"
     );
 }
+
+/// `tag --window` streams the file: its pooled scores must be those of the same windows cut
+/// from the fully decoded waveform and tagged one by one (mean and max, a hop shorter than the
+/// window, a cut last window, and a hop longer than the window).
+#[test]
+fn windowed_tag_streams_the_same_windows_as_the_whole_waveform() {
+    use earshot::audio::{load, LoadOptions, Waveform};
+    let tmp = tempfile::tempdir().unwrap();
+    let c = ckpt("Cnn14");
+    let clip = audio(CLIPS[1]);
+    let wave = load(std::path::Path::new(&clip), LoadOptions::mono(32000)).unwrap();
+    let tag = |file: &str, extra: &[&str]| -> Vec<f64> {
+        let mut args = vec![
+            "tag",
+            "--model",
+            "cnn14",
+            "--checkpoint",
+            &c,
+            "--format",
+            "json",
+            "--all-scores",
+        ];
+        args.extend(extra);
+        args.push(file);
+        let out = common::earshot(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        rows[0]["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let n = wave.samples.len();
+    for (window, hop, pool) in [(1.5, 1.0, "mean"), (1.5, 1.0, "max"), (1.0, 2.5, "mean")] {
+        let (win, step) = ((window * 32000.0) as usize, (hop * 32000.0) as usize);
+        let mut starts = vec![0];
+        while starts.last().unwrap() + win < n && starts.last().unwrap() + step < n {
+            starts.push(starts.last().unwrap() + step);
+        }
+        let per_window: Vec<Vec<f64>> = starts
+            .iter()
+            .map(|&s| {
+                let cut = Waveform {
+                    sample_rate: 32000,
+                    channels: 1,
+                    samples: wave.samples[s..(s + win).min(n)].to_vec(),
+                };
+                let path = tmp.path().join(format!("w{s}.wav"));
+                earshot::wav::write_f32(&path, &cut).unwrap();
+                tag(path.to_str().unwrap(), &[])
+            })
+            .collect();
+        let got = tag(
+            &clip,
+            &[
+                "--window",
+                &window.to_string(),
+                "--hop",
+                &hop.to_string(),
+                "--pool",
+                pool,
+            ],
+        );
+        for (k, g) in got.iter().enumerate() {
+            let col = per_window.iter().map(|w| w[k]);
+            let want = if pool == "max" {
+                col.fold(f64::NEG_INFINITY, f64::max)
+            } else {
+                col.sum::<f64>() / per_window.len() as f64
+            };
+            assert!(
+                (g - want).abs() < 1e-5,
+                "{window}/{hop}/{pool} class {k}: {g} vs {want}"
+            );
+        }
+    }
+}

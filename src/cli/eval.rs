@@ -512,14 +512,20 @@ pub(super) fn sed_report(
             "predictions: {} operating point(s) (psds_eval)",
             tables.len()
         )?;
-        for (name, p) in &psds_sets {
-            let mut eval =
-                psds_eval::PsdsEval::new(&gt, &durations, p.dtc, p.gtc, p.cttc).map_err(gt_err)?;
-            for (f, t) in &tables {
-                eval.add_operating_point(t)
-                    .map_err(|e| anyhow!("{}: {e}", f.display()))?;
-            }
-            let r = eval.psds(p).map_err(gt_err)?;
+        // The scenarios are independent: evaluate them side by side.
+        let results: Vec<_> = psds_sets
+            .par_iter()
+            .map(|(_, p)| {
+                let mut eval = psds_eval::PsdsEval::new(&gt, &durations, p.dtc, p.gtc, p.cttc)
+                    .map_err(gt_err)?;
+                for (f, t) in &tables {
+                    eval.add_operating_point(t)
+                        .map_err(|e| anyhow!("{}: {e}", f.display()))?;
+                }
+                eval.psds(p).map_err(gt_err)
+            })
+            .collect::<Result<_>>()?;
+        for ((name, p), r) in psds_sets.iter().zip(results) {
             writeln!(
                 text,
                 "{:<28} {} ({} operating points)",

@@ -235,11 +235,6 @@ pub fn audio_id(filename: &str) -> &str {
 /// empty label and empty times list a clip without events. Rows that cannot be used (empty
 /// filename, a label without times, unparsable numbers) are skipped and reported.
 pub fn read_strong(path: &Path) -> Result<(StrongLabels, Vec<Issue>)> {
-    let table = read_table(path, TableFormat::TSV)?;
-    let c_file = table.require("filename")?;
-    let c_on = table.require("onset")?;
-    let c_off = table.require("offset")?;
-    let c_label = table.require("event_label")?;
     let mut issues = Vec::new();
     let mut sink = IssueSink {
         path,
@@ -247,46 +242,56 @@ pub fn read_strong(path: &Path) -> Result<(StrongLabels, Vec<Issue>)> {
     };
     let mut clips: Vec<ClipEvents> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for (line, fields) in &table.rows {
-        let get = |c: usize| fields.get(c).map(|s| s.as_str()).unwrap_or("");
-        let filename = get(c_file).trim();
-        if filename.is_empty() {
-            sink.push(Some(*line), IssueKind::EmptyRow, "row without a filename");
-            continue;
-        }
-        let slot = *index.entry(filename.to_string()).or_insert_with(|| {
-            clips.push(ClipEvents {
-                filename: filename.to_string(),
-                events: Vec::new(),
-                lines: Vec::new(),
-            });
-            clips.len() - 1
-        });
-        let label = get(c_label).trim();
-        let onset = parse_float(get(c_on));
-        let offset = parse_float(get(c_off));
-        match (onset, offset) {
-            (Ok(None), Ok(None)) if label.is_empty() => {} // a clip without events
-            (Ok(Some(onset)), Ok(Some(offset))) if !label.is_empty() => {
-                clips[slot].events.push(Event {
-                    onset,
-                    offset,
-                    label: label.to_string(),
-                });
-                clips[slot].lines.push(*line);
+    let (clips_out, index, sink) = (&mut clips, &mut index, &mut sink);
+    super::scan_table(path, TableFormat::TSV, |table| {
+        let c_file = table.require("filename")?;
+        let c_on = table.require("onset")?;
+        let c_off = table.require("offset")?;
+        let c_label = table.require("event_label")?;
+        Ok(move |line: usize, fields: &[&str]| {
+            let clips = &mut *clips_out;
+            let get = |c: usize| fields.get(c).copied().unwrap_or("");
+            let filename = get(c_file).trim();
+            if filename.is_empty() {
+                sink.push(Some(line), IssueKind::EmptyRow, "row without a filename");
+                return;
             }
-            (Err(e), _) | (_, Err(e)) => sink.push(
-                Some(*line),
-                IssueKind::Malformed,
-                format!("{filename}: {e}"),
-            ),
-            _ => sink.push(
-                Some(*line),
-                IssueKind::Malformed,
-                format!("{filename}: needs onset, offset and label together, or none of them"),
-            ),
-        }
-    }
+            let slot = match index.get(filename) {
+                Some(&slot) => slot,
+                None => {
+                    clips.push(ClipEvents {
+                        filename: filename.to_string(),
+                        events: Vec::new(),
+                        lines: Vec::new(),
+                    });
+                    index.insert(filename.to_string(), clips.len() - 1);
+                    clips.len() - 1
+                }
+            };
+            let label = get(c_label).trim();
+            let onset = parse_float(get(c_on));
+            let offset = parse_float(get(c_off));
+            match (onset, offset) {
+                (Ok(None), Ok(None)) if label.is_empty() => {} // a clip without events
+                (Ok(Some(onset)), Ok(Some(offset))) if !label.is_empty() => {
+                    clips[slot].events.push(Event {
+                        onset,
+                        offset,
+                        label: label.to_string(),
+                    });
+                    clips[slot].lines.push(line);
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    sink.push(Some(line), IssueKind::Malformed, format!("{filename}: {e}"))
+                }
+                _ => sink.push(
+                    Some(line),
+                    IssueKind::Malformed,
+                    format!("{filename}: needs onset, offset and label together, or none of them"),
+                ),
+            }
+        })
+    })?;
     Ok((
         StrongLabels {
             path: path.to_path_buf(),

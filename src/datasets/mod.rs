@@ -234,30 +234,69 @@ impl TableFormat {
 /// separators is a row of empty fields, not a blank line); a trailing `\r` is dropped so files
 /// saved on Windows read the same.
 pub fn read_table(path: &Path, format: TableFormat) -> Result<Table> {
+    let mut rows = Vec::new();
+    let mut table = scan_table(path, format, |_| {
+        Ok(|line: usize, fields: &[&str]| {
+            rows.push((line, fields.iter().map(|f| f.to_string()).collect()));
+        })
+    })?;
+    table.rows = rows;
+    Ok(table)
+}
+
+/// [`read_table`] without keeping the rows: `setup` sees the header (a [`Table`] without rows)
+/// and returns what is called with each row, borrowed from the text (no copy of quote-free
+/// fields). Returns the header.
+pub fn scan_table<F: FnMut(usize, &[&str])>(
+    path: &Path,
+    format: TableFormat,
+    setup: impl FnOnce(&Table) -> Result<F>,
+) -> Result<Table> {
     let text = read_text(path)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut header = None;
-    let mut rows = Vec::new();
+    let mut table = Table {
+        path: path.to_path_buf(),
+        header: Vec::new(),
+        rows: Vec::new(),
+    };
+    let mut setup = Some(setup);
+    let mut start = |table: &Table| (setup.take().expect("set up once"))(table);
+    let mut row = None;
+    let mut fields: Vec<&str> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.chars().all(|c| c == ' ') || (format.comments && line.starts_with('#')) {
+        if line.bytes().all(|c| c == b' ') || (format.comments && line.starts_with('#')) {
             continue;
         }
-        let fields = split_fields(line, format.sep, format.skip_initial_space);
-        if format.header && header.is_none() {
-            header = Some(fields.into_iter().map(|f| f.trim().to_string()).collect());
-            continue;
+        let visit = match row.as_mut() {
+            Some(visit) => visit,
+            None if format.header && table.header.is_empty() => {
+                table.header = split_fields(line, format.sep, format.skip_initial_space)
+                    .into_iter()
+                    .map(|f| f.trim().to_string())
+                    .collect();
+                row = Some(start(&table)?);
+                continue;
+            }
+            None => row.insert(start(&table)?),
+        };
+        if format.skip_initial_space || line.contains('"') {
+            let owned = split_fields(line, format.sep, format.skip_initial_space);
+            let owned: Vec<&str> = owned.iter().map(String::as_str).collect();
+            visit(i + 1, &owned);
+        } else {
+            fields.clear();
+            fields.extend(line.split(format.sep));
+            visit(i + 1, &fields);
         }
-        rows.push((i + 1, fields));
     }
-    if format.header && header.is_none() {
+    if format.header && table.header.is_empty() {
         return Err(DatasetError::format(path, "empty file: no header line"));
     }
-    Ok(Table {
-        path: path.to_path_buf(),
-        header: header.unwrap_or_default(),
-        rows,
-    })
+    if row.is_none() {
+        start(&table)?;
+    }
+    Ok(table)
 }
 
 /// Parse a float field as pandas does (surrounding spaces allowed); `None` when empty.

@@ -159,25 +159,31 @@ fn validate(table: &StrongLabels) -> Result<()> {
 /// An order-free identity of a detection table (psds_eval hashes the sorted table): two
 /// independent 64-bit hashes of each row, summed, and the row count.
 fn table_key(table: &StrongLabels) -> (u64, u64, usize) {
-    use std::hash::{Hash, Hasher};
-    let (mut h1, mut h2, mut n) = (0u64, 0u64, 0usize);
+    // splitmix64's finaliser, and FNV-1a over bytes from a seed.
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn bytes(seed: u64, s: &str) -> u64 {
+        s.bytes().fold(seed, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
+    }
+    let seeds = [0xcbf2_9ce4_8422_2325u64, 0x8422_2325_cbf2_9ce4];
+    let (mut sums, mut n) = ([0u64; 2], 0usize);
     for clip in &table.clips {
+        let file = seeds.map(|seed| mix(bytes(seed, &clip.filename)));
         for e in &clip.events {
-            let row = |seed: u8| {
-                let mut h = std::hash::DefaultHasher::new();
-                seed.hash(&mut h);
-                clip.filename.hash(&mut h);
-                e.onset.to_bits().hash(&mut h);
-                e.offset.to_bits().hash(&mut h);
-                e.label.hash(&mut h);
-                h.finish()
-            };
-            h1 = h1.wrapping_add(row(1));
-            h2 = h2.wrapping_add(row(2));
+            for (k, sum) in sums.iter_mut().enumerate() {
+                let label = bytes(seeds[k], &e.label);
+                let row = mix(file[k] ^ mix(e.onset.to_bits() ^ mix(e.offset.to_bits() ^ label)));
+                *sum = sum.wrapping_add(row);
+            }
             n += 1;
         }
     }
-    (h1, h2, n)
+    (sums[0], sums[1], n)
 }
 
 impl PsdsEval {
