@@ -211,27 +211,39 @@ pub fn front_main() -> ExitCode {
         Err(code) => return code,
     };
     let light = match &cli.command {
-        Command::Eval(args) => match &args.command {
-            eval::EvalCommand::Tagging(a) => Some(eval::tagging_cmd(a).map(|()| 0)),
-            eval::EvalCommand::Sed(a) => Some(eval::sed_cmd(a).map(|()| 0)),
-            eval::EvalCommand::Scenes(a) => Some(eval::scenes_cmd(a).map(|()| 0)),
-            eval::EvalCommand::Run(_) => None,
-        },
-        Command::Merge(args) => Some(merge::run(args)),
-        Command::Decode(args) => Some(decode::run(&cli, args)),
-        Command::Features(args) => Some(features::run(&cli, args)),
-        _ => None,
+        Command::Eval(args) => !matches!(args.command, eval::EvalCommand::Run(_)),
+        Command::Merge(_) | Command::Decode(_) | Command::Features(_) => true,
+        _ => false,
     };
-    if let Some(result) = light {
-        if cli.threads > 0 {
-            // Only rayon runs here; an error means a pool already exists, which is fine.
-            let _ = rayon::ThreadPoolBuilder::new()
-                .num_threads(cli.threads)
-                .build_global();
-        }
-        return exit_code(result);
+    if !light {
+        return exit_code(exec_torch_binary());
     }
-    exit_code(exec_torch_binary())
+    // Metrics allocate and free many multi-megabyte buffers; glibc would hand each back to the
+    // kernel and fault in fresh zeroed pages for the next (a third of a PSDS run's time). Keep
+    // freed memory in the process instead.
+    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+    if cli.threads > 0 {
+        // Only rayon runs here; an error means a pool already exists, which is fine.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(cli.threads)
+            .build_global();
+    }
+    exit_code(match &cli.command {
+        Command::Eval(args) => match &args.command {
+            eval::EvalCommand::Tagging(a) => eval::tagging_cmd(a).map(|()| 0),
+            eval::EvalCommand::Sed(a) => eval::sed_cmd(a).map(|()| 0),
+            eval::EvalCommand::Scenes(a) => eval::scenes_cmd(a).map(|()| 0),
+            eval::EvalCommand::Run(_) => unreachable!("handed to earshot-torch above"),
+        },
+        Command::Merge(args) => merge::run(args),
+        Command::Decode(args) => decode::run(&cli, args),
+        Command::Features(args) => features::run(&cli, args),
+        _ => unreachable!("handed to earshot-torch above"),
+    })
 }
 
 /// Replace this process with [`TORCH_BINARY`] from the directory of the running executable.

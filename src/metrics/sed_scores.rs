@@ -262,6 +262,8 @@ struct Sweep {
     cts: Vec<i64>,
     prev_cts: Vec<i64>,
     dc: Vec<i64>,
+    /// Whether `cts` may differ from `prev_cts` (a run with cross triggers came or went).
+    cts_moved: bool,
 }
 
 impl Sweep {
@@ -285,6 +287,7 @@ impl Sweep {
             .enumerate()
         {
             let mut bits = word;
+            self.cts_moved |= bits != 0;
             while bits != 0 {
                 self.cts[w * 64 + bits.trailing_zeros() as usize] += sign;
                 bits &= bits - 1;
@@ -373,6 +376,7 @@ fn clip_class_deltas(
     w.dirty.clear();
     w.dirty.resize(target.len(), false);
     w.fps = 0;
+    w.cts_moved = false;
     for v in [&mut w.cts, &mut w.prev_cts, &mut w.dc] {
         v.clear();
         v.resize(n_other, 0);
@@ -421,15 +425,19 @@ fn clip_class_deltas(
             }
         }
         let tps = w.covered.iter().filter(|&&c| c).count() as i64;
-        for k in 0..n_other {
-            w.dc[k] = w.cts[k] - w.prev_cts[k];
-        }
         let (dt, df) = (tps - prev_tps, w.fps - prev_fps);
-        if dt != 0 || df != 0 || w.dc.iter().any(|&x| x != 0) {
-            out.push(r, dt, df, &w.dc);
+        if std::mem::take(&mut w.cts_moved) {
+            for k in 0..n_other {
+                w.dc[k] = w.cts[k] - w.prev_cts[k];
+            }
+            w.prev_cts.copy_from_slice(&w.cts);
+            if dt != 0 || df != 0 || w.dc.iter().any(|&x| x != 0) {
+                out.push(r, dt, df, &w.dc);
+            }
+        } else if dt != 0 || df != 0 {
+            out.push(r, dt, df, &[]);
         }
         (prev_tps, prev_fps) = (tps, w.fps);
-        w.prev_cts.copy_from_slice(&w.cts);
     });
 }
 
