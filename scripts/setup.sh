@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything earshot needs to build and test, idempotently:
 #   * Debian packages (libsoxr for resampling, sox/espeak-ng/ffmpeg/lame/flac/vorbis-tools for
-#     test audio, libhdf5 for Keras checkpoints);
+#     test audio, libhdf5 for Keras checkpoints, slurm-wlm and munge for the real array-job test,
+#     binutils for readelf);
 #   * a Python venv under ~/.cache/earshot (shared by every clone) with torch==2.13.0, whose
 #     libtorch the Rust build links, and the pinned reference packages;
 #   * links to the venv's torch: $EARSHOT_CACHE/libtorch (LIBTORCH for the project scripts) and
@@ -14,7 +15,8 @@ cache="$EARSHOT_CACHE"
 venv="$EARSHOT_VENV"
 say() { printf '[setup] %s\n' "$*" >&2; }
 
-debs=(pkg-config libsoxr-dev libhdf5-dev sox libsox-fmt-all espeak-ng ffmpeg lame flac vorbis-tools opus-tools)
+debs=(pkg-config libsoxr-dev libhdf5-dev sox libsox-fmt-all espeak-ng ffmpeg lame flac vorbis-tools opus-tools
+  slurm-wlm munge binutils)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

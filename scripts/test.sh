@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh machine: install what is missing (scripts/setup.sh), make
 # the test audio and Python reference outputs (tests/gen_reference.py), then run every Rust test
-# plus fmt and clippy. Used by .ci/run.
+# plus fmt and clippy, and an array job on a real single-node Slurm cluster. Used by .ci/run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -21,3 +21,5 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 cargo fmt --check
 cargo clippy --release --all-targets -q -- -D warnings
 RUST_TEST_THREADS=2 cargo test --release --all-targets
+# Needs root for the Slurm daemons (CI runs as root); started and stopped by the script.
+tests/slurm/array_job.sh
