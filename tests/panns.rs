@@ -598,4 +598,54 @@ fn windowed_tag_streams_the_same_windows_as_the_whole_waveform() {
             );
         }
     }
+    // `embed --window` streams the same way: frame i = the embedding of window i on its own.
+    let embed = |file: &str, extra: &[&str], out: &std::path::Path| {
+        let mut args = vec!["embed", "--model", "cnn14", "--checkpoint", &c, "-o"];
+        args.push(out.to_str().unwrap());
+        args.extend(extra);
+        args.push(file);
+        let done = common::earshot(&args);
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    };
+    let out = tmp.path().join("emb");
+    embed(&clip, &["--window", "1.5", "--hop", "1"], &out);
+    let name = std::path::Path::new(&clip)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let read = |p: std::path::PathBuf| -> std::collections::HashMap<String, npy::NpyArray> {
+        npy::read_npz(&p).unwrap().into_iter().collect()
+    };
+    let arrays = read(out.join(format!("{name}.npz")));
+    let frames = &arrays["embedding"];
+    let (win, step) = (48000, 32000);
+    let mut starts = vec![0];
+    while starts.last().unwrap() + win < n && starts.last().unwrap() + step < n {
+        starts.push(starts.last().unwrap() + step);
+    }
+    assert_eq!(frames.shape, vec![starts.len(), 2048]);
+    for (i, &s) in starts.iter().enumerate() {
+        let cut = Waveform {
+            sample_rate: 32000,
+            channels: 1,
+            samples: wave.samples[s..(s + win).min(n)].to_vec(),
+        };
+        let path = tmp.path().join(format!("e{s}.wav"));
+        earshot::wav::write_f32(&path, &cut).unwrap();
+        let one = tmp.path().join(format!("one{s}"));
+        embed(path.to_str().unwrap(), &[], &one);
+        let want = &read(one.join(format!("e{s}.wav.npz")))["scene"].data;
+        let got = &frames.data[i * 2048..(i + 1) * 2048];
+        let diff = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(diff < 1e-5, "window {i}: {diff}");
+    }
 }

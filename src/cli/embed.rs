@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
-use super::infer::{for_each_clip, Backbone, ModelArgs};
+use super::infer::{for_each_clip, stream_windows, Backbone, ModelArgs};
 use super::{expand_inputs, output, progress, report, Cli};
 use crate::models::{EmbedOptions, Layers};
 use crate::tasks::Embeddings;
@@ -105,28 +105,32 @@ impl EmbedArgs {
     }
 }
 
-/// Embeddings of one clip: the model's own, or one frame per `--window`.
-fn embed_clip(backbone: &Backbone, samples: &[f32], args: &EmbedArgs) -> Result<Embeddings> {
+/// One embedding frame per `--window` of the file, streamed (one window in memory), stamped
+/// at the window's centre; the scene embedding is their mean.
+fn embed_windows(
+    backbone: &Backbone,
+    path: &Path,
+    window: f64,
+    args: &EmbedArgs,
+) -> Result<Embeddings> {
     let options = args.options();
-    let Some(window) = args.window else {
-        return backbone.embed(samples, &options);
-    };
-    let sr = backbone.sample_rate() as f64;
-    let win = ((window * sr).round() as usize).max(1);
-    let step = ((args.hop.unwrap_or(window) * sr).round() as usize).max(1);
+    let sr = f64::from(backbone.sample_rate());
     let mut frames = Vec::new();
     let mut timestamps = Vec::new();
-    let mut start = 0usize;
-    let scene_shape = loop {
-        let end = (start + win).min(samples.len());
-        let e = backbone.embed(&samples[start..end], &options)?;
-        frames.extend_from_slice(&e.scene);
-        timestamps.push((start + end) as f64 / 2.0 / sr);
-        if end >= samples.len() {
-            break e.scene_shape();
-        }
-        start += step;
-    };
+    let mut scene_shape = Vec::new();
+    stream_windows(
+        path,
+        backbone.sample_rate(),
+        window,
+        args.hop,
+        |samples, start| {
+            let e = backbone.embed(samples, &options)?;
+            frames.extend_from_slice(&e.scene);
+            timestamps.push((2 * start + samples.len()) as f64 / 2.0 / sr);
+            scene_shape = e.scene_shape();
+            Ok(())
+        },
+    )?;
     // Frames are (windows, ...scene shape); move the window axis next to the last.
     let n = timestamps.len();
     let dim = *scene_shape.last().unwrap_or(&0);
@@ -282,12 +286,19 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
         }
         pending.clear();
     };
+    let mut inputs = inputs;
+    if let Some(window) = args.window {
+        for (path, problem) in std::mem::take(&mut inputs) {
+            let result = match problem {
+                Some(problem) => Err(anyhow::anyhow!(problem)),
+                None => embed_windows(&backbone, &path, window, args),
+            };
+            deliver(&path, result);
+        }
+    }
     for_each_clip(inputs, backbone.sample_rate(), |path, wave| {
         match wave {
             Err(e) => deliver(path, Err(e)),
-            Ok(w) if args.window.is_some() => {
-                deliver(path, embed_clip(&backbone, &w.samples, args))
-            }
             Ok(w) => {
                 let queued: usize = pending.iter().map(|(_, s)| s.len()).sum();
                 if pending.len() >= args.batch_size.max(1)

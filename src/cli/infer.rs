@@ -166,6 +166,51 @@ impl Backbone {
     }
 }
 
+/// Stream `path` (mono, at `sample_rate`) through fixed windows of `window` seconds every `hop`
+/// (default: `window`), the last one cut at the end of the file, calling `each(window, start
+/// sample)` in order. Only one window (plus a decoded block) is held, whatever the file's length.
+/// Returns the file's length in samples.
+pub(crate) fn stream_windows(
+    path: &Path,
+    sample_rate: u32,
+    window: f64,
+    hop: Option<f64>,
+    mut each: impl FnMut(&[f32], usize) -> Result<()>,
+) -> Result<usize> {
+    let sr = f64::from(sample_rate);
+    let win = ((window * sr).round() as usize).max(1);
+    let step = ((hop.unwrap_or(window) * sr).round() as usize).max(1);
+    let mut stream = audio::AudioStream::open(path, LoadOptions::mono(sample_rate))?;
+    // Audio from the current window's start on; samples still to drop before it (a hop longer
+    // than the window); samples read; the window's start.
+    let mut buf = vec![Vec::new()];
+    let (mut skip, mut total, mut start, mut eof, mut first) =
+        (0usize, 0usize, 0usize, false, true);
+    loop {
+        while !eof && buf[0].len() < win + skip {
+            let before = buf[0].len();
+            eof = !stream.next_into(&mut buf)?;
+            total += buf[0].len() - before;
+        }
+        let dropped = skip.min(buf[0].len());
+        buf[0].drain(..dropped);
+        if !first && buf[0].is_empty() {
+            break; // a hop longer than the window stepped past the end
+        }
+        first = false;
+        let end = win.min(buf[0].len());
+        each(&buf[0][..end], start)?;
+        if eof && buf[0].len() <= win {
+            break;
+        }
+        let dropped = step.min(buf[0].len());
+        buf[0].drain(..dropped);
+        skip = step - dropped;
+        start += step;
+    }
+    Ok(total)
+}
+
 /// Decode `files` (from [`expand_inputs`]) at `sample_rate`, mono, on a background thread that
 /// stays up to two clips ahead, and hand each (path, result) to `each` in input order.
 pub fn for_each_clip(

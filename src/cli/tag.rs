@@ -12,9 +12,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::infer::{run_batched, Backbone, ModelArgs};
+use super::infer::{run_batched, stream_windows, Backbone, ModelArgs};
 use super::{expand_inputs, output, progress, report, Cli};
-use crate::audio::{AudioStream, LoadOptions};
 use crate::models::labels::Labels;
 use crate::tasks::{top_k, ClipOutput};
 
@@ -91,8 +90,7 @@ struct FileTags<'a> {
 }
 
 /// Tag a file window by window as it decodes: memory holds one window, not the file, so an
-/// archive's multi-hour recordings tag in bounded memory with the same windows as
-/// over the whole waveform.
+/// archive's multi-hour recordings tag in bounded memory.
 pub(crate) fn run_file(
     backbone: &Backbone,
     path: &std::path::Path,
@@ -101,77 +99,11 @@ pub(crate) fn run_file(
     pool: Pool,
 ) -> Result<ClipOutput> {
     let sr = backbone.sample_rate();
-    let mut stream = AudioStream::open(path, LoadOptions::mono(sr))?;
-    let mut windows = Windows::new(sr, window, hop);
-    run_windows(backbone, &mut windows, pool, |buf| {
-        let mut out = [std::mem::take(buf)];
-        let more = stream.next_into(&mut out)?;
-        *buf = std::mem::take(&mut out[0]);
-        Ok(more)
-    })
-}
-
-/// Fixed windows of `win` samples every `step`, the last one cut at the end of the audio,
-/// over audio that arrives in pieces.
-struct Windows {
-    win: usize,
-    step: usize,
-    sample_rate: f64,
-    /// Audio from the current window's start on.
-    buf: Vec<f32>,
-    /// Samples still to drop before the next window starts (a hop longer than the window).
-    skip: usize,
-    /// Samples seen so far.
-    total: usize,
-    eof: bool,
-}
-
-impl Windows {
-    fn new(sample_rate: u32, window: f64, hop: Option<f64>) -> Self {
-        let sr = f64::from(sample_rate);
-        Windows {
-            win: ((window * sr).round() as usize).max(1),
-            step: ((hop.unwrap_or(window) * sr).round() as usize).max(1),
-            sample_rate: sr,
-            buf: Vec::new(),
-            skip: 0,
-            total: 0,
-            eof: false,
-        }
-    }
-
-    /// Read until a full window (or the end) is buffered; `read` appends audio to its argument
-    /// and returns false at the end.
-    fn fill(&mut self, read: &mut impl FnMut(&mut Vec<f32>) -> Result<bool>) -> Result<()> {
-        while !self.eof && self.buf.len() < self.win + self.skip {
-            let before = self.buf.len();
-            self.eof = !read(&mut self.buf)?;
-            self.total += self.buf.len() - before;
-        }
-        let drop = self.skip.min(self.buf.len());
-        self.buf.drain(..drop);
-        self.skip -= drop;
-        Ok(())
-    }
-}
-
-/// The windowed loop of [`run_file`]: run each window, pool.
-fn run_windows(
-    backbone: &Backbone,
-    w: &mut Windows,
-    pool: Pool,
-    mut read: impl FnMut(&mut Vec<f32>) -> Result<bool>,
-) -> Result<ClipOutput> {
     let mut pooled: Option<ClipOutput> = None;
     let mut count = 0usize;
-    loop {
-        w.fill(&mut read)?;
-        if count > 0 && w.buf.is_empty() {
-            break; // a hop longer than the window stepped past the end
-        }
-        let end = w.win.min(w.buf.len());
-        let out = backbone.run(&w.buf[..end])?;
-        pooled = Some(match pooled {
+    let total = stream_windows(path, sr, window, hop, |samples, _| {
+        let out = backbone.run(samples)?;
+        pooled = Some(match pooled.take() {
             None => out,
             Some(mut acc) => {
                 for (a, b) in acc.clipwise.iter_mut().zip(&out.clipwise) {
@@ -187,14 +119,8 @@ fn run_windows(
             }
         });
         count += 1;
-        if w.eof && w.buf.len() <= w.win {
-            break;
-        }
-        // Next window: drop `step` samples (more than buffered when the hop exceeds the window).
-        let drop = w.step.min(w.buf.len());
-        w.buf.drain(..drop);
-        w.skip = w.step - drop;
-    }
+        Ok(())
+    })?;
     let mut out = pooled.expect("at least one window");
     if pool == Pool::Mean {
         out.clipwise.iter_mut().for_each(|v| *v /= count as f32);
@@ -202,7 +128,7 @@ fn run_windows(
     if let Some(e) = out.embedding.as_mut() {
         e.iter_mut().for_each(|v| *v /= count as f32);
     }
-    out.duration = w.total as f64 / w.sample_rate;
+    out.duration = total as f64 / f64::from(sr);
     out.framewise = None;
     Ok(out)
 }
