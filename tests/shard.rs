@@ -278,3 +278,52 @@ fn resume_redoes_only_missing_outputs_and_survives_sigkill() {
         }
     }
 }
+
+/// The model-free commands run in the front binary: they shard (and resume) the same way.
+#[test]
+fn decode_in_the_front_binary_takes_its_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = corpus();
+    let out = tmp.path().join("wav");
+    let args = [
+        "decode",
+        "--sr",
+        "16000",
+        "--mono",
+        "-o",
+        out.to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ];
+    earshot_env(
+        &args,
+        &[
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ],
+    );
+    let mut all: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    all.sort();
+    let written = std::fs::read_dir(&out).unwrap().count();
+    assert_eq!(
+        written,
+        all.len() / 3,
+        "shard 1 of 3 of {} files",
+        all.len()
+    );
+    // --resume with every output present decodes nothing again.
+    let mut again = args.to_vec();
+    again.extend(["--shard", "1/3", "--resume"]);
+    let before: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().modified().unwrap())
+        .collect();
+    earshot_env(&again, &[]);
+    let after: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().modified().unwrap())
+        .collect();
+    assert_eq!(before, after);
+}

@@ -187,6 +187,25 @@ fn start() -> Result<Cli, ExitCode> {
     })
 }
 
+/// The shard to run (`--shard`, else a Slurm array or Indexed Job) and `--resume`, for every
+/// command that takes files.
+fn init_shard(cli: &Cli) -> Result<(), ExitCode> {
+    let shard = match cli
+        .shard
+        .map(Ok)
+        .or_else(|| shard::Shard::from_env().transpose())
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("error: {e:#}");
+            return Err(ExitCode::from(EXIT_SOME_FAILED));
+        }
+    };
+    shard::init(shard, cli.resume);
+    Ok(())
+}
+
 fn exit_code(result: Result<usize>) -> ExitCode {
     match result {
         Ok(0) => ExitCode::SUCCESS,
@@ -225,6 +244,9 @@ pub fn front_main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+    if let Err(code) = init_shard(&cli) {
+        return code;
     }
     if cli.threads > 0 {
         // Only rayon runs here; an error means a pool already exists, which is fine.
@@ -271,19 +293,9 @@ pub fn main() -> ExitCode {
         Err(code) => return code,
     };
     crate::device::set_threads(cli.threads);
-    let shard = match cli
-        .shard
-        .map(Ok)
-        .or_else(|| shard::Shard::from_env().transpose())
-    {
-        None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(EXIT_SOME_FAILED);
-        }
-    };
-    shard::init(shard, cli.resume);
+    if let Err(code) = init_shard(&cli) {
+        return code;
+    }
     let result = match &cli.command {
         Command::Info(args) => info::run(&cli, args),
         Command::Decode(args) => decode::run(&cli, args),
