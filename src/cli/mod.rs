@@ -229,14 +229,23 @@ pub fn front_main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let light = match &cli.command {
-        Command::Eval(args) => !matches!(args.command, eval::EvalCommand::Run(_)),
-        Command::Merge(_) | Command::Decode(_) | Command::Features(_) => true,
-        _ => false,
+    // The model-free commands, to run here; everything else goes to earshot-torch.
+    type Run<'a> = Box<dyn FnOnce() -> Result<usize> + 'a>;
+    let light: Option<Run> = match &cli.command {
+        Command::Eval(args) => match &args.command {
+            eval::EvalCommand::Tagging(a) => Some(Box::new(|| eval::tagging_cmd(a).map(|()| 0))),
+            eval::EvalCommand::Sed(a) => Some(Box::new(|| eval::sed_cmd(a).map(|()| 0))),
+            eval::EvalCommand::Scenes(a) => Some(Box::new(|| eval::scenes_cmd(a).map(|()| 0))),
+            eval::EvalCommand::Run(_) => None,
+        },
+        Command::Merge(args) => Some(Box::new(|| merge::run(args))),
+        Command::Decode(args) => Some(Box::new(|| decode::run(&cli, args))),
+        Command::Features(args) => Some(Box::new(|| features::run(&cli, args))),
+        _ => None,
     };
-    if !light {
+    let Some(run) = light else {
         return exit_code(exec_torch_binary());
-    }
+    };
     // Metrics allocate and free many multi-megabyte buffers; glibc would hand each back to the
     // kernel and fault in fresh zeroed pages for the next (a third of a PSDS run's time). Keep
     // freed memory in the process instead.
@@ -254,18 +263,7 @@ pub fn front_main() -> ExitCode {
             .num_threads(cli.threads)
             .build_global();
     }
-    exit_code(match &cli.command {
-        Command::Eval(args) => match &args.command {
-            eval::EvalCommand::Tagging(a) => eval::tagging_cmd(a).map(|()| 0),
-            eval::EvalCommand::Sed(a) => eval::sed_cmd(a).map(|()| 0),
-            eval::EvalCommand::Scenes(a) => eval::scenes_cmd(a).map(|()| 0),
-            eval::EvalCommand::Run(_) => unreachable!("handed to earshot-torch above"),
-        },
-        Command::Merge(args) => merge::run(args),
-        Command::Decode(args) => decode::run(&cli, args),
-        Command::Features(args) => features::run(&cli, args),
-        _ => unreachable!("handed to earshot-torch above"),
-    })
+    exit_code(run())
 }
 
 /// Replace this process with [`TORCH_BINARY`] from the directory of the running executable.
