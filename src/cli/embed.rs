@@ -286,32 +286,32 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
         }
         pending.clear();
     };
-    let mut inputs = inputs;
     if let Some(window) = args.window {
-        for (path, problem) in std::mem::take(&mut inputs) {
+        for (path, problem) in inputs {
             let result = match problem {
                 Some(problem) => Err(anyhow::anyhow!(problem)),
                 None => embed_windows(&backbone, &path, window, args),
             };
             deliver(&path, result);
         }
-    }
-    for_each_clip(inputs, backbone.sample_rate(), |path, wave| {
-        match wave {
-            Err(e) => deliver(path, Err(e)),
-            Ok(w) => {
-                let queued: usize = pending.iter().map(|(_, s)| s.len()).sum();
-                if pending.len() >= args.batch_size.max(1)
-                    || (!pending.is_empty() && queued + w.samples.len() > max_samples)
-                {
-                    flush(&mut pending, &mut deliver);
+    } else {
+        for_each_clip(inputs, backbone.sample_rate(), |path, wave| {
+            match wave {
+                Err(e) => deliver(path, Err(e)),
+                Ok(w) => {
+                    let queued: usize = pending.iter().map(|(_, s)| s.len()).sum();
+                    if pending.len() >= args.batch_size.max(1)
+                        || (!pending.is_empty() && queued + w.samples.len() > max_samples)
+                    {
+                        flush(&mut pending, &mut deliver);
+                    }
+                    pending.push((path.to_path_buf(), w.samples));
                 }
-                pending.push((path.to_path_buf(), w.samples));
             }
-        }
-        Ok(())
-    })?;
-    flush(&mut pending, &mut deliver);
+            Ok(())
+        })?;
+        flush(&mut pending, &mut deliver);
+    }
     bar.finish_and_clear();
     if to_npy && !single_frames && !names.is_empty() {
         let mut shape = vec![names.len()];

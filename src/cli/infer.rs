@@ -184,8 +184,7 @@ pub(crate) fn stream_windows(
     // Audio from the current window's start on; samples still to drop before it (a hop longer
     // than the window); samples read; the window's start.
     let mut buf = vec![Vec::new()];
-    let (mut skip, mut total, mut start, mut eof, mut first) =
-        (0usize, 0usize, 0usize, false, true);
+    let (mut skip, mut total, mut start, mut eof) = (0usize, 0usize, 0usize, false);
     loop {
         while !eof && buf[0].len() < win + skip {
             let before = buf[0].len();
@@ -194,10 +193,9 @@ pub(crate) fn stream_windows(
         }
         let dropped = skip.min(buf[0].len());
         buf[0].drain(..dropped);
-        if !first && buf[0].is_empty() {
+        if start > 0 && buf[0].is_empty() {
             break; // a hop longer than the window stepped past the end
         }
-        first = false;
         let end = win.min(buf[0].len());
         each(&buf[0][..end], start)?;
         if eof && buf[0].len() <= win {
