@@ -254,7 +254,7 @@ pub fn read_strong(path: &Path) -> Result<(StrongLabels, Vec<Issue>)> {
             let filename = get(c_file).trim();
             if filename.is_empty() {
                 sink.push(Some(line), IssueKind::EmptyRow, "row without a filename");
-                return;
+                return Ok(());
             }
             let slot = match index.get(filename) {
                 Some(&slot) => slot,
@@ -290,6 +290,7 @@ pub fn read_strong(path: &Path) -> Result<(StrongLabels, Vec<Issue>)> {
                     format!("{filename}: needs onset, offset and label together, or none of them"),
                 ),
             }
+            Ok(())
         })
     })?;
     Ok((
@@ -487,135 +488,82 @@ impl ScoreTable {
 /// `sed_scores_eval.base_modules.scores.validate_score_dataframe` demands.
 ///
 /// Score tables are the bulk of an SED evaluation (a DESED validation run is ~2 million
-/// numbers), so rows are split in place; a row with a quote goes through the csv-module rules
-/// of [`split_fields`](super::split_fields) instead.
+/// numbers), so rows are parsed as [`scan_table`](super::scan_table) splits them, without
+/// copying fields.
 pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
-    let text = super::read_text(path)?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
-        .filter(|(_, l)| !l.chars().all(|c| c == ' '));
-    let (header_line, header) = match lines.next() {
-        Some((i, l)) => (i, l),
-        None => return Err(DatasetError::format(path, "empty file: no header line")),
-    };
-    // The rows: everything after the header line's newline.
-    let header_end = header.as_ptr() as usize - text.as_ptr() as usize + header.len();
-    let body = text[header_end..]
-        .find('\n')
-        .map_or("", |i| &text[header_end + i + 1..]);
-    let header: Vec<String> = super::split_fields(header, '\t', false)
-        .into_iter()
-        .map(|f| f.trim().to_string())
-        .collect();
-    if header.len() < 3 || header[0] != "onset" || header[1] != "offset" {
-        return Err(DatasetError::format(
-            path,
-            "a score table needs the columns onset, offset, then one per class",
-        ));
-    }
-    let classes: Vec<String> = header[2..].to_vec();
-    let n = classes.len();
-    // Room for every row, guessed from the header's share of the text.
-    let rows = text.len() / (header.iter().map(|h| h.len() + 1).sum::<usize>().max(1) * 2) + 1;
-    let mut timestamps = Vec::with_capacity(rows + 1);
-    let mut scores = Vec::with_capacity(rows * n);
+    let mut classes: Vec<String> = Vec::new();
+    let mut timestamps = Vec::new();
+    let mut scores = Vec::new();
     let mut last_offset = None;
-    let mut row_values = |line: usize, fields: &[&str]| -> Result<()> {
-        if fields.len() != n + 2 {
+    let (timestamps_out, scores_out, last_out) = (&mut timestamps, &mut scores, &mut last_offset);
+    super::scan_table(path, TableFormat::TSV, |table| {
+        let header = &table.header;
+        if header.len() < 3 || header[0] != "onset" || header[1] != "offset" {
             return Err(DatasetError::format(
                 path,
-                format!("line {line}: {} fields, expected {}", fields.len(), n + 2),
+                "a score table needs the columns onset, offset, then one per class",
             ));
         }
-        let num = |s: &str| -> Result<f64> {
-            match parse_float(s) {
-                Ok(Some(v)) => Ok(v),
-                Ok(None) if s.trim().is_empty() => Err(DatasetError::format(
-                    path,
-                    format!("line {line}: empty field"),
-                )),
-                Ok(None) => Err(DatasetError::format(
-                    path,
-                    format!("line {line}: NaN score"),
-                )),
-                Err(e) => Err(DatasetError::format(path, format!("line {line}: {e}"))),
-            }
-        };
-        let onset = num(fields[0])?;
-        let offset = num(fields[1])?;
-        if offset == onset {
-            return Err(DatasetError::format(
-                path,
-                format!("line {line}: frame has zero length"),
-            ));
-        }
-        if let Some(prev) = last_offset {
-            if prev != onset {
+        classes = header[2..].to_vec();
+        let n = classes.len();
+        Ok(move |line: usize, fields: &[&str]| -> Result<()> {
+            if fields.len() != n + 2 {
                 return Err(DatasetError::format(
                     path,
-                    format!("line {line}: frame onset {onset} does not match the previous offset {prev}"),
+                    format!("line {line}: {} fields, expected {}", fields.len(), n + 2),
                 ));
             }
-        }
-        timestamps.push(onset);
-        last_offset = Some(offset);
-        for field in &fields[2..] {
-            scores.push(num(field)?);
-        }
-        Ok(())
-    };
-    let blank = |fields: &[&str]| fields.len() == 1 && fields[0].bytes().all(|b| b == b' ');
-    let mut fields: Vec<&str> = Vec::with_capacity(n + 2);
-    if memchr::memchr2(b'"', b'\r', body.as_bytes()).is_none() {
-        // The common case: plain tab-separated rows, split in one vectorised scan.
-        let (mut start, mut line) = (0, header_line + 1);
-        for at in memchr::memchr2_iter(b'\t', b'\n', body.as_bytes()) {
-            fields.push(&body[start..at]);
-            start = at + 1;
-            if body.as_bytes()[at] == b'\n' {
-                if !blank(&fields) {
-                    row_values(line, &fields)?;
+            let num = |s: &str| -> Result<f64> {
+                match parse_float(s) {
+                    Ok(Some(v)) => Ok(v),
+                    Ok(None) if s.trim().is_empty() => Err(DatasetError::format(
+                        path,
+                        format!("line {line}: empty field"),
+                    )),
+                    Ok(None) => Err(DatasetError::format(
+                        path,
+                        format!("line {line}: NaN score"),
+                    )),
+                    Err(e) => Err(DatasetError::format(path, format!("line {line}: {e}"))),
                 }
-                fields.clear();
-                line += 1;
+            };
+            let onset = num(fields[0])?;
+            let offset = num(fields[1])?;
+            if offset == onset {
+                return Err(DatasetError::format(
+                    path,
+                    format!("line {line}: frame has zero length"),
+                ));
             }
-        }
-        if start < body.len() {
-            fields.push(&body[start..]);
-            if !blank(&fields) {
-                row_values(line, &fields)?;
+            if let Some(prev) = *last_out {
+                if prev != onset {
+                    return Err(DatasetError::format(
+                        path,
+                        format!(
+                            "line {line}: frame onset {onset} does not match the previous offset {prev}"
+                        ),
+                    ));
+                }
             }
-        }
-    } else {
-        for (i, row) in body.lines().enumerate() {
-            let row = row.strip_suffix('\r').unwrap_or(row);
-            let line = header_line + 1 + i;
-            if row.bytes().all(|b| b == b' ') {
-                continue;
+            timestamps_out.push(onset);
+            *last_out = Some(offset);
+            for field in &fields[2..] {
+                scores_out.push(num(field)?);
             }
-            if split_tabs(row, &mut fields) {
-                row_values(line, &fields)?;
-            } else {
-                let quoted = super::split_fields(row, '\t', false);
-                let quoted: Vec<&str> = quoted.iter().map(String::as_str).collect();
-                row_values(line, &quoted)?;
-            }
-        }
-    }
+            Ok(())
+        })
+    })?;
     match last_offset {
         Some(off) => timestamps.push(off),
         None => return Err(DatasetError::format(path, "no frames")),
     }
     // Rows were read frame by frame: store class by class.
+    let n = classes.len();
     let frames = timestamps.len() - 1;
     let mut by_class = Vec::with_capacity(scores.len());
     for c in 0..n {
         by_class.extend((0..frames).map(|f| scores[f * n + c]));
     }
-    let scores = by_class;
     let id = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -625,27 +573,8 @@ pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
         id,
         timestamps,
         classes,
-        scores,
+        scores: by_class,
     })
-}
-
-/// Split a row at tabs into `out`; false (and `out` unusable) when it holds a quote, which
-/// needs the csv-module rules.
-fn split_tabs<'a>(row: &'a str, out: &mut Vec<&'a str>) -> bool {
-    out.clear();
-    let mut start = 0;
-    for (i, &b) in row.as_bytes().iter().enumerate() {
-        match b {
-            b'\t' => {
-                out.push(&row[start..i]);
-                start = i + 1;
-            }
-            b'"' => return false,
-            _ => {}
-        }
-    }
-    out.push(&row[start..]);
-    true
 }
 
 /// Read a directory of score TSVs (one per clip), sorted by id. As in `sed_scores_eval`, every

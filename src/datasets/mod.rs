@@ -238,6 +238,7 @@ pub fn read_table(path: &Path, format: TableFormat) -> Result<Table> {
     let mut table = scan_table(path, format, |_| {
         Ok(|line: usize, fields: &[&str]| {
             rows.push((line, fields.iter().map(|f| f.to_string()).collect()));
+            Ok(())
         })
     })?;
     table.rows = rows;
@@ -245,9 +246,9 @@ pub fn read_table(path: &Path, format: TableFormat) -> Result<Table> {
 }
 
 /// [`read_table`] without keeping the rows: `setup` sees the header (a [`Table`] without rows)
-/// and returns what is called with each row, borrowed from the text (no copy of quote-free
-/// fields). Returns the header.
-pub fn scan_table<F: FnMut(usize, &[&str])>(
+/// and returns what is called with each row (line number, fields borrowed from the text: no
+/// copy of quote-free fields); the first error from either ends the scan. Returns the header.
+pub fn scan_table<F: FnMut(usize, &[&str]) -> Result<()>>(
     path: &Path,
     format: TableFormat,
     setup: impl FnOnce(&Table) -> Result<F>,
@@ -283,11 +284,11 @@ pub fn scan_table<F: FnMut(usize, &[&str])>(
         if format.skip_initial_space || line.contains('"') {
             let owned = split_fields(line, format.sep, format.skip_initial_space);
             let owned: Vec<&str> = owned.iter().map(String::as_str).collect();
-            visit(i + 1, &owned);
+            visit(i + 1, &owned)?;
         } else {
             fields.clear();
             fields.extend(line.split(format.sep));
-            visit(i + 1, &fields);
+            visit(i + 1, &fields)?;
         }
     }
     if format.header && table.header.is_empty() {
