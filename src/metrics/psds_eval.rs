@@ -114,26 +114,19 @@ fn validate(table: &StrongLabels) -> Result<()> {
         order.extend(0..clip.events.len());
         let ev = &clip.events;
         order.sort_unstable_by(|&a, &b| {
-            (ev[a].label.as_str(), ev[a].onset, ev[a].offset)
-                .partial_cmp(&(ev[b].label.as_str(), ev[b].onset, ev[b].offset))
-                .expect("onsets and offsets compare")
+            let (a, b) = (&ev[a], &ev[b]);
+            a.label.cmp(&b.label).then(a.onset.total_cmp(&b.onset))
         });
-        let suspect = order.windows(2).any(|w| {
-            let (a, b) = (&ev[w[0]], &ev[w[1]]);
-            a.label == b.label && b.onset < a.offset
-        }) || {
-            // A long event can reach past its neighbour: track the latest offset per label.
-            let mut latest: Option<(&str, f64)> = None;
-            order.iter().any(|&i| {
-                let e = &ev[i];
-                let hit = matches!(latest, Some((l, off)) if l == e.label && e.onset < off);
-                latest = match latest {
-                    Some((l, off)) if l == e.label => Some((l, off.max(e.offset))),
-                    _ => Some((e.label.as_str(), e.offset)),
-                };
-                hit
-            })
-        };
+        let mut latest: Option<(&str, f64)> = None;
+        let suspect = order.iter().any(|&i| {
+            let e = &ev[i];
+            let hit = matches!(latest, Some((l, off)) if l == e.label && e.onset < off);
+            latest = match latest {
+                Some((l, off)) if l == e.label => Some((l, off.max(e.offset))),
+                _ => Some((e.label.as_str(), e.offset)),
+            };
+            hit
+        });
         if !suspect {
             continue;
         }

@@ -26,10 +26,17 @@ use rayon::prelude::*;
 use super::{MetricsError, PsdRoc, PsdsParams, Result};
 use crate::datasets::dcase::{audio_id, Durations, ScoreTable, StrongLabels};
 
-/// An integer with the order of [`f64::total_cmp`].
-fn total_order_key(x: f64) -> i64 {
+/// An unsigned integer with the order of [`f64::total_cmp`]: negative values have every bit
+/// but the sign flipped, then the sign bit is flipped so that they sort below the positives.
+fn total_order_key(x: f64) -> u64 {
     let bits = x.to_bits() as i64;
-    bits ^ (((bits >> 63) as u64) >> 1) as i64
+    ((bits ^ (((bits >> 63) as u64) >> 1) as i64) as u64) ^ (1 << 63)
+}
+
+/// The inverse of [`total_order_key`].
+fn from_total_order_key(key: u64) -> f64 {
+    let bits = (key ^ (1 << 63)) as i64;
+    f64::from_bits((bits ^ (((bits >> 63) as u64) >> 1) as i64) as u64)
 }
 
 /// `np.round(x, 6)`.
@@ -146,8 +153,7 @@ fn class_frames(clips: &[ClipInput], offsets: &[usize], class: usize) -> ClassFr
     let total = offsets[clips.len()];
     // (score in total order, clip, frame) packed in one integer, which sorts fastest.
     let pack = |s: f64, ci: usize, f: usize| {
-        let key = (total_order_key(s) as u64) ^ (1 << 63);
-        (u128::from(key) << 64) | ((ci as u128) << 32) | f as u128
+        (u128::from(total_order_key(s)) << 64) | ((ci as u128) << 32) | f as u128
     };
     let mut all: Vec<u128> = Vec::with_capacity(total);
     for (ci, clip) in clips.iter().enumerate() {
@@ -156,9 +162,7 @@ fn class_frames(clips: &[ClipInput], offsets: &[usize], class: usize) -> ClassFr
     }
     all.sort_unstable();
     let unpack = |p: u128| {
-        let key = ((p >> 64) as u64 ^ (1 << 63)) as i64;
-        // The key transform is its own inverse.
-        let s = f64::from_bits(total_order_key(f64::from_bits(key as u64)) as u64);
+        let s = from_total_order_key((p >> 64) as u64);
         (s, (p >> 32) as u32 as usize, p as u32)
     };
     let mut uniq: Vec<f64> = Vec::new();
@@ -899,5 +903,35 @@ pub fn fscore(stats: &Statistics, threshold: f64, beta: f64) -> FscoreResult {
             r,
         },
         threshold,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn total_order_key_sorts_like_total_cmp_and_inverts() {
+        let values = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            5e-324,
+            0.25,
+            1.0,
+            f64::INFINITY,
+        ];
+        for (i, &a) in values.iter().enumerate() {
+            assert_eq!(
+                from_total_order_key(total_order_key(a)).to_bits(),
+                a.to_bits()
+            );
+            for &b in &values[i + 1..] {
+                assert!(total_order_key(a) < total_order_key(b), "{a} < {b}");
+            }
+        }
     }
 }
