@@ -519,7 +519,8 @@ fn tag_csv_streams_rows_and_reports_bad_files_between_them() {
 
 /// `tag --window` streams the file: its pooled scores must be those of the same windows cut
 /// from the fully decoded waveform and tagged one by one (mean and max, a hop shorter than the
-/// window, a cut last window, and a hop longer than the window).
+/// window, a cut last window, and a hop longer than the window); `embed --window` streams the
+/// same way, frame i being the embedding of window i on its own.
 #[test]
 fn windowed_tag_streams_the_same_windows_as_the_whole_waveform() {
     use earshot::audio::{load, LoadOptions, Waveform};
@@ -527,6 +528,25 @@ fn windowed_tag_streams_the_same_windows_as_the_whole_waveform() {
     let c = ckpt("Cnn14");
     let clip = audio(CLIPS[1]);
     let wave = load(std::path::Path::new(&clip), LoadOptions::mono(32000)).unwrap();
+    let n = wave.samples.len();
+    // Window starts as the windowed commands place them, and one window cut out as a WAV.
+    let starts = |win: usize, step: usize| {
+        let mut starts = vec![0];
+        while starts.last().unwrap() + win < n && starts.last().unwrap() + step < n {
+            starts.push(starts.last().unwrap() + step);
+        }
+        starts
+    };
+    let cut = |s: usize, win: usize| {
+        let path = tmp.path().join(format!("w{s}-{win}.wav"));
+        let window = Waveform {
+            sample_rate: 32000,
+            channels: 1,
+            samples: wave.samples[s..(s + win).min(n)].to_vec(),
+        };
+        earshot::wav::write_f32(&path, &window).unwrap();
+        path.to_str().unwrap().to_string()
+    };
     let tag = |file: &str, extra: &[&str]| -> Vec<f64> {
         let mut args = vec![
             "tag",
@@ -540,12 +560,7 @@ fn windowed_tag_streams_the_same_windows_as_the_whole_waveform() {
         ];
         args.extend(extra);
         args.push(file);
-        let out = common::earshot(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = common::earshot_ok(&args);
         let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
         rows[0]["scores"]
             .as_array()
@@ -554,36 +569,16 @@ fn windowed_tag_streams_the_same_windows_as_the_whole_waveform() {
             .map(|v| v.as_f64().unwrap())
             .collect()
     };
-    let n = wave.samples.len();
     for (window, hop, pool) in [(1.5, 1.0, "mean"), (1.5, 1.0, "max"), (1.0, 2.5, "mean")] {
         let (win, step) = ((window * 32000.0) as usize, (hop * 32000.0) as usize);
-        let mut starts = vec![0];
-        while starts.last().unwrap() + win < n && starts.last().unwrap() + step < n {
-            starts.push(starts.last().unwrap() + step);
-        }
-        let per_window: Vec<Vec<f64>> = starts
-            .iter()
-            .map(|&s| {
-                let cut = Waveform {
-                    sample_rate: 32000,
-                    channels: 1,
-                    samples: wave.samples[s..(s + win).min(n)].to_vec(),
-                };
-                let path = tmp.path().join(format!("w{s}.wav"));
-                earshot::wav::write_f32(&path, &cut).unwrap();
-                tag(path.to_str().unwrap(), &[])
-            })
+        let per_window: Vec<Vec<f64>> = starts(win, step)
+            .into_iter()
+            .map(|s| tag(&cut(s, win), &[]))
             .collect();
+        let (window_s, hop_s) = (window.to_string(), hop.to_string());
         let got = tag(
             &clip,
-            &[
-                "--window",
-                &window.to_string(),
-                "--hop",
-                &hop.to_string(),
-                "--pool",
-                pool,
-            ],
+            &["--window", &window_s, "--hop", &hop_s, "--pool", pool],
         );
         for (k, g) in got.iter().enumerate() {
             let col = per_window.iter().map(|w| w[k]);
@@ -598,48 +593,32 @@ fn windowed_tag_streams_the_same_windows_as_the_whole_waveform() {
             );
         }
     }
-    // `embed --window` streams the same way: frame i = the embedding of window i on its own.
-    let embed = |file: &str, extra: &[&str], out: &std::path::Path| {
+    // Embed `file` (whole, or windowed by `extra`) into a directory of its own: its arrays.
+    let embed = |file: &str, extra: &[&str]| {
+        let name = std::path::Path::new(file)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let out = tmp.path().join(format!("emb-{name}-{}", extra.len()));
         let mut args = vec!["embed", "--model", "cnn14", "--checkpoint", &c, "-o"];
         args.push(out.to_str().unwrap());
         args.extend(extra);
         args.push(file);
-        let done = common::earshot(&args);
-        assert!(
-            done.status.success(),
-            "{}",
-            String::from_utf8_lossy(&done.stderr)
-        );
+        common::earshot_ok(&args);
+        npy::read_npz(&out.join(format!("{name}.npz")))
+            .unwrap()
+            .into_iter()
+            .collect::<std::collections::HashMap<_, _>>()
     };
-    let out = tmp.path().join("emb");
-    embed(&clip, &["--window", "1.5", "--hop", "1"], &out);
-    let name = std::path::Path::new(&clip)
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap();
-    let read = |p: std::path::PathBuf| -> std::collections::HashMap<String, npy::NpyArray> {
-        npy::read_npz(&p).unwrap().into_iter().collect()
-    };
-    let arrays = read(out.join(format!("{name}.npz")));
-    let frames = &arrays["embedding"];
     let (win, step) = (48000, 32000);
-    let mut starts = vec![0];
-    while starts.last().unwrap() + win < n && starts.last().unwrap() + step < n {
-        starts.push(starts.last().unwrap() + step);
-    }
+    let arrays = embed(&clip, &["--window", "1.5", "--hop", "1"]);
+    let frames = &arrays["embedding"];
+    let starts = starts(win, step);
     assert_eq!(frames.shape, vec![starts.len(), 2048]);
     for (i, &s) in starts.iter().enumerate() {
-        let cut = Waveform {
-            sample_rate: 32000,
-            channels: 1,
-            samples: wave.samples[s..(s + win).min(n)].to_vec(),
-        };
-        let path = tmp.path().join(format!("e{s}.wav"));
-        earshot::wav::write_f32(&path, &cut).unwrap();
-        let one = tmp.path().join(format!("one{s}"));
-        embed(path.to_str().unwrap(), &[], &one);
-        let want = &read(one.join(format!("e{s}.wav.npz")))["scene"].data;
+        let want = &embed(&cut(s, win), &[])["scene"].data;
         let got = &frames.data[i * 2048..(i + 1) * 2048];
         let diff = got
             .iter()

@@ -175,15 +175,6 @@ fn padded_batches_match_transformers_and_single_clips() {
     }
 }
 
-fn run_ok(args: &[&str]) {
-    let out = common::earshot(args);
-    assert!(
-        out.status.success(),
-        "earshot {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn cli_embeds_every_family_from_hf_and_fairseq_files() {
     let m = manifest();
@@ -201,7 +192,7 @@ fn cli_embeds_every_family_from_hf_and_fairseq_files() {
         for (format, path) in checkpoints(e) {
             let out = tmp.path().join(format!("{name}-{format}.npy"));
             let wav = dir().join(r["wav"].as_str().unwrap());
-            run_ok(&[
+            common::earshot_ok(&[
                 "embed",
                 "--model",
                 model,
@@ -227,7 +218,7 @@ fn cli_embeds_every_family_from_hf_and_fairseq_files() {
         let out = tmp.path().join(format!("{name}-22k.npy"));
         let wav22 = dir().join(r["wav22"].as_str().unwrap());
         let folder = dir().join(name);
-        run_ok(&[
+        common::earshot_ok(&[
             "embed",
             "--model",
             model,
@@ -448,7 +439,7 @@ fn cli_batches_files_of_different_lengths_with_attention_masks() {
             .collect();
         let out = tmp.path().join(name);
         let folder = dir().join(name);
-        run_ok(&[
+        common::earshot_ok(&[
             "embed",
             "--model",
             model,

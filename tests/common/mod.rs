@@ -49,6 +49,17 @@ pub fn earshot(args: &[&str]) -> Output {
         .expect("earshot binary runs")
 }
 
+/// Run the real binary and require success, showing its stderr otherwise.
+pub fn earshot_ok(args: &[&str]) -> Output {
+    let out = earshot(args);
+    assert!(
+        out.status.success(),
+        "earshot {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Largest absolute difference; panics on a length mismatch.
 pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "lengths differ");
