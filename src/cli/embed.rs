@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 
 use super::infer::{for_each_clip, stream_windows, Backbone, ModelArgs};
-use super::{expand_inputs, output, progress, report, Cli};
+use super::{expand_inputs, output, progress, report, run_input, Cli};
 use crate::models::{EmbedOptions, Layers};
 use crate::tasks::Embeddings;
 
@@ -287,12 +287,9 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
         pending.clear();
     };
     if let Some(window) = args.window {
-        for (path, problem) in inputs {
-            let result = match problem {
-                Some(problem) => Err(anyhow::anyhow!(problem)),
-                None => embed_windows(&backbone, &path, window, args),
-            };
-            deliver(&path, result);
+        for input in &inputs {
+            let result = run_input(input, |path| embed_windows(&backbone, path, window, args));
+            deliver(&input.0, result);
         }
     } else {
         for_each_clip(inputs, backbone.sample_rate(), |path, wave| {

@@ -218,14 +218,11 @@ pub fn for_each_clip(
 ) -> Result<()> {
     let (tx, rx) = mpsc::sync_channel::<(PathBuf, Result<Waveform>)>(2);
     let producer = std::thread::spawn(move || {
-        for (path, problem) in files {
-            let item = match problem {
-                Some(problem) => Err(anyhow::anyhow!(problem)),
-                None => {
-                    audio::load(&path, LoadOptions::mono(sample_rate)).map_err(anyhow::Error::from)
-                }
-            };
-            if tx.send((path, item)).is_err() {
+        for input in files {
+            let item = super::run_input(&input, |path| {
+                Ok(audio::load(path, LoadOptions::mono(sample_rate))?)
+            });
+            if tx.send((input.0, item)).is_err() {
                 break;
             }
         }

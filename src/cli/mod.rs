@@ -139,6 +139,17 @@ fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// An input argument: a file to process, or a problem with the argument itself.
 pub(crate) type Input = (PathBuf, Option<String>);
 
+/// What `run` makes of an input's file, or the input's own problem as the error.
+pub(crate) fn run_input<T>(
+    (path, problem): &Input,
+    run: impl FnOnce(&std::path::Path) -> Result<T>,
+) -> Result<T> {
+    match problem {
+        Some(problem) => Err(anyhow::anyhow!(problem.clone())),
+        None => run(path),
+    }
+}
+
 /// Expand arguments: files stay as they are (in order), directories become the audio files
 /// below them (recursively, sorted). A directory without audio files, or one that cannot be
 /// read, is kept as a failed input so that it is reported like any bad file.

@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::infer::{run_batched, stream_windows, Backbone, ModelArgs};
-use super::{expand_inputs, output, progress, report, Cli};
+use super::{expand_inputs, output, progress, report, run_input, Cli};
 use crate::models::labels::Labels;
 use crate::tasks::{top_k, ClipOutput};
 
@@ -273,12 +273,11 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
         bar.inc(1);
     };
     if let Some(window) = args.window {
-        for (path, problem) in files {
-            let out = match problem {
-                Some(problem) => Err(anyhow::anyhow!(problem)),
-                None => run_file(&backbone, &path, window, args.hop, args.pool),
-            };
-            record(&path, out);
+        for input in &files {
+            let out = run_input(input, |path| {
+                run_file(&backbone, path, window, args.hop, args.pool)
+            });
+            record(&input.0, out);
         }
     } else {
         run_batched(&backbone, files, args.batch_size, &mut record)?;
