@@ -2,7 +2,9 @@
 //! decoded clips while the next files decode on another thread.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -65,6 +67,66 @@ impl ModelArgs {
     }
 }
 
+/// Where a run's time went, for `--timings`: nanoseconds and counts, summed over threads.
+pub(crate) struct Timings {
+    load_ns: AtomicU64,
+    decode_ns: AtomicU64,
+    decoded: AtomicU64,
+    model_ns: AtomicU64,
+    clips: AtomicU64,
+    passes: AtomicU64,
+}
+
+pub(crate) static TIMINGS: Timings = Timings {
+    load_ns: AtomicU64::new(0),
+    decode_ns: AtomicU64::new(0),
+    decoded: AtomicU64::new(0),
+    model_ns: AtomicU64::new(0),
+    clips: AtomicU64::new(0),
+    passes: AtomicU64::new(0),
+};
+
+/// Run `f`, adding its wall time to `ns` (and `n` to `count`).
+fn timed<T>(ns: &AtomicU64, count: Option<(&AtomicU64, usize)>, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    if let Some((c, n)) = count {
+        c.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    out
+}
+
+impl Timings {
+    /// One line per stage that ran, for stderr.
+    pub(crate) fn report(&self) -> String {
+        let secs = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 * 1e-9;
+        let mut lines = Vec::new();
+        if secs(&self.load_ns) > 0.0 {
+            lines.push(format!("timings: model load {:.2} s", secs(&self.load_ns)));
+        }
+        let decoded = self.decoded.load(Ordering::Relaxed);
+        if decoded > 0 {
+            let t = secs(&self.decode_ns);
+            lines.push(format!(
+                "timings: decode + resample {t:.2} s for {decoded} files ({:.1} ms each, on the \
+                 prefetch thread)",
+                t * 1e3 / decoded as f64
+            ));
+        }
+        let clips = self.clips.load(Ordering::Relaxed);
+        if clips > 0 {
+            let t = secs(&self.model_ns);
+            lines.push(format!(
+                "timings: model {t:.2} s for {clips} clips in {} passes ({:.1} ms per clip)",
+                self.passes.load(Ordering::Relaxed),
+                t * 1e3 / clips as f64
+            ));
+        }
+        lines.join("\n")
+    }
+}
+
 /// A loaded backbone ready to run clips.
 pub struct Backbone {
     /// Registry name.
@@ -87,6 +149,10 @@ fn family_default(name: &str) -> &str {
 impl Backbone {
     /// Resolve the model name and checkpoint, then load it strictly.
     pub fn load(args: &ModelArgs, device: tch::Device) -> Result<Backbone> {
+        timed(&TIMINGS.load_ns, None, || Self::load_untimed(args, device))
+    }
+
+    fn load_untimed(args: &ModelArgs, device: tch::Device) -> Result<Backbone> {
         let name = args.model_name()?;
         let spec = registry::spec(&name)?;
         let path = match &args.checkpoint {
@@ -141,18 +207,24 @@ impl Backbone {
 
     /// Run clips of equal length as one batch.
     pub fn run_batch(&self, clips: &[&[f32]]) -> Result<Vec<ClipOutput>> {
-        Ok(self.model.run_batch(clips)?)
+        Ok(self.timed(clips.len(), || self.model.run_batch(clips))?)
+    }
+
+    /// Run a model pass over `clips` clips, counted in [`TIMINGS`].
+    fn timed<T>(&self, clips: usize, f: impl FnOnce() -> T) -> T {
+        TIMINGS.passes.fetch_add(1, Ordering::Relaxed);
+        timed(&TIMINGS.model_ns, Some((&TIMINGS.clips, clips)), f)
     }
 
     /// Time-stamped and scene embeddings of one clip.
     pub fn embed(&self, samples: &[f32], options: &EmbedOptions) -> Result<Embeddings> {
-        Ok(self.model.embed(samples, options)?)
+        Ok(self.timed(1, || self.model.embed(samples, options))?)
     }
 
     /// [`Backbone::embed`] for several clips in one pass where the model can (padding with
     /// attention masks, or equal lengths).
     pub fn embed_batch(&self, clips: &[&[f32]], options: &EmbedOptions) -> Result<Vec<Embeddings>> {
-        Ok(self.model.embed_batch(clips, options)?)
+        Ok(self.timed(clips.len(), || self.model.embed_batch(clips, options))?)
     }
 
     /// Whether the model gives framewise output.
@@ -219,8 +291,10 @@ pub fn for_each_clip(
     let (tx, rx) = mpsc::sync_channel::<(PathBuf, Result<Waveform>)>(2);
     let producer = std::thread::spawn(move || {
         for input in files {
-            let item = super::run_input(&input, |path| {
-                Ok(audio::load(path, LoadOptions::mono(sample_rate))?)
+            let item = timed(&TIMINGS.decode_ns, Some((&TIMINGS.decoded, 1)), || {
+                super::run_input(&input, |path| {
+                    Ok(audio::load(path, LoadOptions::mono(sample_rate))?)
+                })
             });
             if tx.send((input.0, item)).is_err() {
                 break;

@@ -54,6 +54,9 @@ pub struct Cli {
     /// existing one is complete).
     #[arg(long, global = true)]
     pub resume: bool,
+    /// Print where the time went (model load, decoding, model passes) to stderr at the end.
+    #[arg(long, global = true)]
+    pub timings: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -325,5 +328,8 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => merge::run(args),
         Command::Transcribe(args) => transcribe::run(&cli, args),
     };
+    if cli.timings {
+        eprintln!("{}", infer::TIMINGS.report());
+    }
     exit_code(result)
 }
