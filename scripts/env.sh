@@ -4,6 +4,7 @@
 # shim. LIBTORCH points at a stable link to the venv's torch, so torch-sys sees the same value
 # from every clone and is not rebuilt.
 EARSHOT_CACHE="${EARSHOT_CACHE:-$HOME/.cache/earshot}"
-EARSHOT_VENV="$EARSHOT_CACHE/venv"
+# Tests that run a reference reader themselves (pyarrow) find the venv here.
+export EARSHOT_VENV="$EARSHOT_CACHE/venv"
 export LIBTORCH="$EARSHOT_CACHE/libtorch"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$EARSHOT_CACHE/target}"

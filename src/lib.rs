@@ -14,5 +14,6 @@ pub mod frontend;
 pub mod metrics;
 pub mod models;
 pub mod npy;
+pub mod parquet_table;
 pub mod tasks;
 pub mod wav;

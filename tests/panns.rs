@@ -628,3 +628,191 @@ fn windowed_tag_streams_the_same_windows_as_the_whole_waveform() {
         assert!(diff < 1e-5, "window {i}: {diff}");
     }
 }
+
+/// `--precision bf16` and `fp16` run the model passes in reduced precision (libtorch's
+/// autocast) with the front end in float32: every score moves a little from fp32 (so the flag
+/// reached libtorch), none far, none non-finite.
+#[test]
+fn reduced_precision_scores_stay_close_to_fp32() {
+    let clip = audio("mix_f64_44k_stereo.wav");
+    let ck = ckpt("Cnn14");
+    let scores = |precision: &str| -> Vec<f64> {
+        let out = common::earshot_ok(&[
+            "tag",
+            &clip,
+            "--checkpoint",
+            &ck,
+            "--format",
+            "json",
+            "--all-scores",
+            "--threads",
+            "2",
+            "--precision",
+            precision,
+        ]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[0]["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let base = scores("fp32");
+    assert_eq!(base.len(), 527);
+    for precision in ["bf16", "fp16"] {
+        let got = scores(precision);
+        assert!(got.iter().all(|v| v.is_finite()), "{precision}");
+        let dev = got
+            .iter()
+            .zip(&base)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            dev > 1e-6 && dev < 2e-2,
+            "{precision}: max deviation {dev:.2e}"
+        );
+    }
+    let bad = common::earshot(&["tag", &clip, "--checkpoint", &ck, "--precision", "int8"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+/// The rows of an embedding table: (file, frame, timestamp, vector), read with the parquet
+/// crate's row API.
+fn table_rows(path: &std::path::Path) -> Vec<(String, i64, f64, Vec<f32>)> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::{Field, List};
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let list = |l: &List| -> Vec<f32> {
+        l.elements()
+            .iter()
+            .map(|f| match f {
+                Field::Float(v) => *v,
+                other => panic!("not a float: {other:?}"),
+            })
+            .collect()
+    };
+    reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|row| {
+            let row = row.unwrap();
+            let mut r = (String::new(), -1, f64::NAN, Vec::new());
+            for (name, field) in row.get_column_iter() {
+                match (name.as_str(), field) {
+                    ("file", Field::Str(s)) => r.0 = s.clone(),
+                    ("frame", Field::Int(i)) => r.1 = i64::from(*i),
+                    ("timestamp", Field::Double(t)) => r.2 = *t,
+                    ("embedding", Field::ListInternal(l)) => r.3 = list(l),
+                    other => panic!("unexpected column {other:?}"),
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+/// `embed -o OUT.parquet`: a row per frame holding the same frames and times as the `.npz`
+/// output; shards of the run merge into the single-process table; pyarrow reads it.
+#[test]
+fn parquet_embeddings_match_npz_and_merge_from_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ck = ckpt("Cnn14");
+    let files = [
+        audio("mix_f64_44k_stereo.wav"),
+        audio("tones_s16_44k_stereo.wav"),
+        audio("speech_s16_16k.wav"),
+    ];
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "embed",
+            "--checkpoint",
+            &ck,
+            "--window",
+            "1",
+            "--threads",
+            "2",
+        ];
+        args.extend(files.iter().map(String::as_str));
+        args.extend(extra);
+        args.extend(["-o", out.to_str().unwrap()]);
+        common::earshot_ok(&args);
+    };
+    let npz = tmp.path().join("npz");
+    run(&npz, &[]);
+    let table = tmp.path().join("emb.parquet");
+    run(&table, &[]);
+    let rows = table_rows(&table);
+    let mut at = 0;
+    for f in &files {
+        let name = std::path::Path::new(f)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let arrays = earshot::npy::read_npz(&npz.join(format!("{name}.npz"))).unwrap();
+        let get = |k: &str| &arrays.iter().find(|(n, _)| n == k).unwrap().1;
+        let (emb, times) = (get("embedding"), get("timestamps"));
+        let (frames, dim) = (emb.shape[0], emb.shape[1]);
+        assert!(frames >= 2, "{name}: {frames} frames");
+        for i in 0..frames {
+            let (file, frame, t, v) = &rows[at];
+            assert_eq!((file.as_str(), *frame), (f.as_str(), i as i64));
+            assert_eq!(*t, times.data[i]);
+            assert_eq!(v.len(), dim);
+            assert!(common::max_abs_diff(v, &emb.data[i * dim..(i + 1) * dim]) == 0.0);
+            at += 1;
+        }
+    }
+    assert_eq!(at, rows.len(), "no extra rows");
+
+    // Two shards, then merged: the same rows as one process.
+    let sharded = tmp.path().join("out.parquet");
+    for shard in ["0/2", "1/2"] {
+        run(&sharded, &["--shard", shard]);
+    }
+    let parts: Vec<String> = (0..2)
+        .map(|i| {
+            tmp.path()
+                .join(format!("out.shard-{i}-of-2.parquet"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let merged = tmp.path().join("merged.parquet");
+    let mut args = vec!["merge", parts[0].as_str(), parts[1].as_str(), "-o"];
+    args.push(merged.to_str().unwrap());
+    common::earshot_ok(&args);
+    let got = table_rows(&merged);
+    assert_eq!(got.len(), rows.len());
+    assert!(got
+        .iter()
+        .zip(&rows)
+        .all(|(a, b)| a.0 == b.0 && a.1 == b.1 && a.2 == b.2 && a.3 == b.3));
+
+    // Another reader agrees on the layout and the values.
+    let venv =
+        std::env::var("EARSHOT_VENV").expect("EARSHOT_VENV (scripts/env.sh) names the test venv");
+    let check = std::process::Command::new(format!("{venv}/bin/python"))
+        .args([
+            "-c",
+            "import sys, pyarrow.parquet as pq\n\
+             t = pq.read_table(sys.argv[1])\n\
+             print(t.schema.names, t.num_rows, len(t['embedding'][0]), t['timestamp'][1].as_py())",
+            table.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let expect = format!(
+        "['file', 'frame', 'timestamp', 'embedding'] {} {} {}\n",
+        rows.len(),
+        rows[0].3.len(),
+        rows[1].2
+    );
+    assert_eq!(String::from_utf8_lossy(&check.stdout), expect);
+}

@@ -10,6 +10,10 @@
 //! - `-o OUT.npy`: the scene embeddings of all inputs stacked (files × dim, or files × layers ×
 //!   dim) in input order, the order beside it in `OUT.files.txt`; with `--pool none` and a single
 //!   input, that input's frame embeddings instead.
+//! - `-o OUT.parquet`: one table for all inputs, a row per frame (`file`, `frame`, `timestamp`,
+//!   `embedding`, and `layer` with `--layer all`) or per file with `--pool mean`, written in row
+//!   groups as inputs finish (memory stays bounded at archive scale) and moved into place at the
+//!   end ([`crate::parquet_table`]).
 //! - `-o DIR --hear`: the HEAR 2021 kit's files per input, `<name>.embedding.npy` (float32) and
 //!   `<name>.timestamps.json` (milliseconds), ready for `heareval`'s downstream training.
 //!
@@ -42,7 +46,8 @@ pub struct EmbedArgs {
     pub inputs: Vec<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// A directory (one `.npz` per input) or an `.npy` file (stacked scene embeddings).
+    /// A directory (one `.npz` per input), an `.npy` file (stacked scene embeddings) or a
+    /// `.parquet` table (a row per frame, or per file with `--pool mean`).
     #[arg(short, long)]
     pub output: PathBuf,
     /// Embed windows of this many seconds as frames (for whole-clip models such as PANNs).
@@ -124,7 +129,7 @@ fn embed_windows(
         window,
         args.hop,
         |samples, start| {
-            let e = backbone.embed(samples, &options)?;
+            let e = backbone.embed(&backbone.padded_window(samples), &options)?;
             frames.extend_from_slice(&e.scene);
             timestamps.push((2 * start + samples.len()) as f64 / 2.0 / sr);
             scene_shape = e.scene_shape();
@@ -192,7 +197,9 @@ fn write_hear(target: &Path, e: &Embeddings, pool: EmbedPool) -> Result<()> {
 
 /// Run `earshot embed`; returns the number of inputs that failed.
 pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
-    let to_npy = args.output.extension().and_then(|e| e.to_str()) == Some("npy");
+    let ext = args.output.extension().and_then(|e| e.to_str());
+    let to_parquet = ext == Some("parquet");
+    let to_npy = ext == Some("npy") || to_parquet;
     let npy_out = super::shard::output_path(&args.output);
     if to_npy && super::shard::already_done(&npy_out) {
         return Ok(0);
@@ -200,7 +207,7 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     let device = crate::device::resolve(cli.device)?;
     let backbone = Backbone::load(&args.model, device)?;
     let files = expand_inputs(&args.inputs);
-    if to_npy && args.pool == Some(EmbedPool::None) && files.len() != 1 {
+    if ext == Some("npy") && args.pool == Some(EmbedPool::None) && files.len() != 1 {
         bail!(
             "{}: --pool none writes one input's frames; {} inputs given (use a directory)",
             args.output.display(),
@@ -213,7 +220,18 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
             args.output.display()
         );
     }
-    let single_frames = to_npy && args.pool == Some(EmbedPool::None);
+    let single_frames = !to_parquet && to_npy && args.pool == Some(EmbedPool::None);
+    let mut table = None;
+    if to_parquet {
+        let layout = crate::parquet_table::Layout {
+            layered: args.layer == Layers::All,
+            frames: args.pool != Some(EmbedPool::Mean),
+        };
+        let pending = output::Pending::new(&npy_out);
+        let t = crate::parquet_table::EmbeddingTable::create(pending.tmp(), layout, &backbone.name)
+            .with_context(|| format!("{}: cannot write", args.output.display()))?;
+        table = Some((pending, t));
+    }
     let plan = if to_npy {
         files
             .into_iter()
@@ -238,7 +256,9 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     let mut failed = 0;
     let mut deliver = |path: &Path, result: Result<Embeddings>| {
         let result = result.and_then(|e| {
-            if single_frames {
+            if let Some((_, t)) = table.as_mut() {
+                t.push(&path.display().to_string(), &e)?;
+            } else if single_frames {
                 output::atomically(&npy_out, |tmp| crate::npy::write(tmp, &e.frames, &e.shape))?;
             } else if to_npy {
                 let shape = e.scene_shape();
@@ -310,7 +330,11 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
         flush(&mut pending, &mut deliver);
     }
     bar.finish_and_clear();
-    if to_npy && !single_frames && !names.is_empty() {
+    if let Some((pending, t)) = table {
+        t.finish()
+            .with_context(|| format!("{}: cannot write", args.output.display()))?;
+        pending.commit()?;
+    } else if to_npy && !single_frames && !names.is_empty() {
         let mut shape = vec![names.len()];
         shape.extend(row_shape.unwrap_or_default());
         output::atomically(&npy_out, |tmp| crate::npy::write(tmp, &rows, &shape))?;

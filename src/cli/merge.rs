@@ -2,7 +2,8 @@
 //! written. Shards are taken in the order given (pass them as `OUT.shard-*-of-N.*`, which the
 //! shell sorts by index for N ≤ 10, or list them): `.npy` stacks along the first axis (and
 //! concatenates the `.files.txt` lists beside them), `.json` concatenates the arrays, `.csv` and
-//! `.tsv` keep the first header, anything else is concatenated as text.
+//! `.tsv` keep the first header, `.parquet` tables concatenate row group by row group, anything
+//! else is concatenated as text.
 
 use std::path::{Path, PathBuf};
 
@@ -83,6 +84,13 @@ pub fn run(args: &MergeArgs) -> Result<usize> {
     }
     let text = match kind.as_str() {
         "npy" => return merge_npy(args).map(|()| 0),
+        "parquet" => {
+            let shards: Vec<&Path> = args.shards.iter().map(PathBuf::as_path).collect();
+            output::atomically(&args.output, |tmp| {
+                crate::parquet_table::concat(&shards, tmp)
+            })?;
+            return Ok(0);
+        }
         "json" => {
             let mut all = Vec::new();
             for path in &args.shards {

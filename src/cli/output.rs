@@ -30,6 +30,47 @@ where
     std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
 }
 
+/// A file filled over a whole run (a table growing as inputs finish): written at a temporary
+/// sibling and renamed into place by [`Pending::commit`]. Dropped uncommitted (an error), the
+/// temporary is removed; killed, it stays under its `.partial-PID` name, which nothing reads,
+/// and the target is untouched.
+pub struct Pending {
+    tmp: PathBuf,
+    path: PathBuf,
+    done: bool,
+}
+
+impl Pending {
+    /// Start writing `path`.
+    pub fn new(path: &Path) -> Pending {
+        Pending {
+            tmp: temp_sibling(path),
+            path: path.to_path_buf(),
+            done: false,
+        }
+    }
+
+    /// Where to write meanwhile.
+    pub fn tmp(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Move the finished file into place.
+    pub fn commit(mut self) -> Result<()> {
+        self.done = true;
+        std::fs::rename(&self.tmp, &self.path)
+            .with_context(|| format!("{}: cannot write", self.path.display()))
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// An input, the problem that stops it (if any), and where its output goes.
 pub type Target = (PathBuf, Option<String>, PathBuf);
 

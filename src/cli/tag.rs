@@ -102,7 +102,7 @@ pub(crate) fn run_file(
     let mut pooled: Option<ClipOutput> = None;
     let mut count = 0usize;
     let total = stream_windows(path, sr, window, hop, |samples, _| {
-        let out = backbone.run(samples)?;
+        let out = backbone.run(&backbone.padded_window(samples))?;
         pooled = Some(match pooled.take() {
             None => out,
             Some(mut acc) => {

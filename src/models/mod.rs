@@ -148,10 +148,14 @@ pub fn batch_tensor(
 
 /// The rows of a (batch, ...) tensor, each flattened, as f32 vectors on the CPU.
 pub fn tensor_rows(t: &tch::Tensor) -> Result<Vec<Vec<f32>>> {
+    (0..t.size()[0]).map(|i| f32_values(&t.get(i))).collect()
+}
+
+/// A tensor's values, flattened, as f32 on the CPU, whatever its device and float type (reduced
+/// precision passes end in bf16 or fp16).
+pub fn f32_values(t: &tch::Tensor) -> Result<Vec<f32>> {
     let t = t.to_device(tch::Device::Cpu).to_kind(tch::Kind::Float);
-    (0..t.size()[0])
-        .map(|i| Ok(Vec::<f32>::try_from(t.get(i).flatten(0, -1))?))
-        .collect()
+    Ok(Vec::<f32>::try_from(t.flatten(0, -1))?)
 }
 
 /// A LayerNorm over the last dimension with the given epsilon (PyTorch's `nn.LayerNorm(dim,

@@ -352,7 +352,7 @@ impl Openl3 {
     /// The network's input: (windows, 1, bins, frames) dB spectrograms of (windows, 48000)
     /// float32 samples.
     pub fn spectrogram(&self, windows: &Tensor) -> Tensor {
-        self.speclayer.forward(windows)
+        crate::device::full_precision(|| self.speclayer.forward(windows))
     }
 
     /// The output of `audio_embedding_layer`, (windows, 512, freq, time), before pooling; one
@@ -653,11 +653,8 @@ impl Loaded {
         let dim = self.model.config().embedding_size as usize;
         let mut frames = Vec::new();
         let n = self.for_each_chunk(samples, windowing, |_, map| {
-            let e = self
-                .model
-                .pool(&map, self.model.config().embedding_size)
-                .to_device(tch::Device::Cpu);
-            frames.extend(Vec::<f32>::try_from(e.flatten(0, -1))?);
+            let e = self.model.pool(&map, self.model.config().embedding_size);
+            frames.extend(super::f32_values(&e)?);
             Ok(())
         })?;
         let shape = vec![n, dim];

@@ -88,6 +88,18 @@ impl Arch {
         })
     }
 
+    /// How many times the trunk halves the time axis (pools and strides): the shortest input
+    /// has 2^this frames, or a pool has nothing to pool.
+    pub fn time_halvings(self) -> u32 {
+        match self {
+            Arch::Cnn6 | Arch::Cnn10 => 4,
+            // The wavegram branch floors at each of its strides and pools and comes out a
+            // frame short of the log-mel one, which then sets the length.
+            Arch::WavegramLogmelCnn14 => 6,
+            _ => 5,
+        }
+    }
+
     /// Whether the model gives framewise (sound event detection) output.
     pub fn is_sed(self) -> bool {
         matches!(
@@ -388,8 +400,12 @@ impl LogMel {
         }
     }
 
-    /// (batch, samples) → (batch, 1, frames, mel) in dB.
+    /// (batch, samples) → (batch, 1, frames, mel) in dB, in float32 at any precision.
     fn forward(&self, wave: &Tensor) -> Tensor {
+        crate::device::full_precision(|| self.forward_f32(wave))
+    }
+
+    fn forward_f32(&self, wave: &Tensor) -> Tensor {
         let x = wave
             .unsqueeze(1)
             .reflection_pad1d([self.n_fft / 2, self.n_fft / 2]);
@@ -1246,9 +1262,9 @@ impl super::AudioModel for Loaded {
         self.model.config().sample_rate
     }
 
-    /// The reflect padding needs more than n_fft/2 samples.
+    /// The reflect padding needs more than n_fft/2 samples, and the trunk 2^halvings frames.
     fn min_samples(&self) -> usize {
-        self.model.config().window_size as usize / 2 + 1
+        self.model.config().min_samples()
     }
 
     fn classes(&self) -> usize {
@@ -1305,6 +1321,13 @@ impl super::AudioModel for Loaded {
 }
 
 impl Config {
+    /// The shortest input in samples: more than n_fft/2 for the reflect padding, and enough
+    /// frames (one per hop, plus one) for every pool of the trunk.
+    pub fn min_samples(&self) -> usize {
+        let frames = 1usize << self.arch.time_halvings();
+        (self.window_size as usize / 2 + 1).max((frames - 1) * self.hop_size as usize)
+    }
+
     /// The configuration of a published checkpoint by earshot's model name (`cnn14`,
     /// `cnn14-16k`, `resnet38`, `cnn14-decisionlevelmax`, ...).
     pub fn preset(name: &str) -> Option<Config> {
@@ -1471,6 +1494,13 @@ mod tests {
                 }
             }
             assert!(worst < 1e-5, "{arch:?}: relative difference {worst:.2e}");
+            // The shortest input runs.
+            let short = Tensor::randn(
+                [1, cfg.min_samples() as i64],
+                (Kind::Float, tch::Device::Cpu),
+            );
+            let out = tch::no_grad(|| model.forward(&short));
+            assert_eq!(out.clipwise.size()[1], cfg.classes_num, "{arch:?}");
         }
     }
 }

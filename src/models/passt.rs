@@ -589,10 +589,10 @@ impl super::AudioModel for Loaded {
         let scene = self.scene_embeddings(&[samples])?;
         let shape: Vec<usize> = frames.size().iter().map(|&d| d as usize).collect();
         Ok(Embeddings {
-            frames: Vec::<f32>::try_from(frames.flatten(0, -1))?,
+            frames: super::f32_values(&frames)?,
             shape,
             timestamps,
-            scene: Vec::<f32>::try_from(scene.flatten(0, -1))?,
+            scene: super::f32_values(&scene)?,
         })
     }
 

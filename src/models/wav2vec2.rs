@@ -1211,7 +1211,7 @@ impl super::AudioModel for Loaded {
                 Ok(ClipOutput {
                     duration: clip.len() as f64 / self.sample_rate() as f64,
                     clipwise: Vec::new(),
-                    embedding: Some(Vec::<f32>::try_from(mean.to_device(tch::Device::Cpu))?),
+                    embedding: Some(super::f32_values(&mean)?),
                     framewise: None,
                     frame_hop: hop,
                 })
