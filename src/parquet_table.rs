@@ -299,3 +299,148 @@ fn copy_column(reader: ColumnReader, writer: &mut ColumnWriter<'_>, rows: usize)
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::record::Field;
+
+    /// 2 layers × 3 frames × 4 dims, values numbering their position.
+    fn layered() -> Embeddings {
+        let shape = vec![2, 3, 4];
+        let frames: Vec<f32> = (0..24).map(|v| v as f32).collect();
+        Embeddings {
+            scene: Embeddings::mean_over_frames(&frames, &shape),
+            frames,
+            shape,
+            timestamps: vec![0.5, 1.5, 2.5],
+        }
+    }
+
+    /// Every row as its fields' display strings, the embedding as a list of floats.
+    fn rows(path: &Path) -> Vec<Vec<String>> {
+        let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+        reader
+            .get_row_iter(None)
+            .unwrap()
+            .map(|r| {
+                r.unwrap()
+                    .get_column_iter()
+                    .map(|(name, f)| match f {
+                        Field::ListInternal(l) => format!("{name}={:?}", l.elements()),
+                        other => format!("{name}={other}"),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn write(path: &Path, layout: Layout, inputs: &[(&str, &Embeddings)]) {
+        let mut t = EmbeddingTable::create(path, layout, "test").unwrap();
+        for (name, e) in inputs {
+            t.push(name, e).unwrap();
+        }
+        t.finish().unwrap();
+    }
+
+    #[test]
+    fn layered_frames_and_pooled_scenes_become_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = layered();
+        let frames = dir.path().join("frames.parquet");
+        let layout = Layout {
+            layered: true,
+            frames: true,
+        };
+        write(&frames, layout, &[("a.wav", &e)]);
+        let got = rows(&frames);
+        assert_eq!(got.len(), 6);
+        // Layer 1, frame 2: the last 4 values.
+        assert_eq!(
+            got[5][..4],
+            ["file=\"a.wav\"", "layer=1", "frame=2", "timestamp=2.5"]
+        );
+        assert_eq!(
+            got[5][4],
+            "embedding=[Float(20.0), Float(21.0), Float(22.0), Float(23.0)]"
+        );
+
+        let scenes = dir.path().join("scenes.parquet");
+        let layout = Layout {
+            layered: true,
+            frames: false,
+        };
+        write(&scenes, layout, &[("a.wav", &e), ("b.wav", &e)]);
+        let got = rows(&scenes);
+        assert_eq!(got.len(), 4);
+        // Layer 0's mean over frames 0..3: (0+4+8)/3 = 4 for the first dim.
+        assert_eq!(got[2][..2], ["file=\"b.wav\"", "layer=0"]);
+        assert_eq!(
+            got[2][2],
+            "embedding=[Float(4.0), Float(5.0), Float(6.0), Float(7.0)]"
+        );
+    }
+
+    #[test]
+    fn concat_keeps_order_and_refuses_other_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = layered();
+        let layout = Layout {
+            layered: true,
+            frames: true,
+        };
+        let (a, b, all) = (
+            dir.path().join("a.parquet"),
+            dir.path().join("b.parquet"),
+            dir.path().join("all.parquet"),
+        );
+        write(&a, layout, &[("a.wav", &e)]);
+        write(&b, layout, &[("b.wav", &e), ("c.wav", &e)]);
+        write(&all, layout, &[("a.wav", &e), ("b.wav", &e), ("c.wav", &e)]);
+        let merged = dir.path().join("merged.parquet");
+        concat(&[&a, &b], &merged).unwrap();
+        assert_eq!(rows(&merged), rows(&all));
+
+        let other = dir.path().join("other.parquet");
+        let pooled = Layout {
+            layered: false,
+            frames: false,
+        };
+        write(&other, pooled, &[("a.wav", &e)]);
+        let err = concat(&[&a, &other], &merged).unwrap_err().to_string();
+        assert!(err.contains("columns differ"), "{err}");
+        let junk = dir.path().join("junk.parquet");
+        std::fs::write(&junk, b"not parquet").unwrap();
+        let err = concat(&[&a, &junk], &merged).unwrap_err().to_string();
+        assert!(err.contains("junk.parquet: not a Parquet file"), "{err}");
+    }
+
+    #[test]
+    fn a_different_embedding_size_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let layout = Layout {
+            layered: false,
+            frames: true,
+        };
+        let mut t = EmbeddingTable::create(&path, layout, "test").unwrap();
+        let e = Embeddings {
+            frames: vec![0.0; 6],
+            shape: vec![2, 3],
+            timestamps: vec![0.0, 1.0],
+            scene: vec![0.0; 3],
+        };
+        t.push("a.wav", &e).unwrap();
+        let wide = Embeddings {
+            frames: vec![0.0; 8],
+            shape: vec![2, 4],
+            timestamps: vec![0.0, 1.0],
+            scene: vec![0.0; 4],
+        };
+        let err = t.push("b.wav", &wide).unwrap_err().to_string();
+        assert!(
+            err.contains("embedding size 4 differs from the first file's 3"),
+            "{err}"
+        );
+    }
+}
