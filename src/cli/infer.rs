@@ -160,7 +160,10 @@ impl Backbone {
         if let Some(why) = args.precision.slow_on(device) {
             eprintln!("warning: --precision {}: {why}", args.precision);
         }
-        timed(&TIMINGS.load_ns, None, || Self::load_untimed(args, device))
+        let backbone = timed(&TIMINGS.load_ns, None, || Self::load_untimed(args, device));
+        // From here on the same activation buffers come back every batch: keep them.
+        super::keep_freed_memory();
+        backbone
     }
 
     fn load_untimed(args: &ModelArgs, device: tch::Device) -> Result<Backbone> {

@@ -276,9 +276,10 @@ pub fn front_main() -> ExitCode {
 /// Metrics and models allocate and free many multi-megabyte buffers (a batch of CNN14
 /// activations is 130 MB a layer); by default glibc maps each one fresh and hands it back on
 /// free, so every reuse faults in new zeroed pages (a third of a PSDS run's time, a quarter of a
-/// tagging run's). Keep freed memory in the process instead. Peak RSS is unchanged: the memory
-/// is reused, not grown.
-fn keep_freed_memory() {
+/// tagging run's). Keep freed memory in the process instead: the same buffers come back every
+/// batch. Model commands switch this on once the model is loaded (loading frees large one-off
+/// buffers that should go back to the kernel).
+pub(crate) fn keep_freed_memory() {
     // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
@@ -310,7 +311,6 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    keep_freed_memory();
     crate::device::set_threads(cli.threads);
     if let Err(code) = init_shard(&cli) {
         return code;

@@ -270,10 +270,13 @@ where
         let scale = gamma * (&self.bn.running_var + BN_EPS).rsqrt();
         let mut shape = vec![1i64; self.conv.ws.dim()];
         shape[0] = -1;
-        let w = &self.conv.ws * scale.view(shape.as_slice());
-        let w = if w.dim() == 4 { channels_last(&w) } else { w };
+        // In place: CNN14's largest weight is 75 MB, and peak memory is set while loading.
+        let _ = self.conv.ws.g_mul_(&scale.view(shape.as_slice()));
+        if self.conv.ws.dim() == 4 {
+            let w = channels_last(&self.conv.ws);
+            self.conv.ws.set_data(&w);
+        }
         let bias = beta - &self.bn.running_mean * &scale;
-        self.conv.ws.set_data(&w);
         let mut beta = beta.shallow_clone();
         beta.set_data(&bias);
         self.conv.bs = Some(beta);
@@ -1252,6 +1255,7 @@ pub fn load(
     let mut vs = nn::VarStore::new(device);
     let mut model = Panns::new(&vs.root(), cfg);
     crate::checkpoint::strict::load_into(&mut vs, &ckpt, IGNORED_KEYS)?;
+    drop(ckpt);
     vs.freeze();
     model.prepare_for_inference();
     Ok(Loaded { vs, model })
