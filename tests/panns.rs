@@ -660,6 +660,16 @@ fn reduced_precision_scores_stay_close_to_fp32() {
     };
     let base = scores("fp32");
     assert_eq!(base.len(), 527);
+    // --timings says where the time went.
+    let timed = common::earshot_ok(&["tag", &clip, "--checkpoint", &ck, "--timings"]);
+    let err = String::from_utf8_lossy(&timed.stderr);
+    for line in [
+        "timings: model load",
+        "timings: decode + resample",
+        "1 clips in 1 passes",
+    ] {
+        assert!(err.contains(line), "{line:?} not in {err}");
+    }
     for precision in ["bf16", "fp16"] {
         let got = scores(precision);
         assert!(got.iter().all(|v| v.is_finite()), "{precision}");

@@ -19,6 +19,8 @@ pub mod registry;
 pub mod wav2vec2;
 pub mod wavlm;
 
+use tch::{nn, Tensor};
+
 use crate::tasks::{ClipOutput, Embeddings};
 
 /// Errors of running a loaded model.
@@ -169,4 +171,84 @@ pub(crate) fn layer_norm(p: tch::nn::Path, dim: i64, eps: f64) -> tch::nn::Layer
             ..Default::default()
         },
     )
+}
+
+/// The same 4-d tensor laid out channels-last (NHWC strides, NCHW shape), the layout oneDNN's
+/// convolutions run fastest in; every later op keeps it.
+pub(crate) fn channels_last(x: &Tensor) -> Tensor {
+    x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
+}
+
+/// A convolution followed by eval-mode BatchNorm, loaded under the checkpoint's own keys.
+/// [`ConvBn::fuse`] then folds the BN into the convolution (weights scaled by γ/√(σ²+ε), bias
+/// β + (b − μ)·γ/√(σ²+ε)), as inference engines do: one pass over the activations instead of
+/// two.
+#[derive(Debug)]
+pub(crate) struct ConvBn<ND> {
+    conv: nn::Conv<ND>,
+    bn: nn::BatchNorm,
+    eps: f64,
+    fused: bool,
+}
+
+impl<ND> ConvBn<ND>
+where
+    nn::Conv<ND>: nn::Module,
+{
+    /// `eps`: the BatchNorm's epsilon (its config is private to tch).
+    pub(crate) fn new(conv: nn::Conv<ND>, bn: nn::BatchNorm, eps: f64) -> Self {
+        ConvBn {
+            conv,
+            bn,
+            eps,
+            fused: false,
+        }
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
+        self.forward_with(x, |y| y)
+    }
+
+    /// The convolution, then `between` (a linear per-channel op such as average pooling, which
+    /// commutes with the folded affine map), then the BN unless folded.
+    pub(crate) fn forward_with(
+        &self,
+        x: &Tensor,
+        between: impl FnOnce(Tensor) -> Tensor,
+    ) -> Tensor {
+        let y = between(x.apply(&self.conv));
+        if self.fused {
+            y
+        } else {
+            y.apply_t(&self.bn, false)
+        }
+    }
+
+    /// Fold the BN into the convolution, in place in the variable store (so precision changes
+    /// reach the folded tensors); 2-d weights go channels-last.
+    pub(crate) fn fuse(&mut self) {
+        let _guard = tch::no_grad_guard();
+        let (Some(gamma), Some(beta)) = (&self.bn.ws, &self.bn.bs) else {
+            return;
+        };
+        let scale = gamma * (&self.bn.running_var + self.eps).rsqrt();
+        let mut shape = vec![1i64; self.conv.ws.dim()];
+        shape[0] = -1;
+        // In place: CNN14's largest weight is 75 MB, and peak memory is set while loading.
+        let _ = self.conv.ws.g_mul_(&scale.view(shape.as_slice()));
+        if self.conv.ws.dim() == 4 {
+            let w = channels_last(&self.conv.ws);
+            self.conv.ws.set_data(&w);
+        }
+        // A convolution's own bias goes through the BN like its output.
+        let shift = match &self.conv.bs {
+            Some(b) => b - &self.bn.running_mean,
+            None => -&self.bn.running_mean,
+        };
+        let bias = beta + shift * &scale;
+        let mut beta = beta.shallow_clone();
+        beta.set_data(&bias);
+        self.conv.bs = Some(beta);
+        self.fused = true;
+    }
 }

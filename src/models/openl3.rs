@@ -37,7 +37,7 @@ use std::path::Path;
 
 use tch::{nn, Kind, Tensor};
 
-use super::{EmbedOptions, Layers, ModelError};
+use super::{ConvBn, EmbedOptions, Layers, ModelError};
 use crate::checkpoint::{self, Checkpoint, CheckpointError, DType, RawTensor};
 use crate::frontend::framing::{Framing, LeftPad, RightPad};
 use crate::frontend::mel::{librosa_mel, MelNorm, MelScale};
@@ -318,10 +318,10 @@ fn bn(p: nn::Path, c: i64) -> nn::BatchNorm {
 pub struct Openl3 {
     cfg: Config,
     speclayer: SpecLayer,
-    /// `batch_normalization_1` … `_8`.
-    bns: Vec<nn::BatchNorm>,
-    /// `conv2d_1` … `_7`.
-    convs: Vec<nn::Conv2D>,
+    /// `batch_normalization_1`, on the spectrogram.
+    bn_in: nn::BatchNorm,
+    /// `conv2d_i` with `batch_normalization_{i+1}`, i = 1 … 7 (folded after loading).
+    convs: Vec<ConvBn<[i64; 2]>>,
     audio_embedding_layer: nn::Conv2D,
 }
 
@@ -329,16 +329,20 @@ impl Openl3 {
     /// Build the network under `p` (random weights until loaded).
     pub fn new(p: &nn::Path, cfg: &Config) -> Self {
         let channels = [1, 64, 64, 128, 128, 256, 256, 512];
-        let bns = (1..=8)
-            .map(|i| bn(p / format!("batch_normalization_{i}"), channels[i - 1]))
-            .collect();
+        let bn_in = bn(p / "batch_normalization_1", channels[0]);
         let convs = (1..=7)
-            .map(|i| conv3x3(p / format!("conv2d_{i}"), channels[i - 1], channels[i]))
+            .map(|i| {
+                ConvBn::new(
+                    conv3x3(p / format!("conv2d_{i}"), channels[i - 1], channels[i]),
+                    bn(p / format!("batch_normalization_{}", i + 1), channels[i]),
+                    BN_EPS,
+                )
+            })
             .collect();
         Openl3 {
             cfg: *cfg,
             speclayer: SpecLayer::new(p / "speclayer", cfg),
-            bns,
+            bn_in,
             convs,
             audio_embedding_layer: conv3x3(p / "audio_embedding_layer", 512, 512),
         }
@@ -347,6 +351,15 @@ impl Openl3 {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// After loading: fold each convolution's BatchNorm into it and lay the weights out
+    /// channels-last (outputs change by rounding only). The input BN stays.
+    pub fn fold_batch_norms(&mut self) {
+        self.convs.iter_mut().for_each(ConvBn::fuse);
+        let _guard = tch::no_grad_guard();
+        let w = super::channels_last(&self.audio_embedding_layer.ws);
+        self.audio_embedding_layer.ws.set_data(&w);
     }
 
     /// The network's input: (windows, 1, bins, frames) dB spectrograms of (windows, 48000)
@@ -358,10 +371,10 @@ impl Openl3 {
     /// The output of `audio_embedding_layer`, (windows, 512, freq, time), before pooling; one
     /// map serves both embedding sizes.
     pub fn feature_map(&self, windows: &Tensor) -> Tensor {
-        let mut x = self.spectrogram(windows).apply_t(&self.bns[0], false);
+        let mut x = self.spectrogram(windows).apply_t(&self.bn_in, false);
         for (i, conv) in self.convs.iter().enumerate() {
             // The BN output is a fresh tensor: rectify it in place.
-            x = x.apply(conv).apply_t(&self.bns[i + 1], false).relu_();
+            x = conv.forward(&x).relu_();
             // Pool after every second conv of the first three blocks.
             if i % 2 == 1 && i < 6 {
                 x = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
@@ -487,7 +500,10 @@ pub fn load(path: &Path, cfg: &Config, device: tch::Device) -> checkpoint::Resul
         ckpt
     };
     checkpoint::strict::load_into(&mut vs, &ckpt, IGNORED_KEYS)?;
+    drop(ckpt);
     vs.freeze();
+    let mut model = model;
+    model.fold_batch_norms();
     Ok(Loaded {
         vs,
         model,

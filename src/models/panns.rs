@@ -217,78 +217,17 @@ fn bn2d(p: nn::Path, c: i64) -> nn::BatchNorm {
 /// BatchNorm's epsilon in every PANNs module (PyTorch's default, as `BatchNormConfig`'s).
 const BN_EPS: f64 = 1e-5;
 
-/// The same 4-d tensor laid out channels-last (NHWC strides, NCHW shape), the layout oneDNN's
-/// convolutions run fastest in; every later op keeps it.
-fn channels_last(x: &Tensor) -> Tensor {
-    x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
-}
-
-/// A convolution followed by eval-mode BatchNorm, loaded under the checkpoint's own keys.
-/// [`ConvBn::fuse`] then folds the BN into the convolution (weights scaled by γ/√(σ²+ε), bias
-/// β − μ·γ/√(σ²+ε)), as inference engines do: one pass over the activations instead of two.
-#[derive(Debug)]
-struct ConvBn<ND> {
-    conv: nn::Conv<ND>,
-    bn: nn::BatchNorm,
-    fused: bool,
-}
-
-impl<ND> ConvBn<ND>
-where
-    nn::Conv<ND>: nn::Module,
-{
-    fn new(conv: nn::Conv<ND>, bn: nn::BatchNorm) -> Self {
-        ConvBn {
-            conv,
-            bn,
-            fused: false,
-        }
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        self.forward_with(x, |y| y)
-    }
-
-    /// The convolution, then `between` (a linear per-channel op such as average pooling, which
-    /// commutes with the folded affine map), then the BN unless folded.
-    fn forward_with(&self, x: &Tensor, between: impl FnOnce(Tensor) -> Tensor) -> Tensor {
-        let y = between(x.apply(&self.conv));
-        if self.fused {
-            y
-        } else {
-            y.apply_t(&self.bn, false)
-        }
-    }
-
-    /// Fold the BN into the convolution, in place in the variable store (so precision changes
-    /// reach the folded tensors); 2-d weights go channels-last.
-    fn fuse(&mut self) {
-        let _guard = tch::no_grad_guard();
-        let (Some(gamma), Some(beta)) = (&self.bn.ws, &self.bn.bs) else {
-            return;
-        };
-        let scale = gamma * (&self.bn.running_var + BN_EPS).rsqrt();
-        let mut shape = vec![1i64; self.conv.ws.dim()];
-        shape[0] = -1;
-        // In place: CNN14's largest weight is 75 MB, and peak memory is set while loading.
-        let _ = self.conv.ws.g_mul_(&scale.view(shape.as_slice()));
-        if self.conv.ws.dim() == 4 {
-            let w = channels_last(&self.conv.ws);
-            self.conv.ws.set_data(&w);
-        }
-        let bias = beta - &self.bn.running_mean * &scale;
-        let mut beta = beta.shallow_clone();
-        beta.set_data(&bias);
-        self.conv.bs = Some(beta);
-        self.fused = true;
-    }
-}
+use super::ConvBn;
 
 type ConvBn2 = ConvBn<[i64; 2]>;
 type ConvBn1 = ConvBn<[i64; 1]>;
 
 fn conv_bn(p: &nn::Path, conv: &str, bn: &str, cin: i64, cout: i64, k: i64, pad: i64) -> ConvBn2 {
-    ConvBn::new(conv2d(p / conv, cin, cout, k, pad, 1), bn2d(p / bn, cout))
+    ConvBn::new(
+        conv2d(p / conv, cin, cout, k, pad, 1),
+        bn2d(p / bn, cout),
+        BN_EPS,
+    )
 }
 
 fn avg_pool(x: &Tensor, kh: i64, kw: i64) -> Tensor {
@@ -683,6 +622,7 @@ impl MobileStep {
             conv: ConvBn::new(
                 conv2d(p / ci, cin, cout, k, k / 2, groups),
                 bn2d(p / bi, cout),
+                BN_EPS,
             ),
             pool,
             act,
@@ -844,10 +784,12 @@ impl PreWavBlock {
             c1: ConvBn::new(
                 nn::conv1d(&p / "conv1", cin, cout, 3, c1),
                 nn::batch_norm1d(&p / "bn1", cout, Default::default()),
+                BN_EPS,
             ),
             c2: ConvBn::new(
                 nn::conv1d(&p / "conv2", cout, cout, 3, c2),
                 nn::batch_norm1d(&p / "bn2", cout, Default::default()),
+                BN_EPS,
             ),
         }
     }
@@ -884,6 +826,7 @@ impl Wavegram {
             pre0: ConvBn::new(
                 nn::conv1d(p / "pre_conv0", 1, 64, 11, cfg),
                 nn::batch_norm1d(p / "pre_bn0", 64, Default::default()),
+                BN_EPS,
             ),
             blocks: [
                 PreWavBlock::new(p / "pre_block1", 64, 64),
