@@ -131,8 +131,8 @@ impl fmt::Display for Precision {
 impl Precision {
     /// Why this precision will be slow on `device`, if it will: libtorch runs bf16 and fp16
     /// convolutions on the CPU through oneDNN only with AVX-512 (native bf16 with avx512_bf16
-    /// or AMX); without it they fall back to reference kernels, ~80× slower than fp32 (CNN14,
-    /// measured on a 2-core AVX2 EPYC).
+    /// or AMX); without it they fall back to reference kernels, 2–7× slower than fp32 for the
+    /// CNNs (PANNs, PaSST, OpenL3 on a 2-core AVX2 EPYC, `benches/precision.py`).
     pub fn slow_on(self, device: tch::Device) -> Option<&'static str> {
         if self == Precision::Fp32 || device != tch::Device::Cpu {
             return None;

@@ -80,13 +80,7 @@ fn tag_scores(checkpoint: &str, file: &Path) -> Vec<f64> {
         file.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    v[0]["scores"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
+    common::first_scores(&o.stdout)
 }
 
 #[test]

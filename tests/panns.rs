@@ -650,13 +650,7 @@ fn reduced_precision_scores_stay_close_to_fp32() {
             "--precision",
             precision,
         ]);
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        v[0]["scores"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
+        common::first_scores(&out.stdout)
     };
     let base = scores("fp32");
     assert_eq!(base.len(), 527);

@@ -199,9 +199,10 @@ fn write_hear(target: &Path, e: &Embeddings, pool: EmbedPool) -> Result<()> {
 pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     let ext = args.output.extension().and_then(|e| e.to_str());
     let to_parquet = ext == Some("parquet");
-    let to_npy = ext == Some("npy") || to_parquet;
-    let npy_out = super::shard::output_path(&args.output);
-    if to_npy && super::shard::already_done(&npy_out) {
+    // One output file for the whole run (stacked .npy or a table), not one per input.
+    let one_file = ext == Some("npy") || to_parquet;
+    let out_file = super::shard::output_path(&args.output);
+    if one_file && super::shard::already_done(&out_file) {
         return Ok(0);
     }
     let device = crate::device::resolve(cli.device)?;
@@ -214,25 +215,25 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
             files.len()
         );
     }
-    if to_npy && args.hear {
+    if one_file && args.hear {
         bail!(
             "{}: --hear writes a directory of files; give a directory to -o",
             args.output.display()
         );
     }
-    let single_frames = !to_parquet && to_npy && args.pool == Some(EmbedPool::None);
+    let single_frames = !to_parquet && one_file && args.pool == Some(EmbedPool::None);
     let mut table = None;
     if to_parquet {
         let layout = crate::parquet_table::Layout {
             layered: args.layer == Layers::All,
             frames: args.pool != Some(EmbedPool::Mean),
         };
-        let pending = output::Pending::new(&npy_out);
+        let pending = output::Pending::new(&out_file);
         let t = crate::parquet_table::EmbeddingTable::create(pending.tmp(), layout, &backbone.name)
             .with_context(|| format!("{}: cannot write", args.output.display()))?;
         table = Some((pending, t));
     }
-    let plan = if to_npy {
+    let plan = if one_file {
         files
             .into_iter()
             .map(|(p, problem)| (p, problem, args.output.clone()))
@@ -259,8 +260,8 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
             if let Some((_, t)) = table.as_mut() {
                 t.push(&path.display().to_string(), &e)?;
             } else if single_frames {
-                output::atomically(&npy_out, |tmp| crate::npy::write(tmp, &e.frames, &e.shape))?;
-            } else if to_npy {
+                output::atomically(&out_file, |tmp| crate::npy::write(tmp, &e.frames, &e.shape))?;
+            } else if one_file {
                 let shape = e.scene_shape();
                 if row_shape.get_or_insert_with(|| shape.clone()) != &shape {
                     bail!("embedding shape {shape:?} differs from the first file's");
@@ -334,11 +335,11 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
         t.finish()
             .with_context(|| format!("{}: cannot write", args.output.display()))?;
         pending.commit()?;
-    } else if to_npy && !single_frames && !names.is_empty() {
+    } else if one_file && !single_frames && !names.is_empty() {
         let mut shape = vec![names.len()];
         shape.extend(row_shape.unwrap_or_default());
-        output::atomically(&npy_out, |tmp| crate::npy::write(tmp, &rows, &shape))?;
-        let list = npy_out.with_extension("files.txt");
+        output::atomically(&out_file, |tmp| crate::npy::write(tmp, &rows, &shape))?;
+        let list = out_file.with_extension("files.txt");
         output::atomically(&list, |tmp| std::fs::write(tmp, names.join("\n") + "\n"))?;
     }
     Ok(failed)

@@ -280,7 +280,8 @@ pub fn front_main() -> ExitCode {
 /// batch. Model commands switch this on once the model is loaded (loading frees large one-off
 /// buffers that should go back to the kernel).
 pub(crate) fn keep_freed_memory() {
-    // SAFETY: mallopt only tunes the allocator; called before any other thread exists.
+    // SAFETY: mallopt only tunes the allocator, under glibc's arena lock, so other threads
+    // (libtorch's, after a model load) may be running.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);

@@ -373,7 +373,7 @@ impl Openl3 {
     pub fn feature_map(&self, windows: &Tensor) -> Tensor {
         let mut x = self.spectrogram(windows).apply_t(&self.bn_in, false);
         for (i, conv) in self.convs.iter().enumerate() {
-            // The BN output is a fresh tensor: rectify it in place.
+            // The convolution's output is a fresh tensor: rectify it in place.
             x = conv.forward(&x).relu_();
             // Pool after every second conv of the first three blocks.
             if i % 2 == 1 && i < 6 {
@@ -493,7 +493,7 @@ const IGNORED_KEYS: &[&str] = &["*.num_batches_tracked"];
 pub fn load(path: &Path, cfg: &Config, device: tch::Device) -> checkpoint::Result<Loaded> {
     let ckpt = checkpoint::load(path)?;
     let mut vs = nn::VarStore::new(device);
-    let model = Openl3::new(&vs.root(), cfg);
+    let mut model = Openl3::new(&vs.root(), cfg);
     let ckpt = if ckpt.format == checkpoint::Format::KerasH5 {
         keras_to_torch(&ckpt, &vs)?
     } else {
@@ -502,7 +502,6 @@ pub fn load(path: &Path, cfg: &Config, device: tch::Device) -> checkpoint::Resul
     checkpoint::strict::load_into(&mut vs, &ckpt, IGNORED_KEYS)?;
     drop(ckpt);
     vs.freeze();
-    let mut model = model;
     model.fold_batch_norms();
     Ok(Loaded {
         vs,

@@ -60,6 +60,18 @@ pub fn earshot_ok(args: &[&str]) -> Output {
     out
 }
 
+/// The first file's `scores` (every class, in index order) from `tag --format json
+/// --all-scores` output.
+pub fn first_scores(stdout: &[u8]) -> Vec<f64> {
+    let v: Value = serde_json::from_slice(stdout).expect("tag JSON");
+    v[0]["scores"]
+        .as_array()
+        .expect("scores (--all-scores)")
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
 /// Largest absolute difference; panics on a length mismatch.
 pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "lengths differ");
