@@ -31,7 +31,9 @@ fn hex(bytes: &[u8]) -> String {
 /// Look a dotted path up in nested JSON objects.
 fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     // Keys may themselves contain dots (`__class__` does not); walk greedily.
-    path.split('.').try_fold(v, |node, key| node.get(key))
+    path.split('.').try_fold(v, |node, key| {
+        (node.get(key)).or_else(|| key.parse::<usize>().ok().and_then(|i| node.get(i)))
+    })
 }
 
 #[test]
@@ -253,4 +255,79 @@ fn strict_loading_names_missing_unexpected_and_misshaped_keys() {
         err.contains("missing from the checkpoint") && err.contains("head.weight"),
         "{err}"
     );
+}
+
+#[test]
+fn training_checkpoints_load_every_numeric_numpy_dtype_and_keep_the_rest_as_metadata() {
+    let exp = expected();
+    let mut checked = 0;
+    for (name, want) in exp["files"].as_object().unwrap() {
+        let Some(opaque) = want.get("opaque") else {
+            continue;
+        };
+        let path = dir().join(name);
+        let ckpt = checkpoint::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut got: Vec<&str> = ckpt
+            .opaque
+            .iter()
+            .map(|o| o.split(": ").next().unwrap())
+            .collect();
+        let mut want: Vec<&str> = opaque
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want, "{name}: values kept as opaque metadata");
+        assert!(
+            ckpt.metadata["not_numbers"]["dates"]
+                .as_str()
+                .is_some_and(|s| s.contains("kept as opaque metadata")),
+            "{name}: {}",
+            ckpt.metadata["not_numbers"]
+        );
+
+        // RandomState's key array reaches libtorch widened without loss; a uint64 beyond
+        // int64 is refused rather than wrapped.
+        let state = ckpt.get("rng_state.1").expect("RandomState key array");
+        assert_eq!(state.dtype.name(), "uint32");
+        let t = state.to_tch().unwrap();
+        assert_eq!(t.kind(), tch::Kind::Int64);
+        let first = u32::from_le_bytes(state.data[..4].try_into().unwrap());
+        assert_eq!(t.int64_value(&[0]), i64::from(first));
+        assert_eq!(t.max().int64_value(&[]), {
+            let max = state
+                .data
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes(b.try_into().unwrap()));
+            i64::from(max.max().unwrap())
+        });
+        let big = ckpt.get("scalars.u64").unwrap();
+        assert!(big.to_tch().is_err(), "{name}: 2^63+5 does not fit int64");
+
+        // The CLI says what it kept as metadata, and the model's tensors still load.
+        let out = common::earshot_ok(&["checkpoint", "inspect", path.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("opaque: not_numbers.objects: numpy array of dtype 'O")),
+            "{text}"
+        );
+        let json = common::earshot_ok(&["checkpoint", "inspect", "--json", path.to_str().unwrap()]);
+        let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+        assert_eq!(v["opaque"].as_array().unwrap().len(), want.len());
+        let dtype = |name: &str| {
+            let rows = v["tensors"].as_array().unwrap();
+            let row = rows.iter().find(|t| t["name"] == name);
+            row.map(|t| t["dtype"].as_str().unwrap().to_string())
+        };
+        assert_eq!(dtype("rng_state.1").as_deref(), Some("uint32"));
+        assert_eq!(dtype("numpy.u2_be").as_deref(), Some("uint16"));
+        assert_eq!(dtype("numpy.c16_be").as_deref(), Some("complex128"));
+        assert_eq!(dtype("not_numbers.strings"), None);
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "the zip and legacy training checkpoints");
 }

@@ -185,6 +185,83 @@ fn eval_sed_predictions_and_scores() {
 }
 
 #[test]
+fn eval_sed_f1_scores_ground_truth_files_by_default_and_every_file_with_all_files() {
+    let m = metrics_manifest();
+    let c = &m["sed_all_files"];
+    let dir = metrics_dir().join(c["dir"].as_str().unwrap());
+    let (gt, dur, pred) = (
+        dir.join("gt.tsv"),
+        dir.join("durations.tsv"),
+        dir.join("pred.tsv"),
+    );
+    let base = [
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+        "--predictions",
+        p(&pred),
+        "--event-f1",
+        "--segment-f1",
+        "--json",
+    ];
+    let with_all: Vec<&str> = base.iter().copied().chain(["--all-files"]).collect();
+    for (key, args, scope) in [
+        ("reference", base.to_vec(), "ground_truth"),
+        ("all", with_all, "durations"),
+    ] {
+        let v = ok_json(&args);
+        let want_files = &c[if key == "all" {
+            "all_files"
+        } else {
+            "ground_truth_files"
+        }];
+        for metric in ["event_based", "segment_based"] {
+            let got = &v[metric];
+            assert_eq!(&got["evaluated_files"], want_files, "{key} {metric}");
+            assert_eq!(got["file_scope"], scope);
+            let want = &c[key][metric];
+            for (ours, theirs) in [
+                (
+                    &got["overall"]["f_measure"]["f_measure"],
+                    &want["overall_f"]["f_measure"],
+                ),
+                (
+                    &got["overall"]["error_rate"]["error_rate"],
+                    &want["overall_er"]["error_rate"],
+                ),
+                (
+                    &got["overall"]["error_rate"]["insertion_rate"],
+                    &want["overall_er"]["insertion_rate"],
+                ),
+                (
+                    &got["class_wise_average"]["f_measure"]["f_measure"],
+                    &want["class_wise_average_f"]["f_measure"],
+                ),
+            ] {
+                let (o, t) = (ours.as_f64().unwrap(), num(theirs).unwrap());
+                assert!(
+                    (o - t).abs() < 1e-9,
+                    "{key} {metric}: earshot {o}, sed_eval {t}"
+                );
+            }
+        }
+    }
+    // The two scopes differ on this data: the false alarms in files without events count.
+    let (r, a) = (&c["reference"]["event_based"], &c["all"]["event_based"]);
+    assert!(num(&a["overall_er"]["insertion_rate"]) > num(&r["overall_er"]["insertion_rate"]));
+    let help = earshot(&["eval", "sed", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("--all-files") && help.contains("only the files the ground truth"),
+        "{help}"
+    );
+}
+
+#[test]
 fn eval_scenes() {
     let m = metrics_manifest();
     let case = &m["scenes"][2];

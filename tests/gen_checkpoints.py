@@ -33,11 +33,22 @@ DTYPE_NAMES = {
     torch.int32: "int32", torch.int64: "int64", torch.float16: "float16",
     torch.bfloat16: "bfloat16", torch.float32: "float32", torch.float64: "float64",
     torch.complex64: "complex64", torch.complex128: "complex128",
+    torch.uint16: "uint16", torch.uint32: "uint32", torch.uint64: "uint64",
 }
 NP_NAMES = {np.dtype(k): v for k, v in [("bool", "bool"), ("uint8", "uint8"), ("int8", "int8"),
             ("int16", "int16"), ("int32", "int32"), ("int64", "int64"), ("float16", "float16"),
             ("float32", "float32"), ("float64", "float64"), ("complex64", "complex64"),
-            ("complex128", "complex128")]}
+            ("complex128", "complex128"), ("uint16", "uint16"), ("uint32", "uint32"),
+            ("uint64", "uint64")]}
+# Every numpy bool/int/uint/float/complex type earshot keeps as a tensor.
+NUMERIC_CODES = ["b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8", "c8", "c16"]
+
+
+def is_numeric(value):
+    """Whether earshot keeps this numpy value as a tensor (the rest is opaque metadata).
+    longdouble is platform-defined (x87 80-bit on x86-64, IEEE quad on aarch64) and excluded."""
+    dt = np.asarray(value).dtype
+    return dt.kind in "biufc" and dt.names is None and dt.itemsize <= (16 if dt.kind == "c" else 8)
 
 
 def tensor_entry(name, value):
@@ -56,7 +67,9 @@ def flatten(value, prefix=""):
     """The same flattening earshot uses: dict keys joined by '.', sequences by index."""
     join = (lambda k: f"{prefix}.{k}" if prefix else str(k))
     out = []
-    if isinstance(value, (torch.Tensor, np.ndarray, np.generic)):
+    if isinstance(value, (np.ndarray, np.generic)) and not is_numeric(value):
+        pass
+    elif isinstance(value, (torch.Tensor, np.ndarray, np.generic)):
         out.append(tensor_entry(prefix or ("tensor" if isinstance(value, torch.Tensor) else "array"), value))
     elif isinstance(value, dict):
         for k, v in value.items():
@@ -97,6 +110,59 @@ def every_dtype_state():
     sd["bn.running_mean"] = torch.randn(8, generator=g)
     sd["bn.num_batches_tracked"] = torch.tensor(1234)
     return sd
+
+
+def opaque_names(value, prefix=""):
+    """Flattened names of the numpy values earshot keeps only as descriptions."""
+    join = (lambda k: f"{prefix}.{k}" if prefix else str(k))
+    if isinstance(value, (np.ndarray, np.generic)):
+        return [] if is_numeric(value) else [prefix or "array"]
+    if isinstance(value, dict):
+        return [n for k, v in value.items() for n in opaque_names(v, join(k))]
+    if isinstance(value, (list, tuple)):
+        return [n for i, v in enumerate(value) for n in opaque_names(v, join(i))]
+    return []
+
+
+def training_checkpoint(unsigned_tensors):
+    """What training loops save beside the weights: numpy's RandomState (a uint32 array), arrays
+    of every numeric dtype in both byte orders, unsigned torch tensors (zip format only: torch
+    cannot read them back from the legacy format), and numpy values that are not numbers."""
+    rng = np.random.default_rng(11)
+    numeric = {}
+    for code in NUMERIC_CODES:
+        for order in ("<", ">"):
+            dt = np.dtype(order + code)
+            if dt.kind == "b":
+                a = rng.random(6) > 0.5
+            elif dt.kind == "c":
+                a = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+            elif dt.kind == "f":
+                a = rng.standard_normal(6)
+            else:
+                info = np.iinfo(dt)
+                a = [int(info.min), int(info.max), 0, 1, int(info.max) // 3, int(info.min) // 5 or 7]
+            numeric[f"{code}_{'le' if order == '<' else 'be'}"] = np.array(a, dtype=dt).reshape(2, 3)
+    model = every_dtype_state()
+    if unsigned_tensors:
+        model["u16"] = torch.tensor([0, 1, 65535]).to(torch.uint16)
+        model["u32"] = torch.tensor([0, 7, 2 ** 32 - 1]).to(torch.uint32)
+        model["u64"] = torch.tensor([0, 2 ** 62, 5]).to(torch.uint64)
+    return {
+        "model": model,
+        "epoch": 12,
+        "rng_state": np.random.RandomState(0).get_state(),
+        "numpy": numeric,
+        "scalars": {"u32": np.uint32(4000000000), "u64": np.uint64(2 ** 63 + 5), "i16": np.int16(-7),
+                    "f16": np.float16(0.5), "c64": np.complex64(1 - 2j), "bool": np.bool_(True)},
+        "not_numbers": {"strings": np.array(["speech", "dog"]), "bytes": np.array([b"ab", b"c"]),
+                        "dates": np.array(["2020-01-01", "2021-06-30"], dtype="M8[D]"),
+                        "deltas": np.array([3, 4], dtype="m8[s]"),
+                        "objects": np.array([1, "x", None], dtype=object),
+                        "records": np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")]),
+                        "longdouble": np.arange(3, dtype=np.longdouble),
+                        "str_scalar": np.str_("dog")},
+    }
 
 
 def nested_checkpoint():
@@ -187,6 +253,16 @@ def main():
         expect(name, fmt, flatten(loaded),
                {"iteration": 660000, "sampler.flag": True, "sampler.name": "balanced",
                 "sampler.ratio": 0.125, "sampler.none": None})
+
+    # A training checkpoint (zip and legacy): every numeric numpy dtype and byte order becomes a
+    # tensor, RandomState's uint32 state among them; values that are not numbers stay metadata.
+    torch.save(training_checkpoint(True), OUT / "training_zip.pt")
+    torch.save(training_checkpoint(False), OUT / "training_legacy.pth",
+               _use_new_zipfile_serialization=False)
+    for name, fmt in (("training_zip.pt", "torch-zip"), ("training_legacy.pth", "torch-legacy")):
+        loaded = torch.load(OUT / name, weights_only=False)
+        expect(name, fmt, flatten(loaded), {"epoch": 12, "rng_state.0": "MT19937", "rng_state.2": 624})
+        files[name]["opaque"] = opaque_names(loaded)
 
     # 4. A flat state dict of a real module, as HF's pytorch_model.bin and PaSST's .pt are.
     torch.manual_seed(0)

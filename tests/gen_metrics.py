@@ -246,9 +246,11 @@ def sed_eval_results(metric):
     )
 
 
-def run_sed_eval(gt_df, est_df):
+def run_sed_eval(gt_df, est_df, files=None):
+    """sed_eval driven file by file over `files` (default: the ground truth's, as the DESED
+    baseline does)."""
     import sed_eval
-    files = gt_df["filename"].unique()
+    files = gt_df["filename"].unique() if files is None else files
     classes = list(set(gt_df.event_label.dropna().unique()) | set(est_df.event_label.dropna().unique()))
     ev = sed_eval.sound_event.EventBasedMetrics(
         event_label_list=classes, t_collar=0.200, percentage_of_length=0.2,
@@ -393,6 +395,42 @@ def collar_edge_cases(root):
     est_df = pd.read_csv(d / "pred.tsv", sep="\t")
     event_based, segment_based = run_sed_eval(gt_df, est_df)
     return dict(dir="sed_edges", event_based=event_based, segment_based=segment_based)
+
+
+def all_files_case(rng, root):
+    """Ground truth that lists only the files with events (as real annotation files often do),
+    durations for every file, and detections with false alarms in the files without events:
+    sed_eval over the ground truth's files (the DESED baseline, earshot's default) and over every
+    file in the durations table (`--all-files`)."""
+    d = root / "sed_all_files"
+    d.mkdir()
+    classes = ["Cat", "Dog", "Speech"]
+    files, durations, gt, scores = make_sed_case(rng, 16, classes, False)
+    for fname in files[::3]:
+        gt[fname] = []
+    with open(d / "gt.tsv", "w") as f:
+        f.write("filename\tonset\toffset\tevent_label\n")
+        for fname in files:
+            for on, off, lab in gt[fname]:
+                f.write(f"{fname}\t{on!r}\t{off!r}\t{lab}\n")
+    with open(d / "durations.tsv", "w") as f:
+        f.write("filename\tduration\n")
+        for fname in files:
+            f.write(f"{fname}\t{durations[fname]!r}\n")
+    pred = decode(scores, classes, 0.5)
+    alarms = pd.DataFrame([(fname, 1.0 + k, 2.5 + k, classes[k % 3])
+                           for k, fname in enumerate(files[::3])], columns=pred.columns)
+    pred = pd.concat([pred, alarms], ignore_index=True)
+    write_detections(d / "pred.tsv", pred)
+    gt_df = pd.read_csv(d / "gt.tsv", sep="\t")
+    est_df = pd.read_csv(d / "pred.tsv", sep="\t")
+    listed = gt_df["filename"].unique()
+    assert len(listed) < len(files), "some files have no reference events"
+    ev, seg = run_sed_eval(gt_df, est_df)
+    ev_all, seg_all = run_sed_eval(gt_df, est_df, files=files)
+    return dict(dir="sed_all_files", ground_truth_files=len(listed), all_files=len(files),
+                reference=dict(event_based=ev, segment_based=seg),
+                all=dict(event_based=ev_all, segment_based=seg_all))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -653,13 +691,14 @@ def main():
     loaders = loader_fixtures(rng, OUT)
     edges = collar_edge_cases(OUT)
     sed = sed_cases(rng, OUT)
+    all_files = all_files_case(rng, OUT)
     import importlib.metadata as md
     manifest = dict(
         fingerprint=fp,
         reference={pkg: md.version(pkg) for pkg in ("scikit-learn", "scipy", "sed_eval", "psds-eval",
                                                     "sed_scores_eval", "numpy", "pandas")},
         psds_params=PSDS_PARAMS, tagging=tagging, tagging_cli=tagging_cli, sed=sed,
-        sed_edges=edges, scenes=scenes, loaders=loaders,
+        sed_edges=edges, sed_all_files=all_files, scenes=scenes, loaders=loaders,
         python=sys.version.split()[0],
     )
     manifest_path.write_text(json.dumps(manifest, indent=1, allow_nan=False))

@@ -89,7 +89,11 @@ def main():
         with torch.no_grad():
             randomise_bn(model, gen)
         ckpt_path = OUT / f"{name}.pth"
-        sampler = {"indexes_per_class": [np.arange(5), np.arange(3)], "queue": [], "pointers_of_classes": np.zeros(527, dtype=np.int64)}
+        # Training checkpoints carry sampler state; numpy's RandomState state (a uint32 array)
+        # is the common case that must not stop the weights from loading.
+        sampler = {"indexes_per_class": [np.arange(5), np.arange(3)], "queue": [],
+                   "pointers_of_classes": np.zeros(527, dtype=np.int64),
+                   "random_state": np.random.RandomState(0).get_state()}
         torch.save({"model": model.state_dict(), "iteration": 100000, "sampler": sampler}, ckpt_path,
                    _use_new_zipfile_serialization=False)
         clips = []

@@ -8,7 +8,10 @@ use std::path::Path;
 
 use common::{metrics_dir, metrics_manifest, num, Agreement};
 use earshot::datasets::dcase;
+use earshot::metrics::sed_eval::{EventParams, FileScope};
 use earshot::metrics::{psds_eval, scenes, sed_eval, sed_scores, tagging, PsdsParams};
+
+const DESED: EventParams = EventParams::DESED;
 use earshot::npy;
 use serde_json::Value;
 
@@ -208,10 +211,40 @@ fn sed_eval_event_and_segment_based_match() {
     ));
     for (name, gt, pred, want_ev, want_seg) in &cases {
         let (gt, pred) = (load_strong(gt), load_strong(pred));
-        let r = sed_eval::event_based(&gt, &pred, &sed_eval::EventParams::DESED).unwrap();
+        let r = sed_eval::event_based(&gt, &pred, &DESED, FileScope::Reference).unwrap();
         check_sed_eval(&format!("{name} event"), &r, want_ev, &mut ev);
-        let r = sed_eval::segment_based(&gt, &pred, 1.0).unwrap();
+        let r = sed_eval::segment_based(&gt, &pred, 1.0, FileScope::Reference).unwrap();
         check_sed_eval(&format!("{name} segment"), &r, want_seg, &mut seg);
+    }
+
+    // Files without reference events: dropped by default, scored when every file is in scope.
+    let c = &m["sed_all_files"];
+    let dir = metrics_dir().join(c["dir"].as_str().unwrap());
+    let (gt, pred) = (
+        load_strong(&dir.join("gt.tsv")),
+        load_strong(&dir.join("pred.tsv")),
+    );
+    let (durations, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
+    let every: Vec<String> = durations.clips.iter().map(|(f, _)| f.clone()).collect();
+    for (key, scope, n_files) in [
+        ("reference", FileScope::Reference, &c["ground_truth_files"]),
+        ("all", FileScope::Files(&every), &c["all_files"]),
+    ] {
+        let r = sed_eval::event_based(&gt, &pred, &DESED, scope).unwrap();
+        check_sed_eval(
+            &format!("{key} files event"),
+            &r,
+            &c[key]["event_based"],
+            &mut ev,
+        );
+        assert_eq!(Some(r.n_files as u64), n_files.as_u64());
+        let r = sed_eval::segment_based(&gt, &pred, 1.0, scope).unwrap();
+        check_sed_eval(
+            &format!("{key} files segment"),
+            &r,
+            &c[key]["segment_based"],
+            &mut seg,
+        );
     }
     println!(
         "max |Δ|: event-based {:e} ({} values), segment-based {:e} ({} values)",

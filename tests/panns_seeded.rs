@@ -5,6 +5,11 @@
 //! committed in tests/data/panns_seeded/). Also checks that every state-dict key and shape of
 //! the authors' classes is exactly a variable of earshot's model, so the official checkpoints
 //! load strictly.
+//!
+//! The committed outputs are the authors' classes run in float64 on the float32 weights, so they
+//! do not carry one CPU's float32 rounding: earshot's float32 run must come within a bar relative
+//! to each output's magnitude on AVX2 and AVX-512 machines alike (scripts/test.sh reruns this test
+//! under `ONEDNN_MAX_CPU_ISA=AVX2` on AVX-512 CPUs).
 
 use std::path::PathBuf;
 
@@ -12,6 +17,10 @@ use earshot::models::panns::{seeded_values, Arch, Config, Panns};
 use earshot::npy;
 use serde_json::Value;
 use tch::{nn, Tensor};
+
+/// Relative bar (see [`max_diff`]): 6× the worst deviation measured on AVX2 and AVX-512 CPUs
+/// (Cnn14_DecisionLevelAtt framewise, 5e-6), where the old float32 goldens moved by 1.2e-4.
+const BAR: f64 = 3e-5;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/panns_seeded")
@@ -30,14 +39,18 @@ fn seeded_input(n: usize, sr: f64) -> Vec<f32> {
         .collect()
 }
 
-fn max_diff(got: &Tensor, want: &npy::NpyArray) -> f64 {
+/// Largest |earshot − reference| over an output, relative to `scale`: float32 rounding grows
+/// with the values a layer carries, so embeddings in the hundreds (Cnn10) or tens of thousands
+/// (ResNet22) get the same relative bar as probabilities, and probabilities are scaled by the
+/// logits under their sigmoid (a logit of 5000 carries ~1e-3 of rounding into the sigmoid).
+fn max_diff(got: &Tensor, want: &npy::NpyArray, scale: f64) -> f64 {
     let shape: Vec<usize> = got.size().iter().map(|&d| d as usize).collect();
     assert_eq!(shape, want.shape);
     let got = Vec::<f32>::try_from(got.flatten(0, -1)).unwrap();
-    got.iter()
-        .zip(&want.data)
+    let diff = (got.iter().zip(&want.data))
         .map(|(a, b)| (*a as f64 - b).abs())
-        .fold(0.0, f64::max)
+        .fold(0.0, f64::max);
+    diff / scale
 }
 
 #[test]
@@ -86,12 +99,15 @@ fn seeded_architectures_match_the_authors_classes() {
         let out = tch::no_grad(|| model.forward(&wave));
         let files = &entry["files"];
         let read = |k: &str| npy::read(&dir().join(files[k].as_str().unwrap())).unwrap();
-        let clip = max_diff(&out.clipwise.squeeze_dim(0), &read("clipwise"));
+        let magnitude = |a: &npy::NpyArray| a.data.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let logit_scale = files
+            .get("logits")
+            .map_or(1.0, |_| magnitude(&read("logits")));
+        let clip = max_diff(&out.clipwise.squeeze_dim(0), &read("clipwise"), logit_scale);
         let emb = files.get("embedding").map_or(0.0, |_| {
-            max_diff(
-                &out.embedding.as_ref().unwrap().squeeze_dim(0),
-                &read("embedding"),
-            )
+            let want = read("embedding");
+            let got = out.embedding.as_ref().unwrap().squeeze_dim(0);
+            max_diff(&got, &want, magnitude(&want))
         });
         let frame = files.get("framewise_every25").map_or(0.0, |_| {
             let fw = out.framewise.as_ref().unwrap().squeeze_dim(0);
@@ -101,16 +117,18 @@ fn seeded_architectures_match_the_authors_classes() {
                 25,
                 (tch::Kind::Int64, tch::Device::Cpu),
             );
-            max_diff(&fw.index_select(0, &idx), &read("framewise_every25"))
+            max_diff(&fw.index_select(0, &idx), &read("framewise_every25"), 1.0)
         });
         table.push(format!(
             "{name:<24} clipwise {clip:.2e} embedding {emb:.2e} framewise {frame:.2e}"
         ));
-        assert!(
-            clip <= 1e-4 && emb <= 1e-4 && frame <= 1e-4,
-            "{name}: {}",
-            table.last().unwrap()
-        );
     }
     eprintln!("{}", table.join("\n"));
+    for row in &table {
+        let worst = row
+            .split_whitespace()
+            .filter_map(|w| w.parse::<f64>().ok())
+            .fold(0.0, f64::max);
+        assert!(worst <= BAR, "{row}");
+    }
 }

@@ -86,5 +86,6 @@ pub fn load_folder(dir: &Path) -> Result<Checkpoint> {
         format: Format::HuggingFace,
         tensors,
         metadata: Json::Object(metadata),
+        opaque: Vec::new(),
     })
 }

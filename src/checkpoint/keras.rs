@@ -136,5 +136,6 @@ pub fn load_h5(path: &Path) -> Result<Checkpoint> {
         format: Format::KerasH5,
         tensors,
         metadata: Json::Object(metadata),
+        opaque: Vec::new(),
     })
 }

@@ -85,6 +85,12 @@ pub enum DType {
     I32,
     /// int64.
     I64,
+    /// uint16 (no libtorch kind in tch: widened to int32 on the way to libtorch).
+    U16,
+    /// uint32 (widened to int64 on the way to libtorch).
+    U32,
+    /// uint64 (to libtorch as int64 when every value fits).
+    U64,
     /// IEEE half.
     F16,
     /// bfloat16.
@@ -104,9 +110,9 @@ impl DType {
     pub fn size(self) -> usize {
         match self {
             DType::Bool | DType::U8 | DType::I8 => 1,
-            DType::I16 | DType::F16 | DType::BF16 => 2,
-            DType::I32 | DType::F32 => 4,
-            DType::I64 | DType::F64 | DType::C64 => 8,
+            DType::I16 | DType::U16 | DType::F16 | DType::BF16 => 2,
+            DType::I32 | DType::U32 | DType::F32 => 4,
+            DType::I64 | DType::U64 | DType::F64 | DType::C64 => 8,
             DType::C128 => 16,
         }
     }
@@ -129,6 +135,9 @@ impl DType {
             DType::I16 => "int16",
             DType::I32 => "int32",
             DType::I64 => "int64",
+            DType::U16 => "uint16",
+            DType::U32 => "uint32",
+            DType::U64 => "uint64",
             DType::F16 => "float16",
             DType::BF16 => "bfloat16",
             DType::F32 => "float32",
@@ -138,7 +147,9 @@ impl DType {
         }
     }
 
-    /// The matching libtorch kind.
+    /// The libtorch kind that holds these values exactly. tch has no unsigned kinds wider than
+    /// a byte, so uint16 and uint32 widen to the next signed kind and uint64 goes to int64 (whose
+    /// range [`RawTensor::to_tch`] checks).
     pub fn kind(self) -> tch::Kind {
         match self {
             DType::Bool => tch::Kind::Bool,
@@ -146,7 +157,8 @@ impl DType {
             DType::I8 => tch::Kind::Int8,
             DType::I16 => tch::Kind::Int16,
             DType::I32 => tch::Kind::Int,
-            DType::I64 => tch::Kind::Int64,
+            DType::I64 | DType::U32 | DType::U64 => tch::Kind::Int64,
+            DType::U16 => tch::Kind::Int,
             DType::F16 => tch::Kind::Half,
             DType::BF16 => tch::Kind::BFloat16,
             DType::F32 => tch::Kind::Float,
@@ -154,11 +166,6 @@ impl DType {
             DType::C64 => tch::Kind::ComplexFloat,
             DType::C128 => tch::Kind::ComplexDouble,
         }
-    }
-
-    /// Whether this is a floating-point type.
-    pub fn is_float(self) -> bool {
-        matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
     }
 }
 
@@ -179,11 +186,42 @@ impl RawTensor {
         self.shape.iter().product()
     }
 
-    /// A libtorch tensor holding a copy of the data, on the CPU.
+    /// A libtorch tensor holding a copy of the data, on the CPU. Unsigned types wider than a byte
+    /// arrive widened (see [`DType::kind`]); a uint64 value above `i64::MAX` is an error.
     pub fn to_tch(&self) -> Result<tch::Tensor> {
         let shape: Vec<i64> = self.shape.iter().map(|&d| d as i64).collect();
+        let widened;
+        let data: &[u8] = match self.dtype {
+            DType::U16 => {
+                widened = (self.data.chunks_exact(2))
+                    .flat_map(|b| i32::from(u16::from_le_bytes([b[0], b[1]])).to_le_bytes())
+                    .collect::<Vec<u8>>();
+                &widened
+            }
+            DType::U32 => {
+                widened = (self.data.chunks_exact(4))
+                    .flat_map(|b| {
+                        i64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).to_le_bytes()
+                    })
+                    .collect::<Vec<u8>>();
+                &widened
+            }
+            DType::U64 => {
+                if self
+                    .data
+                    .chunks_exact(8)
+                    .any(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) > i64::MAX as u64)
+                {
+                    return Err(CheckpointError::Format(
+                        "a uint64 value exceeds int64, which is libtorch's widest integer".into(),
+                    ));
+                }
+                &self.data
+            }
+            _ => &self.data,
+        };
         Ok(tch::Tensor::f_from_data_size(
-            &self.data,
+            data,
             &shape,
             self.dtype.kind(),
         )?)
@@ -237,6 +275,10 @@ pub struct Checkpoint {
     pub tensors: Vec<(String, RawTensor)>,
     /// Everything that is not a tensor, as JSON (dict structure kept).
     pub metadata: Json,
+    /// Values in the metadata whose type earshot keeps only as a description (numpy strings,
+    /// datetimes, object arrays, `longdouble`): `name: what it is`. They never stop the tensors
+    /// from loading; `checkpoint inspect` lists them.
+    pub opaque: Vec<String>,
 }
 
 impl Checkpoint {
@@ -258,6 +300,7 @@ impl Checkpoint {
                 })
                 .collect(),
             metadata: self.metadata.clone(),
+            opaque: self.opaque.clone(),
         }
     }
 
@@ -302,15 +345,24 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     Err(CheckpointError::UnknownFormat)
 }
 
+/// What [`flatten`] collects besides the JSON.
+#[derive(Default)]
+pub(crate) struct Flat {
+    /// Tensors by flattened name, in pickle order.
+    pub tensors: Vec<(String, RawTensor)>,
+    /// See [`Checkpoint::opaque`].
+    pub opaque: Vec<String>,
+}
+
 /// Flatten a pickled value into tensors (dicts joined with `.`, lists by index) and JSON for the
 /// rest. `resolve` turns a tensor view into bytes.
 pub(crate) fn flatten(
     value: &pickle::Value,
     resolve: &mut dyn FnMut(&str, &pickle::TensorSpec) -> Result<RawTensor>,
-) -> Result<(Vec<(String, RawTensor)>, Json)> {
-    let mut tensors = Vec::new();
-    let meta = flatten_into(value, "", 0, resolve, &mut tensors)?;
-    Ok((tensors, meta.unwrap_or(Json::Null)))
+) -> Result<(Flat, Json)> {
+    let mut flat = Flat::default();
+    let meta = flatten_into(value, "", 0, resolve, &mut flat)?;
+    Ok((flat, meta.unwrap_or(Json::Null)))
 }
 
 const MAX_NESTING: usize = 256;
@@ -439,7 +491,7 @@ fn flatten_into(
     prefix: &str,
     depth: usize,
     resolve: &mut dyn FnMut(&str, &pickle::TensorSpec) -> Result<RawTensor>,
-    tensors: &mut Vec<(String, RawTensor)>,
+    flat: &mut Flat,
 ) -> Result<Option<Json>> {
     use pickle::Value as V;
     if depth > MAX_NESTING {
@@ -448,20 +500,38 @@ fn flatten_into(
     Ok(match value {
         V::Tensor(spec) => {
             let name = if prefix.is_empty() { "tensor" } else { prefix };
-            tensors.push((name.to_string(), resolve(name, spec)?));
+            flat.tensors.push((name.to_string(), resolve(name, spec)?));
             None
         }
         V::Numpy(a) => {
             let name = if prefix.is_empty() { "array" } else { prefix };
-            tensors.push((name.to_string(), numpy_tensor(a)));
+            flat.tensors.push((name.to_string(), numpy_tensor(a)));
             None
+        }
+        V::NumpyOther(a) => {
+            let what = format!(
+                "numpy {} of dtype '{}'{}, kept as opaque metadata",
+                if a.shape.is_empty() {
+                    "scalar"
+                } else {
+                    "array"
+                },
+                a.descr,
+                if a.shape.is_empty() {
+                    String::new()
+                } else {
+                    format!(" shape {:?}", a.shape)
+                },
+            );
+            let name = if prefix.is_empty() { "array" } else { prefix };
+            flat.opaque.push(format!("{name}: {what}"));
+            Some(Json::String(format!("<{what}>")))
         }
         V::Dict(d) => {
             let mut map = Map::new();
             for (k, v) in d.borrow().iter() {
                 let key = key_string(k);
-                if let Some(j) = flatten_into(v, &join(prefix, &key), depth + 1, resolve, tensors)?
-                {
+                if let Some(j) = flatten_into(v, &join(prefix, &key), depth + 1, resolve, flat)? {
                     map.insert(key, j);
                 }
             }
@@ -476,15 +546,9 @@ fn flatten_into(
             let mut out = Vec::new();
             let mut any_tensor = false;
             for (i, v) in items.iter().enumerate() {
-                let before = tensors.len();
-                let j = flatten_into(
-                    v,
-                    &join(prefix, &i.to_string()),
-                    depth + 1,
-                    resolve,
-                    tensors,
-                )?;
-                any_tensor |= tensors.len() > before;
+                let before = flat.tensors.len();
+                let j = flatten_into(v, &join(prefix, &i.to_string()), depth + 1, resolve, flat)?;
+                any_tensor |= flat.tensors.len() > before;
                 out.push(j.unwrap_or(Json::Null));
             }
             (!any_tensor || out.iter().any(|j| !j.is_null())).then_some(Json::Array(out))
@@ -499,14 +563,14 @@ fn flatten_into(
             if !o.args.is_empty() {
                 let args = V::Tuple(std::rc::Rc::new(o.args.clone()));
                 if let Some(j) =
-                    flatten_into(&args, &join(prefix, "args"), depth + 1, resolve, tensors)?
+                    flatten_into(&args, &join(prefix, "args"), depth + 1, resolve, flat)?
                 {
                     map.insert("args".into(), j);
                 }
             }
             if let Some(state) = &o.state {
                 // Attribute dicts (argparse.Namespace and most classes) read as plain mappings.
-                match flatten_into(state, prefix, depth + 1, resolve, tensors)? {
+                match flatten_into(state, prefix, depth + 1, resolve, flat)? {
                     Some(Json::Object(attrs)) => map.extend(attrs),
                     Some(other) => {
                         map.insert("state".into(), other);
@@ -516,8 +580,7 @@ fn flatten_into(
             }
             for (k, v) in &o.items {
                 let key = key_string(k);
-                if let Some(j) = flatten_into(v, &join(prefix, &key), depth + 1, resolve, tensors)?
-                {
+                if let Some(j) = flatten_into(v, &join(prefix, &key), depth + 1, resolve, flat)? {
                     map.insert(key, j);
                 }
             }

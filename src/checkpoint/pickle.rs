@@ -31,6 +31,9 @@ pub struct TensorSpec {
     pub dtype: DType,
     /// Number of elements the storage declares.
     pub storage_numel: u64,
+    /// Bytes per element in the storage's own declaration: the tensor's element size, or 1 for
+    /// an `UntypedStorage` (legacy files count such a storage in bytes).
+    pub storage_elem_size: usize,
     /// First element of the view.
     pub offset: u64,
     /// Shape of the view.
@@ -89,8 +92,20 @@ pub enum Value {
     Tensor(Rc<TensorSpec>),
     /// A numpy array or scalar.
     Numpy(Rc<NumpyArray>),
+    /// A numpy array or scalar of a type that is not a number (strings, datetimes, objects,
+    /// records, `longdouble`): kept as a description, never as a tensor.
+    NumpyOther(Rc<OtherArray>),
     /// A numpy dtype description (`numpy.dtype` + its BUILD state).
     NumpyDType(Shared<(String, String)>),
+}
+
+/// A numpy value whose type earshot does not turn into a tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtherArray {
+    /// The dtype as pickled (`U5`, `M8`, `O8`, `f16` for longdouble, ...).
+    pub descr: String,
+    /// Shape (empty for a scalar).
+    pub shape: Vec<u64>,
 }
 
 /// A storage named by a persistent id.
@@ -211,33 +226,105 @@ pub fn storage_dtype(name: &str) -> Option<DType> {
         "CharStorage" => DType::I8,
         "ByteStorage" | "UntypedStorage" => DType::U8,
         "BoolStorage" => DType::Bool,
+        "UInt16Storage" => DType::U16,
+        "UInt32Storage" => DType::U32,
+        "UInt64Storage" => DType::U64,
         "ComplexFloatStorage" => DType::C64,
         "ComplexDoubleStorage" => DType::C128,
         _ => return None,
     })
 }
 
-/// Element type of a numpy dtype string (`f4`, `<i8`, `|b1`, ...), with its byte order.
-fn numpy_dtype(descr: &str, order: &str) -> Option<(DType, bool)> {
-    let (order_char, code) = match descr.chars().next() {
-        Some(c @ ('<' | '>' | '|' | '=')) => (c.to_string(), &descr[1..]),
-        _ => (order.to_string(), descr),
-    };
-    let dtype = match code {
-        "f2" | "float16" | "e" => DType::F16,
-        "f4" | "float32" | "f" => DType::F32,
-        "f8" | "float64" | "d" => DType::F64,
-        "i1" | "int8" | "b" => DType::I8,
-        "u1" | "uint8" | "B" => DType::U8,
-        "i2" | "int16" | "h" => DType::I16,
-        "i4" | "int32" | "i" => DType::I32,
-        "i8" | "int64" | "l" | "q" => DType::I64,
-        "b1" | "bool" | "?" => DType::Bool,
-        "c8" | "complex64" | "F" => DType::C64,
-        "c16" | "complex128" | "D" => DType::C128,
+/// Element type of a `torch.<dtype>` name, as `_rebuild_tensor_v3` passes it.
+fn torch_dtype(name: &str) -> Option<DType> {
+    Some(match name {
+        "float32" | "float" => DType::F32,
+        "float64" | "double" => DType::F64,
+        "float16" | "half" => DType::F16,
+        "bfloat16" => DType::BF16,
+        "int64" | "long" => DType::I64,
+        "int32" | "int" => DType::I32,
+        "int16" | "short" => DType::I16,
+        "int8" => DType::I8,
+        "uint8" => DType::U8,
+        "uint16" => DType::U16,
+        "uint32" => DType::U32,
+        "uint64" => DType::U64,
+        "bool" => DType::Bool,
+        "complex64" | "cfloat" => DType::C64,
+        "complex128" | "cdouble" => DType::C128,
         _ => return None,
+    })
+}
+
+/// What a numpy dtype description (`u4`, `<f8`, `uint32`, `?`, `U5`, ...) holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NumpyKind {
+    /// A bool, integer, float or complex type earshot keeps as a tensor.
+    Numeric(DType),
+    /// Anything else (strings, datetimes, objects, records, and `longdouble`, whose bytes mean
+    /// x87 80-bit extended on x86-64 but IEEE quad elsewhere, so no reader can tell which).
+    Other,
+}
+
+/// Element type of a numpy dtype string with its byte order (`true` = big-endian). numpy pickles
+/// a dtype as its kind letter and item size (`dtype.__reduce__` gives `('u4', False, True)`)
+/// with the byte order in the BUILD state; other writers use names or one-letter type codes
+/// (numpy's `sctypeDict`, as on x86-64 Linux: `l`/`L` are 64-bit).
+fn numpy_dtype(descr: &str, order: &str) -> (NumpyKind, bool) {
+    let (order_char, code) = match descr.chars().next() {
+        Some(c @ ('<' | '>' | '|' | '=')) => (c, &descr[1..]),
+        _ => (order.chars().next().unwrap_or('<'), descr),
     };
-    Some((dtype, order_char == ">"))
+    let big_endian = order_char == '>';
+    let named = match code {
+        "bool" | "bool_" | "?" | "b1" => Some(DType::Bool),
+        "int8" | "byte" | "b" | "i1" => Some(DType::I8),
+        "uint8" | "ubyte" | "B" | "u1" => Some(DType::U8),
+        "int16" | "short" | "h" => Some(DType::I16),
+        "uint16" | "ushort" | "H" => Some(DType::U16),
+        "int32" | "intc" | "i" => Some(DType::I32),
+        "uint32" | "uintc" | "I" => Some(DType::U32),
+        "int64" | "long" | "longlong" | "intp" | "l" | "q" | "p" => Some(DType::I64),
+        "uint64" | "ulong" | "ulonglong" | "uintp" | "L" | "Q" | "P" => Some(DType::U64),
+        "float16" | "half" | "e" => Some(DType::F16),
+        "float32" | "single" | "f" => Some(DType::F32),
+        "float64" | "double" | "float" | "d" => Some(DType::F64),
+        "complex64" | "csingle" | "F" => Some(DType::C64),
+        "complex128" | "cdouble" | "complex" | "D" => Some(DType::C128),
+        _ => None,
+    };
+    if let Some(dtype) = named {
+        return (NumpyKind::Numeric(dtype), big_endian);
+    }
+    let kind = code.chars().next().unwrap_or(' ');
+    let dtype = match (kind, code[kind.len_utf8().min(code.len())..].parse::<u32>()) {
+        ('i', Ok(2)) => DType::I16,
+        ('i', Ok(4)) => DType::I32,
+        ('i', Ok(8)) => DType::I64,
+        ('u', Ok(2)) => DType::U16,
+        ('u', Ok(4)) => DType::U32,
+        ('u', Ok(8)) => DType::U64,
+        ('f', Ok(2)) => DType::F16,
+        ('f', Ok(4)) => DType::F32,
+        ('f', Ok(8)) => DType::F64,
+        ('c', Ok(8)) => DType::C64,
+        ('c', Ok(16)) => DType::C128,
+        _ => return (NumpyKind::Other, big_endian),
+    };
+    (NumpyKind::Numeric(dtype), big_endian)
+}
+
+/// The dtype of a `numpy.dtype` value, or `None` for something else.
+fn dtype_of(v: Option<&Value>) -> Option<(NumpyKind, bool, String)> {
+    match v {
+        Some(Value::NumpyDType(d)) => {
+            let d = d.borrow();
+            let (kind, big_endian) = numpy_dtype(&d.0, &d.1);
+            Some((kind, big_endian, d.0.clone()))
+        }
+        _ => None,
+    }
 }
 
 /// The machine.
@@ -866,18 +953,16 @@ impl<'a> Unpickler<'a> {
                 }))
             }
             (_, "scalar") if numpy_core => {
-                let (dtype, big_endian) = match args.first() {
-                    Some(Value::NumpyDType(d)) => {
-                        let d = d.borrow();
-                        numpy_dtype(&d.0, &d.1).ok_or_else(|| {
-                            CheckpointError::Format(format!("numpy dtype {}", d.0))
-                        })?
-                    }
-                    _ => return err("numpy scalar without dtype"),
+                let Some((kind, big_endian, descr)) = dtype_of(args.first()) else {
+                    return err("numpy scalar without dtype");
                 };
-                let data = match args.get(1) {
-                    Some(Value::Bytes(b)) => b.clone(),
-                    _ => return err("numpy scalar without data"),
+                let (dtype, data) = match (kind, args.get(1)) {
+                    (NumpyKind::Numeric(dtype), Some(Value::Bytes(b))) => (dtype, b.clone()),
+                    (_, Some(_)) => {
+                        let shape = Vec::new();
+                        return Ok(Value::NumpyOther(Rc::new(OtherArray { descr, shape })));
+                    }
+                    (_, None) => return err("numpy scalar without data"),
                 };
                 if data.len() != dtype.size() {
                     return err("numpy scalar data has the wrong size");
@@ -920,10 +1005,28 @@ impl<'a> Unpickler<'a> {
         if shape.len() != stride.len() {
             return err("tensor shape and stride ranks differ");
         }
+        // `_rebuild_tensor_v3(storage, offset, size, stride, requires_grad, hooks, dtype, ...)`:
+        // dtypes without a legacy storage class (uint16/32/64) come in an UntypedStorage, whose
+        // declared size is in bytes, with the element type given here.
+        let (dtype, storage_numel) = match args.get(6) {
+            Some(Value::Global(g)) if g.0 == "torch" => {
+                let dtype = torch_dtype(&g.1).ok_or_else(|| {
+                    CheckpointError::Format(format!("unsupported tensor dtype torch.{}", g.1))
+                })?;
+                let numel = if storage.dtype == DType::U8 && dtype.size() > 1 {
+                    storage.numel / dtype.size() as u64
+                } else {
+                    storage.numel
+                };
+                (dtype, numel)
+            }
+            _ => (storage.dtype, storage.numel),
+        };
         Ok(Value::Tensor(Rc::new(TensorSpec {
             storage_key: storage.key.clone(),
-            dtype: storage.dtype,
-            storage_numel: storage.numel,
+            dtype,
+            storage_numel,
+            storage_elem_size: storage.dtype.size(),
             offset,
             shape,
             stride,
@@ -939,24 +1042,20 @@ impl<'a> Unpickler<'a> {
                     return err("numpy array state has the wrong length");
                 }
                 let shape = int_list(Some(&items[1]))?;
-                let (dtype, big_endian) = match &items[2] {
-                    Value::NumpyDType(d) => {
-                        let d = d.borrow();
-                        numpy_dtype(&d.0, &d.1).ok_or_else(|| {
-                            CheckpointError::Format(format!("unsupported numpy dtype {}", d.0))
-                        })?
-                    }
-                    _ => return err("numpy array without dtype"),
+                let Some((kind, big_endian, descr)) = dtype_of(Some(&items[2])) else {
+                    return err("numpy array without dtype");
                 };
                 let fortran_order = matches!(items[3], Value::Bool(true));
-                let data = match &items[4] {
-                    Value::Bytes(b) => b.clone(),
-                    Value::Str(s) => s.chars().map(|c| c as u32 as u8).collect(),
-                    _ => {
-                        return Err(CheckpointError::Format(
-                            "numpy object arrays are not supported".into(),
-                        ))
+                // Object arrays carry a list of Python objects instead of bytes.
+                let data = match (&kind, &items[4]) {
+                    (NumpyKind::Numeric(_), Value::Bytes(b)) => b.clone(),
+                    (NumpyKind::Numeric(_), Value::Str(s)) => {
+                        s.chars().map(|c| c as u32 as u8).collect()
                     }
+                    _ => return Ok(Value::NumpyOther(Rc::new(OtherArray { descr, shape }))),
+                };
+                let NumpyKind::Numeric(dtype) = kind else {
+                    return Ok(Value::NumpyOther(Rc::new(OtherArray { descr, shape })));
                 };
                 let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
                 let need = numel.and_then(|n| n.checked_mul(dtype.size() as u64));

@@ -20,6 +20,9 @@ fn from_st(dtype: Dtype) -> Result<DType> {
         Dtype::I16 => DType::I16,
         Dtype::I32 => DType::I32,
         Dtype::I64 => DType::I64,
+        Dtype::U16 => DType::U16,
+        Dtype::U32 => DType::U32,
+        Dtype::U64 => DType::U64,
         Dtype::F16 => DType::F16,
         Dtype::BF16 => DType::BF16,
         Dtype::F32 => DType::F32,
@@ -41,6 +44,9 @@ fn to_st(dtype: DType) -> Result<Dtype> {
         DType::I16 => Dtype::I16,
         DType::I32 => Dtype::I32,
         DType::I64 => Dtype::I64,
+        DType::U16 => Dtype::U16,
+        DType::U32 => Dtype::U32,
+        DType::U64 => Dtype::U64,
         DType::F16 => Dtype::F16,
         DType::BF16 => Dtype::BF16,
         DType::F32 => Dtype::F32,
@@ -96,6 +102,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         format: Format::Safetensors,
         tensors,
         metadata,
+        opaque: Vec::new(),
     })
 }
 

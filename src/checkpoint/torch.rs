@@ -160,11 +160,12 @@ pub fn read_zip<R: Read + Seek>(reader: R) -> Result<Checkpoint> {
         storages.insert(spec.storage_key.clone(), bytes);
         tensor
     };
-    let (tensors, metadata) = flatten(&value, &mut resolve)?;
+    let (flat, metadata) = flatten(&value, &mut resolve)?;
     Ok(Checkpoint {
         format: Format::TorchZip,
-        tensors,
+        tensors: flat.tensors,
         metadata,
+        opaque: flat.opaque,
     })
 }
 
@@ -256,11 +257,12 @@ pub fn read_legacy(data: &[u8]) -> Result<Checkpoint> {
         })?;
         view(name, spec, &data[start..start + len], !little_endian)
     };
-    let (tensors, metadata) = flatten(&value, &mut resolve)?;
+    let (flat, metadata) = flatten(&value, &mut resolve)?;
     Ok(Checkpoint {
         format: Format::TorchLegacy,
-        tensors,
+        tensors: flat.tensors,
         metadata,
+        opaque: flat.opaque,
     })
 }
 
@@ -273,7 +275,7 @@ fn storage_usage(v: &Value, out: &mut HashMap<String, (usize, usize)>, depth: us
         Value::Tensor(t) => {
             let entry = out
                 .entry(t.storage_key.clone())
-                .or_insert((t.dtype.size(), 0));
+                .or_insert((t.storage_elem_size, 0));
             entry.1 += 1;
         }
         Value::Storage(s) => {

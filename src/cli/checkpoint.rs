@@ -58,6 +58,8 @@ struct Inspection<'a> {
     parameters: usize,
     bytes: usize,
     metadata: &'a serde_json::Value,
+    /// Metadata values kept only as a description (their type is not a number).
+    opaque: &'a [String],
 }
 
 fn open(
@@ -97,6 +99,7 @@ pub fn run(_cli: &Cli, args: &CheckpointArgs) -> Result<usize> {
                 parameters: ckpt.tensors.iter().map(|(_, t)| t.numel()).sum(),
                 bytes: ckpt.nbytes(),
                 metadata: &ckpt.metadata,
+                opaque: &ckpt.opaque,
             };
             if *json {
                 println!("{}", serde_json::to_string_pretty(&inspection)?);
@@ -121,6 +124,9 @@ pub fn run(_cli: &Cli, args: &CheckpointArgs) -> Result<usize> {
                 }
                 if !ckpt.metadata.is_null() && ckpt.metadata != serde_json::json!({}) {
                     println!("metadata: {}", serde_json::to_string(&ckpt.metadata)?);
+                }
+                for what in &ckpt.opaque {
+                    println!("opaque: {what}");
                 }
             }
             Ok(0)

@@ -143,7 +143,7 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
             backbone.name
         );
     }
-    let labels = Labels::audioset();
+    let labels = backbone.labels()?;
     let files = expand_inputs(&args.inputs);
     if args.plot.is_some() && files.len() != 1 {
         bail!("--plot draws one file; {} inputs given", files.len());

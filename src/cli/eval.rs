@@ -77,12 +77,18 @@ pub struct SedArgs {
     /// PSDS scenario 2 (dtc = gtc = 0.1, cttc = 0.3, α_ct = 0.5, α_st = 1).
     #[arg(long)]
     pub psds2: bool,
-    /// sed_eval event-based F1 (200 ms collar, 20 % offset, DESED settings).
+    /// sed_eval event-based F1 (200 ms collar, 20 % offset, DESED settings). Like the DESED
+    /// baseline, it scores only the files the ground truth lists: detections in other files
+    /// (even ones in --durations) are dropped unless --all-files is given.
     #[arg(long)]
     pub event_f1: bool,
-    /// sed_eval segment-based F1 (1 s segments).
+    /// sed_eval segment-based F1 (1 s segments); scores the same files as --event-f1.
     #[arg(long)]
     pub segment_f1: bool,
+    /// Score every file in --durations with the sed_eval F1s: a file without reference events
+    /// adds its detections as insertions (false alarms). PSDS always covers every file.
+    #[arg(long)]
+    pub all_files: bool,
     /// Intersection-based F1 (dtc = gtc = 0.5): psds_eval on predictions, sed_scores_eval on
     /// scores.
     #[arg(long)]
@@ -377,12 +383,13 @@ fn decode(
     dcase::StrongLabels::from_clips(clips)
 }
 
-fn sed_eval_json(r: &sed_eval::SedEvalResult) -> serde_json::Value {
+fn sed_eval_json(r: &sed_eval::SedEvalResult, all_files: bool) -> serde_json::Value {
     json!({
         "overall": {"f_measure": r.overall_f, "error_rate": r.overall_er},
         "class_wise_average": {"f_measure": r.class_wise_average_f, "error_rate": r.class_wise_average_er},
         "class_wise": r.class_wise,
-        "files": r.n_files,
+        "evaluated_files": r.n_files,
+        "file_scope": if all_files { "durations" } else { "ground_truth" },
     })
 }
 
@@ -398,6 +405,13 @@ pub(super) fn sed_cmd(a: &SedArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// A sed_eval metric over (reference, estimate) for the files in scope.
+type SedEvalMetric<'a> = &'a dyn Fn(
+    &dcase::StrongLabels,
+    &dcase::StrongLabels,
+    sed_eval::FileScope<'_>,
+) -> crate::metrics::Result<sed_eval::SedEvalResult>;
 
 /// The metrics `a` asks for, as a readable table and as JSON.
 pub(super) fn sed_report(
@@ -549,30 +563,41 @@ pub(super) fn sed_report(
         }
         f1_table = tables.swap_remove(0).1;
     }
-    if want(a.event_f1) {
-        let r =
-            sed_eval::event_based(&gt, &f1_table, &sed_eval::EventParams::DESED).map_err(gt_err)?;
-        writeln!(
-            text,
-            "{:<28} {} (micro {}, ER {})",
+    let every_file: Vec<String> = durations.clips.iter().map(|(f, _)| f.clone()).collect();
+    let scope = if a.all_files {
+        sed_eval::FileScope::Files(&every_file)
+    } else {
+        sed_eval::FileScope::Reference
+    };
+    let sed_eval_runs: [(bool, &str, &str, SedEvalMetric); 2] = [
+        (
+            a.event_f1,
+            "event_based",
             "event-based F1 (macro)",
-            fmt(r.class_wise_average_f.f_measure),
-            fmt(r.overall_f.f_measure),
-            fmt(r.overall_er.error_rate)
-        )?;
-        report.insert("event_based".into(), sed_eval_json(&r));
-    }
-    if want(a.segment_f1) {
-        let r = sed_eval::segment_based(&gt, &f1_table, 1.0).map_err(gt_err)?;
+            &|gt, est, scope| sed_eval::event_based(gt, est, &sed_eval::EventParams::DESED, scope),
+        ),
+        (
+            a.segment_f1,
+            "segment_based",
+            "segment-based F1 (macro)",
+            &|gt, est, scope| sed_eval::segment_based(gt, est, 1.0, scope),
+        ),
+    ];
+    for (flag, key, title, metric) in sed_eval_runs {
+        if !want(flag) {
+            continue;
+        }
+        let r = metric(&gt, &f1_table, scope).map_err(gt_err)?;
         writeln!(
             text,
-            "{:<28} {} (micro {}, ER {})",
-            "segment-based F1 (macro)",
+            "{:<28} {} (micro {}, ER {}; {} files)",
+            title,
             fmt(r.class_wise_average_f.f_measure),
             fmt(r.overall_f.f_measure),
-            fmt(r.overall_er.error_rate)
+            fmt(r.overall_er.error_rate),
+            r.n_files
         )?;
-        report.insert("segment_based".into(), sed_eval_json(&r));
+        report.insert(key.into(), sed_eval_json(&r, a.all_files));
     }
     if let Some(path) = &a.plot {
         if curves.is_empty() {

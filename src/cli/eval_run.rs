@@ -176,18 +176,16 @@ fn tagging_report(
     })
 }
 
-/// The AudioSet labels, after checking that the model is a 527-class AudioSet tagger.
+/// The AudioSet labels, after checking that the model is an AudioSet tagger.
 fn audioset_tagger(backbone: &Backbone) -> Result<&'static Labels> {
-    let labels = Labels::audioset();
-    if backbone.classes() != labels.len() {
+    if backbone.label_set != "audioset" {
         bail!(
-            "model {} has {} outputs, not the {} AudioSet classes",
+            "model {} tags {} classes, not AudioSet's",
             backbone.name,
-            backbone.classes(),
-            labels.len()
+            backbone.label_set
         );
     }
-    Ok(labels)
+    backbone.labels()
 }
 
 fn audioset_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
@@ -312,7 +310,7 @@ fn desed_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
             backbone.name
         );
     }
-    let labels = Labels::audioset();
+    let labels = audioset_tagger(backbone)?;
     let mapping = desed_mapping(labels)?;
     let (meta, audio) = match args.split.as_str() {
         "validation" => ("validation/validation", "validation/validation"),
@@ -410,6 +408,7 @@ fn desed_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
         psds2: psds,
         event_f1: !psds,
         segment_f1: !psds,
+        all_files: false,
         intersection_f1: psds,
         threshold: args.threshold,
         plot: psds.then(|| args.output.join("psd_roc.svg")),

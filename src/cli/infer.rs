@@ -12,6 +12,7 @@ use clap::Args;
 use super::Input;
 use crate::audio::{self, LoadOptions, Waveform};
 use crate::device::{Autocast, Precision};
+use crate::models::labels::{Labels, VOCABULARIES};
 use crate::models::{openl3, panns, passt, registry, wav2vec2, AudioModel, EmbedOptions};
 use crate::tasks::{ClipOutput, Embeddings};
 
@@ -137,6 +138,11 @@ impl Timings {
 pub struct Backbone {
     /// Registry name.
     pub name: String,
+    /// The card's `labels`: the vocabulary of the head (`audioset`, `fsd50k`, ...).
+    pub label_set: String,
+    /// That vocabulary, in head order, for heads that tag (`None` for `librispeech-chars`,
+    /// `none`).
+    labels: Option<&'static Labels>,
     model: Box<dyn AudioModel>,
     device: tch::Device,
     precision: Precision,
@@ -152,6 +158,24 @@ fn family_default(name: &str) -> &str {
         "wavlm" => "wavlm-base-plus",
         other => other,
     }
+}
+
+/// The vocabulary the card names for its head, checked against the head's size: a card whose
+/// vocabulary is unknown, or whose head does not have one output per class, is refused at load.
+fn head_labels(spec: &registry::ModelSpec, outputs: usize) -> Result<Option<&'static Labels>> {
+    if !VOCABULARIES.contains(&spec.labels.as_str()) {
+        return Ok(None);
+    }
+    let labels = Labels::named(&spec.labels).with_context(|| format!("model {}", spec.name))?;
+    if labels.len() != outputs {
+        bail!(
+            "model {}: the head has {outputs} outputs, but its card's {} vocabulary has {} classes",
+            spec.name,
+            spec.labels,
+            labels.len()
+        );
+    }
+    Ok(Some(labels))
 }
 
 impl Backbone {
@@ -199,8 +223,11 @@ impl Backbone {
             }
             family => bail!("model {name}: the {family} family cannot run yet"),
         };
+        let labels = head_labels(spec, model.classes())?;
         Ok(Backbone {
             name,
+            label_set: spec.labels.clone(),
+            labels,
             model,
             device,
             precision: args.precision,
@@ -227,6 +254,16 @@ impl Backbone {
     /// Number of classes of the classifier head (0 for embedding-only models).
     pub fn classes(&self) -> usize {
         self.model.classes()
+    }
+
+    /// The class names of the head's outputs, from the model card's vocabulary.
+    pub fn labels(&self) -> Result<&'static Labels> {
+        self.labels.with_context(|| {
+            format!(
+                "model {}: its outputs ({}) are not classes to tag",
+                self.name, self.label_set
+            )
+        })
     }
 
     /// Run one clip (mono, at [`Backbone::sample_rate`]) as the reference does: one forward pass

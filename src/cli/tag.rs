@@ -244,7 +244,7 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
             backbone.name
         );
     }
-    let labels = Labels::audioset();
+    let labels = backbone.labels()?;
     let files = expand_inputs(&args.inputs);
     let bar = progress(files.len(), "tag");
     // Table and CSV go to standard output file by file, so an interrupted batch keeps what it

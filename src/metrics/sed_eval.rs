@@ -1,8 +1,11 @@
 //! Segment-based and event-based SED metrics as `sed_eval` 0.2.1 computes them
 //! (`sed_eval/sound_event.py`: `SegmentBasedMetrics`, `EventBasedMetrics`), driven file by file
 //! the way the DESED baseline does (`desed_task/evaluation/evaluation_measures.py`:
-//! `event_based_evaluation_df`, `segment_based_evaluation_df`): only files listed in the
-//! reference are evaluated, the class list is the union of reference and estimated labels.
+//! `event_based_evaluation_df`, `segment_based_evaluation_df`): by default only files listed in
+//! the reference are evaluated ([`FileScope::Reference`]), so system events in files the
+//! reference omits are dropped; [`FileScope::Files`] drives sed_eval over a given list instead
+//! (every file of the durations table), where a file without reference events adds its system
+//! events as insertions. The class list is the union of reference and estimated labels.
 //!
 //! Traps reproduced: collars compare raw doubles with `<=` (|2.2 − 2.0| > 0.2); the offset
 //! collar is max(t_collar, percentage × reference length); the optimal matching is mir_eval's
@@ -14,7 +17,7 @@
 //! `zero_score` (event-based only) sets precision to 0 when nothing was detected; rates divide
 //! by Nref + `numpy.spacing(1)`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::{nanmean, Result};
 use crate::datasets::dcase::{Event, StrongLabels};
@@ -135,26 +138,37 @@ fn class_list(reference: &StrongLabels, estimated: &StrongLabels) -> Vec<String>
     set.into_iter().collect()
 }
 
-/// (reference events, estimated events) of each file listed in the reference.
+/// Which files sed_eval is driven over.
+#[derive(Debug, Clone, Copy)]
+pub enum FileScope<'a> {
+    /// The files the reference lists (with or without events), as the DESED baseline does.
+    Reference,
+    /// Exactly these files, in this order (e.g. every file with a duration); a file absent from
+    /// the reference has no reference events.
+    Files(&'a [String]),
+}
+
+/// (reference events, estimated events) of each file in scope.
 fn per_file<'a>(
     reference: &'a StrongLabels,
     estimated: &'a StrongLabels,
+    scope: FileScope<'a>,
 ) -> Vec<(&'a [Event], &'a [Event])> {
-    let est: std::collections::HashMap<&str, &[Event]> = estimated
-        .clips
-        .iter()
-        .map(|c| (c.filename.as_str(), c.events.as_slice()))
-        .collect();
-    reference
-        .clips
-        .iter()
-        .map(|c| {
-            (
-                c.events.as_slice(),
-                est.get(c.filename.as_str()).copied().unwrap_or(&[]),
-            )
-        })
-        .collect()
+    let events = |table: &'a StrongLabels| -> HashMap<&'a str, &'a [Event]> {
+        (table.clips.iter())
+            .map(|c| (c.filename.as_str(), c.events.as_slice()))
+            .collect()
+    };
+    let (refs, est) = (events(reference), events(estimated));
+    let of = |map: &HashMap<&str, &'a [Event]>, f: &str| map.get(f).copied().unwrap_or(&[]);
+    match scope {
+        FileScope::Reference => (reference.clips.iter())
+            .map(|c| (c.events.as_slice(), of(&est, &c.filename)))
+            .collect(),
+        FileScope::Files(files) => (files.iter())
+            .map(|f| (of(&refs, f), of(&est, f)))
+            .collect(),
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -250,6 +264,7 @@ pub fn segment_based(
     reference: &StrongLabels,
     estimated: &StrongLabels,
     time_resolution: f64,
+    scope: FileScope<'_>,
 ) -> Result<SedEvalResult> {
     if time_resolution <= 0.0 || time_resolution.is_nan() {
         return Err(super::MetricsError::Parameter(format!(
@@ -257,7 +272,7 @@ pub fn segment_based(
         )));
     }
     let classes = class_list(reference, estimated);
-    let files = per_file(reference, estimated);
+    let files = per_file(reference, estimated, scope);
     let mut overall = Counts::default();
     let mut class_counts = vec![Counts::default(); classes.len()];
     for &(ref_events, est_events) in &files {
@@ -498,9 +513,10 @@ pub fn event_based(
     reference: &StrongLabels,
     estimated: &StrongLabels,
     params: &EventParams,
+    scope: FileScope<'_>,
 ) -> Result<SedEvalResult> {
     let classes = class_list(reference, estimated);
-    let files = per_file(reference, estimated);
+    let files = per_file(reference, estimated, scope);
     let mut overall = Counts::default();
     let mut class_counts = vec![Counts::default(); classes.len()];
     for &(r, e) in &files {

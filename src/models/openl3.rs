@@ -632,6 +632,7 @@ pub fn keras_to_torch(ckpt: &Checkpoint, vs: &nn::VarStore) -> checkpoint::Resul
         format: ckpt.format,
         tensors,
         metadata: ckpt.metadata.clone(),
+        opaque: ckpt.opaque.clone(),
     })
 }
 

@@ -325,8 +325,17 @@ impl ModelSpec {
                 self.labels, self.classes
             ));
         }
-        if self.labels == "audioset" && self.classes != super::labels::AUDIOSET_CLASSES {
-            return Err(format!("AudioSet has 527 classes, not {}", self.classes));
+        if super::labels::VOCABULARIES.contains(&self.labels.as_str()) {
+            let vocabulary =
+                super::labels::Labels::named(&self.labels).map_err(|e| e.to_string())?;
+            if vocabulary.len() != self.classes {
+                return Err(format!(
+                    "classes = {}, but the {} vocabulary has {} classes",
+                    self.classes,
+                    self.labels,
+                    vocabulary.len()
+                ));
+            }
         }
         if self.embedding_dim == 0 {
             return Err("embedding_dim is 0".into());

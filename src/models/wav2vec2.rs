@@ -938,6 +938,7 @@ fn canonical_tensors(ckpt: &Checkpoint, cfg: &Config, fairseq: bool) -> Checkpoi
         format: ckpt.format,
         tensors,
         metadata: ckpt.metadata.clone(),
+        opaque: ckpt.opaque.clone(),
     }
 }
 
