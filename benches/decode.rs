@@ -1,10 +1,11 @@
 //! Decode + resample throughput per format (criterion), on the files `tests/gen_reference.py`
 //! generates. Run `scripts/test.sh` (or the generator) once before `cargo bench --bench decode`.
 
-use std::path::PathBuf;
-
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use earshot::audio::{self, LoadOptions};
+
+#[path = "../tests/common/generated.rs"]
+mod generated;
 
 const FILES: &[&str] = &[
     "tones_s16_44k_stereo.wav",
@@ -15,14 +16,12 @@ const FILES: &[&str] = &[
 ];
 
 fn bench(c: &mut Criterion) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/generated/audio");
+    let dir = generated::generated_dir().join("audio");
     let mut group = c.benchmark_group("decode_resample_32k_mono");
     for name in FILES {
         let path = dir.join(name);
         let seconds = audio::load(&path, LoadOptions::new(None, true))
-            .unwrap_or_else(|e| {
-                panic!("{}: {e} (run tests/gen_reference.py first)", path.display())
-            })
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
             .duration();
         // Throughput in audio milliseconds per second of wall time.
         group.throughput(Throughput::Elements((seconds * 1000.0) as u64));

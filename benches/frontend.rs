@@ -7,17 +7,17 @@
 //! seconds per CPU second and per wall second (benches/frontend_vs_python.py reads it): on a
 //! shared machine CPU time is the figure that does not depend on the neighbours.
 
-use std::path::PathBuf;
-
 use criterion::{criterion_group, Criterion, Throughput};
 use earshot::audio::{self, LoadOptions};
 use earshot::frontend::Preset;
 
+#[path = "../tests/common/generated.rs"]
+mod generated;
+
 fn signal(sr: u32, seconds: usize) -> Vec<f32> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/generated/audio/mix_flac24_48k_stereo.flac");
+    let path = generated::generated_dir().join("audio/mix_flac24_48k_stereo.flac");
     let clip = audio::load(&path, LoadOptions::mono(sr))
-        .unwrap_or_else(|e| panic!("{}: {e} (run tests/gen_reference.py first)", path.display()))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .samples;
     clip.iter()
         .copied()

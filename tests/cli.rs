@@ -276,3 +276,30 @@ fn failed_decode_keeps_an_existing_output() {
     assert_clean_error(&out, &bad);
     assert_eq!(std::fs::read(&target).unwrap(), b"precious");
 }
+
+#[test]
+fn without_reference_data_a_test_binary_stops_with_one_line() {
+    // This binary again, on one test that reads the generated data, pointed at an empty folder:
+    // what a fresh clone's `cargo test` does before scripts/test.sh has made the data.
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "info_json_describes_every_file",
+            "--test-threads",
+            "1",
+        ])
+        .env("EARSHOT_TEST_DATA", empty.path())
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: the reference data in ")
+            && stderr.contains("none of tests/gen_*.py has run")
+            && stderr.contains("run scripts/test.sh"),
+        "{stderr}"
+    );
+}

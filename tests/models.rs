@@ -316,6 +316,15 @@ fn bad_cards_are_refused() {
             good.replace("https://zenodo", "http://zenodo"),
         ),
         ("cnn14.toml", good.replace("classes = 527", "classes = 500")),
+        // A vocabulary earshot does not ship, and one whose size is not the head's.
+        (
+            "cnn14.toml",
+            good.replace("labels = \"audioset\"", "labels = \"esc50\""),
+        ),
+        (
+            "cnn14.toml",
+            good.replace("labels = \"audioset\"", "labels = \"fsd50k\""),
+        ),
         (
             "cnn14.toml",
             good.replace("name = \"cnn14\"", "name = \"cnn14\"\nunknown = 1"),

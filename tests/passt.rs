@@ -327,3 +327,90 @@ fn embed_cli_hear_layout_feeds_the_hear_kit() {
     let got: Vec<f32> = scene.data.iter().map(|&v| v as f32).collect();
     assert!(max_diff(&got, &read(&clip["files"]["scene"])) <= TOLERANCE);
 }
+
+/// The release checkpoint cut to another card's head: the first `classes` rows of both heads,
+/// and the time positions extended to the card's `input_tdim` (a clip shorter than the window
+/// uses only the first ones, so its outputs are the full model's for those classes).
+fn cut_to_card(full: &std::path::Path, card: &str, out: &std::path::Path) {
+    use earshot::checkpoint::{self, RawTensor};
+    let cfg = Config::from_spec(registry::spec(card).unwrap()).unwrap();
+    let (classes, grid_t) = (cfg.num_classes as usize, cfg.grid().1 as usize);
+    let mut ckpt = checkpoint::load(full).unwrap();
+    for (name, t) in &mut ckpt.tensors {
+        let rows = |t: &RawTensor, n: usize| {
+            let row = t.data.len() / t.shape[0];
+            let mut shape = t.shape.clone();
+            shape[0] = n;
+            RawTensor {
+                dtype: t.dtype,
+                shape,
+                data: t.data[..n * row].to_vec(),
+            }
+        };
+        if name.starts_with("head.1.") || name.starts_with("head_dist.") {
+            *t = rows(t, classes);
+        } else if name == "time_new_pos_embed" {
+            let have = t.shape[3];
+            let data = (t.data.chunks_exact(have * 4))
+                .flat_map(|channel| {
+                    let last = &channel[channel.len() - 4..];
+                    channel.iter().copied().chain(last.repeat(grid_t - have))
+                })
+                .collect();
+            let shape = vec![1, t.shape[1], 1, grid_t];
+            *t = RawTensor {
+                dtype: t.dtype,
+                shape,
+                data,
+            };
+        }
+    }
+    checkpoint::safetensors::save(&ckpt, out).unwrap();
+}
+
+#[test]
+fn tag_names_the_classes_of_the_cards_vocabulary() {
+    use earshot::models::labels::Labels;
+    let entry = model_entry("passt_s_swa_p16_128_ap476");
+    let clips = cli_clips(&entry, &["clip3"]);
+    let (path, clip) = &clips[0];
+    let full = read(&clip["files"]["probabilities"]);
+    let tmp = tempfile::tempdir().unwrap();
+    for (card, vocabulary) in [
+        ("passt-fsd50k-s-f128-p16-s10-ap655", "fsd50k"),
+        ("passt-openmic-s-f128-10sec-p16-s10-ap85", "openmic"),
+    ] {
+        let ckpt = tmp.path().join(format!("{card}.safetensors"));
+        cut_to_card(std::path::Path::new(&checkpoint(&entry)), card, &ckpt);
+        let labels = Labels::named(vocabulary).unwrap();
+        let args = [
+            "tag",
+            "--model",
+            card,
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+        ];
+        let json =
+            common::earshot_ok(&[&args[..], &["--format", "json", "--all-scores", path]].concat());
+        let rows: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
+        let scores = common::first_scores(&json.stdout);
+        assert_eq!(scores.len(), labels.len(), "{card}: one score per class");
+        let d = common::max_abs_diff(
+            &scores.iter().map(|&s| s as f32).collect::<Vec<_>>(),
+            &full.data[..labels.len()],
+        );
+        assert!(d <= TOLERANCE, "{card}: the cut head's scores move by {d}");
+        // Every reported tag carries the vocabulary's name for its index, none AudioSet's.
+        for tag in rows[0]["labels"].as_array().unwrap() {
+            let index = tag["index"].as_u64().unwrap() as usize;
+            assert_eq!(tag["name"], labels[index].name.as_str(), "{card}: {tag}");
+            assert_eq!(tag["mid"], labels[index].mid.as_str(), "{card}: {tag}");
+        }
+        let table = common::earshot_ok(&[&args[..], &["--top-k", "3", path]].concat());
+        let table = String::from_utf8_lossy(&table.stdout);
+        let best = (0..labels.len())
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .unwrap();
+        assert!(table.contains(&labels[best].name), "{card}: {table}");
+    }
+}

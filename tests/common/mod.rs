@@ -2,27 +2,23 @@
 //! `tests/gen_reference.py`, and a runner for the real `earshot` binary.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// Root of the generated data.
+pub mod generated;
+
+/// Root of the generated data. Missing data is a failure, not a skip: the test binary stops with
+/// one line saying to run `scripts/test.sh` ([`generated::generated_dir`]).
 pub fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/generated")
+    generated::generated_dir()
 }
 
-/// The manifest the generator wrote. A missing manifest is a failure, not a skip: run
-/// `scripts/test.sh` (or `tests/gen_reference.py` with the project venv).
+/// The manifest `tests/gen_reference.py` wrote.
 pub fn manifest() -> Value {
     let path = data_dir().join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}\nThe reference data is missing: run scripts/test.sh, which installs the \
-             reference environment and runs tests/gen_reference.py",
-            path.display()
-        )
-    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("manifest.json is valid JSON")
 }
 
@@ -86,17 +82,10 @@ pub fn metrics_dir() -> PathBuf {
     data_dir().join("metrics")
 }
 
-/// The metric fixtures' manifest. Missing is a failure, not a skip: run `scripts/test.sh` (or
-/// `tests/gen_metrics.py` with the project venv).
+/// The metric fixtures' manifest (`tests/gen_metrics.py`).
 pub fn metrics_manifest() -> Value {
     let path = metrics_dir().join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}\nThe metric fixtures are missing: run scripts/test.sh, which runs \
-             tests/gen_metrics.py with the reference environment",
-            path.display()
-        )
-    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("manifest.json is valid JSON")
 }
 
