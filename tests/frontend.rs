@@ -55,7 +55,7 @@ fn to_db(preset: Preset) -> Option<f64> {
         | Preset::Openl3Mel128
         | Preset::Openl3Mel256 => Some(1.0),
         Preset::Passt => Some(5.0 * ln_to_db),
-        Preset::KaldiFbank => Some(ln_to_db),
+        Preset::KaldiFbank | Preset::Yamnet => Some(ln_to_db),
         Preset::Wav2vec2 => None,
     }
 }

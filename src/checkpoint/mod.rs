@@ -8,7 +8,9 @@
 //! - Hugging Face folders: `config.json` with `model.safetensors` / `pytorch_model.bin`, single or
 //!   sharded through `*.index.json` ([`hf`]);
 //! - fairseq `.pt` (a torch zip pickle whose `args`/`cfg` objects are kept as data);
-//! - Keras HDF5 weights (`.h5`, as OpenL3 publishes them) ([`keras`]).
+//! - Keras HDF5 weights (`.h5`, as OpenL3 publishes them) ([`keras`]);
+//! - ONNX models (`.onnx`, external data resolved inside the model's folder): the initializers
+//!   as tensors, the graph summarised in the metadata ([`onnx`]).
 //!
 //! Every format gives one [`Checkpoint`]: an ordered map name → [`RawTensor`] (dtype kept, bytes
 //! little-endian and C-contiguous) plus the non-tensor content as JSON. Nested dicts flatten with
@@ -17,6 +19,7 @@
 
 pub mod hf;
 pub mod keras;
+pub mod onnx;
 pub mod pickle;
 pub mod safetensors;
 pub mod strict;
@@ -33,7 +36,7 @@ pub enum CheckpointError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The file is none of the supported formats.
-    #[error("not a checkpoint earshot can read (PyTorch .pt/.pth, safetensors, Hugging Face folder, Keras .h5)")]
+    #[error("not a checkpoint earshot can read (PyTorch .pt/.pth, safetensors, Hugging Face folder, Keras .h5, ONNX .onnx)")]
     UnknownFormat,
     /// The container is damaged or inconsistent.
     #[error("{0}")]
@@ -251,6 +254,8 @@ pub enum Format {
     HuggingFace,
     /// Keras HDF5 weights.
     KerasH5,
+    /// An ONNX model.
+    Onnx,
 }
 
 impl Format {
@@ -262,6 +267,7 @@ impl Format {
             Format::Safetensors => "safetensors",
             Format::HuggingFace => "Hugging Face folder",
             Format::KerasH5 => "Keras HDF5",
+            Format::Onnx => "ONNX",
         }
     }
 }
@@ -318,6 +324,33 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     }
     if meta.len() == 0 {
         return Err(CheckpointError::Format("file is empty".into()));
+    }
+    // Protobuf has no magic number: ONNX goes by its extension.
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+    {
+        let model = onnx::load(path)?;
+        let mut ops: Vec<(String, usize)> = Vec::new();
+        for n in &model.nodes {
+            match ops.iter_mut().find(|(op, _)| *op == n.op_type) {
+                Some((_, count)) => *count += 1,
+                None => ops.push((n.op_type.clone(), 1)),
+            }
+        }
+        let mut metadata = Map::new();
+        metadata.insert("producer".into(), Json::String(model.producer.clone()));
+        metadata.insert("opset".into(), Json::from(model.opset));
+        metadata.insert("inputs".into(), Json::from(model.inputs.clone()));
+        metadata.insert("outputs".into(), Json::from(model.outputs.clone()));
+        let ops = ops.into_iter().map(|(op, n)| (op, Json::from(n))).collect();
+        metadata.insert("nodes".into(), Json::Object(ops));
+        return Ok(Checkpoint {
+            format: Format::Onnx,
+            tensors: model.initializers,
+            metadata: Json::Object(metadata),
+            opaque: Vec::new(),
+        });
     }
     let mut head = [0u8; 8];
     {

@@ -13,7 +13,7 @@ use super::Input;
 use crate::audio::{self, LoadOptions, Waveform};
 use crate::device::{Autocast, Precision};
 use crate::models::labels::{Labels, VOCABULARIES};
-use crate::models::{openl3, panns, passt, registry, wav2vec2, AudioModel, EmbedOptions};
+use crate::models::{openl3, panns, passt, registry, wav2vec2, yamnet, AudioModel, EmbedOptions};
 use crate::tasks::{ClipOutput, Embeddings};
 
 /// Which model, from which file.
@@ -156,6 +156,7 @@ fn family_default(name: &str) -> &str {
         "wav2vec2" => "wav2vec2-base",
         "hubert" => "hubert-base-ls960",
         "wavlm" => "wavlm-base-plus",
+        "yamnet" => "yamnet-w8a8",
         other => other,
     }
 }
@@ -221,6 +222,7 @@ impl Backbone {
                 let cfg = passt::Config::from_spec(spec)?;
                 Box::new(passt::load(&path, &cfg, device).with_context(at)?)
             }
+            "yamnet" => Box::new(yamnet::load(&path, device).with_context(at)?),
             family => bail!("model {name}: the {family} family cannot run yet"),
         };
         let labels = head_labels(spec, model.classes())?;

@@ -1,5 +1,5 @@
-//! `earshot models list|info|fetch`: the registry of published checkpoints, and downloading them
-//! into the cache.
+//! `earshot models list|info|fetch|import`: the registry of published checkpoints, downloading
+//! them into the cache, or putting a file the user has there.
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +49,15 @@ pub enum Action {
         /// $EARSHOT_MODEL_BASE_URL.
         #[arg(long, value_name = "URL")]
         base_url: Option<String>,
+    },
+    /// Put a checkpoint you already have into the cache, after checking the card's checksums:
+    /// the file itself (companion files such as ONNX external data are taken from beside it),
+    /// or a zip or wheel holding it. Prints the cached path.
+    Import {
+        /// Model name (see `earshot models list`).
+        name: String,
+        /// The checkpoint, or an archive holding it.
+        file: PathBuf,
     },
 }
 
@@ -169,6 +178,25 @@ pub fn run(_cli: &Cli, args: &ModelsArgs) -> Result<usize> {
                 }
                 Err(e) => {
                     report(Path::new(&spec.name), &e);
+                    Ok(1)
+                }
+            }
+        }
+        Action::Import { name, file } => {
+            let spec = match registry.get(name) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    report(Path::new(name), &e);
+                    return Ok(1);
+                }
+            };
+            match crate::models::import::import(spec, file, None) {
+                Ok(path) => {
+                    println!("{}", path.display());
+                    Ok(0)
+                }
+                Err(e) => {
+                    report(file, &e);
                     Ok(1)
                 }
             }

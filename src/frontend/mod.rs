@@ -8,6 +8,7 @@
 //! | `openl3-linear`, `openl3-mel128`, `openl3-mel256` | torchopenl3 `preprocess_audio_batch` + its kapre-0.1.4 spectrogram layers ([`openl3`]) | windows × bins × frames, dB |
 //! | `kaldi-fbank` | `torchaudio.compliance.kaldi.fbank` defaults ([`kaldi`]) | frames × 23, ln |
 //! | `wav2vec2` | `Wav2Vec2FeatureExtractor(do_normalize=True)` ([`wav2vec2`]) | samples |
+//! | `yamnet` | YAMNet's `features.py` log-mel (TF STFT and mel matrix) ([`yamnet`]) | frames × 64, ln |
 //!
 //! Every frame-based front end streams: [`FeatureStream`] takes samples block by block and
 //! hands back finished rows, keeping only what the next frames need, so an hour of audio costs
@@ -28,6 +29,7 @@ pub mod passt;
 pub mod stft;
 pub mod wav2vec2;
 pub mod window;
+pub mod yamnet;
 
 use rayon::prelude::*;
 
@@ -85,13 +87,15 @@ pub enum Preset {
     Openl3Mel256,
     /// Kaldi fbank with torchaudio's defaults.
     KaldiFbank,
+    /// YAMNet's log-mel (16 kHz, 64 bands).
+    Yamnet,
     /// wav2vec 2.0 input normalisation.
     Wav2vec2,
 }
 
 impl Preset {
     /// Every preset.
-    pub const ALL: [Preset; 9] = [
+    pub const ALL: [Preset; 10] = [
         Preset::Panns,
         Preset::Panns16k,
         Preset::Panns8k,
@@ -101,6 +105,7 @@ impl Preset {
         Preset::Openl3Mel256,
         Preset::KaldiFbank,
         Preset::Wav2vec2,
+        Preset::Yamnet,
     ];
 
     /// The command-line name.
@@ -115,6 +120,7 @@ impl Preset {
             Preset::Openl3Mel256 => "openl3-mel256",
             Preset::KaldiFbank => "kaldi-fbank",
             Preset::Wav2vec2 => "wav2vec2",
+            Preset::Yamnet => "yamnet",
         }
     }
 
@@ -126,7 +132,7 @@ impl Preset {
     pub fn sample_rate(self) -> u32 {
         match self {
             Preset::Panns | Preset::Passt => 32000,
-            Preset::Panns16k | Preset::KaldiFbank | Preset::Wav2vec2 => 16000,
+            Preset::Panns16k | Preset::KaldiFbank | Preset::Wav2vec2 | Preset::Yamnet => 16000,
             Preset::Panns8k => 8000,
             Preset::Openl3Linear | Preset::Openl3Mel128 | Preset::Openl3Mel256 => {
                 openl3::OPENL3_SAMPLE_RATE
@@ -164,6 +170,11 @@ impl Preset {
                 framed(c.framing(), None, Box::new(kaldi::KaldiFrames::new(&c)))
             }
             Preset::Wav2vec2 => Kind::Utterance(wav2vec2::Wav2vec2Config::default()),
+            Preset::Yamnet => framed(
+                yamnet::framing(),
+                None,
+                Box::<yamnet::YamnetFrames>::default(),
+            ),
         };
         Frontend { preset: self, kind }
     }

@@ -15,6 +15,8 @@
 //! - `openmic`: `datasets/openmic/class-map.json` from cosmir/openmic-2018 (instrument → column;
 //!   20 classes), the column order of PaSST's OpenMIC head. OpenMIC has no ontology ids: `mid`
 //!   is the class-map key, as is the name.
+//! - `yamnet`: `datasets/yamnet/yamnet_class_map.csv`, Google's `yamnet_class_map.csv` (521
+//!   classes, AudioSet mids and names, YAMNet's own indices).
 
 use std::sync::OnceLock;
 
@@ -30,8 +32,11 @@ pub const FSD50K_CSV: &str = include_str!("../../datasets/fsd50k/vocabulary.csv"
 /// The embedded OpenMIC-2018 `class-map.json`.
 pub const OPENMIC_JSON: &str = include_str!("../../datasets/openmic/class-map.json");
 
+/// The embedded YAMNet `yamnet_class_map.csv`.
+pub const YAMNET_CSV: &str = include_str!("../../datasets/yamnet/yamnet_class_map.csv");
+
 /// The vocabularies [`Labels::named`] knows, by the name a model card uses.
-pub const VOCABULARIES: &[&str] = &["audioset", "fsd50k", "openmic"];
+pub const VOCABULARIES: &[&str] = &["audioset", "fsd50k", "openmic", "yamnet"];
 
 /// Problems reading a label list.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +53,7 @@ pub enum LabelsError {
         reason: String,
     },
     /// A model card names a vocabulary earshot does not ship.
-    #[error("no class vocabulary named {0:?} (known: audioset, fsd50k, openmic)")]
+    #[error("no class vocabulary named {0:?} (known: audioset, fsd50k, openmic, yamnet)")]
     Unknown(String),
     /// A class map is not a JSON object of class → index 0..n-1.
     #[error("class map: {0}")]
@@ -95,6 +100,7 @@ impl Labels {
     pub fn named(name: &str) -> Result<&'static Labels, LabelsError> {
         static FSD50K: OnceLock<Labels> = OnceLock::new();
         static OPENMIC: OnceLock<Labels> = OnceLock::new();
+        static YAMNET: OnceLock<Labels> = OnceLock::new();
         Ok(match name {
             "audioset" => Labels::audioset(),
             "fsd50k" => FSD50K.get_or_init(|| {
@@ -104,6 +110,9 @@ impl Labels {
             "openmic" => OPENMIC.get_or_init(|| {
                 Labels::from_class_map(OPENMIC_JSON)
                     .expect("the embedded OpenMIC class map is valid")
+            }),
+            "yamnet" => YAMNET.get_or_init(|| {
+                Labels::from_csv(YAMNET_CSV).expect("the embedded YAMNet class map is valid")
             }),
             other => return Err(LabelsError::Unknown(other.to_string())),
         })

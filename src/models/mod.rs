@@ -5,12 +5,14 @@
 //! that tagging checkpoints' outputs are indexed by. [`fetch`] downloads a card's checkpoint
 //! into the local cache, resumably and with its checksum verified. The families' networks live
 //! beside them, one file per family (`panns.rs`, `passt.rs`, `openl3.rs`, `wav2vec2.rs`), and
-//! each offers a loaded model as an [`AudioModel`], which is all the commands need to know.
+//! each offers a loaded model as an [`AudioModel`], which is all the commands need to know
+//! (`yamnet.rs` too). [`import`] puts a checkpoint the user already has into the cache.
 //!
 //! [`ModelSpec`]: registry::ModelSpec
 
 pub mod fairseq;
 pub mod fetch;
+pub mod import;
 pub mod labels;
 pub mod openl3;
 pub mod panns;
@@ -18,6 +20,7 @@ pub mod passt;
 pub mod registry;
 pub mod wav2vec2;
 pub mod wavlm;
+pub mod yamnet;
 
 use tch::{nn, Tensor};
 

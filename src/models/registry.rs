@@ -77,10 +77,13 @@ pub const CARDS: &[(&str, &str)] = &[
     card!("wav2vec2-xls-r-300m"),
     card!("hubert-base-ls960"),
     card!("wavlm-base-plus"),
+    card!("yamnet-w8a8"),
 ];
 
 /// Model families: which module builds the network.
-pub const FAMILIES: &[&str] = &["panns", "passt", "openl3", "wav2vec2", "hubert", "wavlm"];
+pub const FAMILIES: &[&str] = &[
+    "panns", "passt", "openl3", "wav2vec2", "hubert", "wavlm", "yamnet",
+];
 
 /// Front ends a card may name (the `frontend` module implements them).
 pub const FRONTENDS: &[&str] = &[
@@ -94,12 +97,21 @@ pub const FRONTENDS: &[&str] = &[
     "openl3-linear",
     "openl3-mel128",
     "openl3-mel256",
+    // YAMNet features.py: TF STFT magnitude, HTK mel 125–7500 Hz, log(mel + 0.001), patches.
+    "yamnet-logmel",
     // The waveform itself (wav2vec 2.0, HuBERT, WavLM).
     "waveform",
 ];
 
 /// Label sets a card may name.
-pub const LABEL_SETS: &[&str] = &["audioset", "fsd50k", "openmic", "librispeech-chars", "none"];
+pub const LABEL_SETS: &[&str] = &[
+    "audioset",
+    "fsd50k",
+    "openmic",
+    "yamnet",
+    "librispeech-chars",
+    "none",
+];
 
 /// Sample rates a card may declare.
 const SAMPLE_RATES: &[u32] = &[8000, 16000, 22050, 32000, 44100, 48000];
@@ -213,6 +225,21 @@ pub struct CheckpointSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// Published checksums (possibly none).
+    #[serde(default)]
+    pub checksums: Vec<Checksum>,
+    /// Files the checkpoint needs beside it (an ONNX model's external data), cached in the
+    /// same folder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub companions: Vec<Companion>,
+}
+
+/// A file that belongs beside a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Companion {
+    /// File name (in the checkpoint's folder).
+    pub file: String,
+    /// Its checksums.
     #[serde(default)]
     pub checksums: Vec<Checksum>,
 }
