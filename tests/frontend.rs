@@ -194,6 +194,11 @@ fn wav2vec2_matches_the_hf_feature_extractor() {
     parity(Preset::Wav2vec2);
 }
 
+#[test]
+fn yamnet_matches_tensorflow_as_features_py_builds_it() {
+    parity(Preset::Yamnet);
+}
+
 fn manifest() -> Value {
     let path = frontend_dir().join("manifest.json");
     serde_json::from_str(&std::fs::read_to_string(&path).expect("run tests/gen_frontend.py"))

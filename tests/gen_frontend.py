@@ -10,7 +10,10 @@ matches bit for bit on WAV and FLAC; the waveform is saved too, so the test can 
 * passt: hear21passt `AugmentMelSTFT` with `get_basic_model`'s arguments, in eval mode;
 * openl3-*: torchopenl3 `preprocess_audio_batch` and the `speclayer` of `PytorchOpenl3`;
 * kaldi-fbank: `torchaudio.compliance.kaldi.fbank` with its defaults;
-* wav2vec2: `transformers.Wav2Vec2FeatureExtractor(do_normalize=True)`.
+* wav2vec2: `transformers.Wav2Vec2FeatureExtractor(do_normalize=True)`;
+* yamnet: YAMNet's `features.py` log-mel from TensorFlow's own ops (`tf.signal.stft` 400/160/512,
+  `tf.signal.linear_to_mel_weight_matrix(64, 257, 16000, 125, 7500)`, `log(mel + 0.001)`), in
+  float32 and float64 (the waveform is not padded here: that is the model's step).
 
 Each reference runs twice: as shipped (float32) and as the same code in float64
 (`torch.set_default_dtype(torch.float64)`, float64 input). The float32 runs are rounding
@@ -51,7 +54,7 @@ AUDIO = OUT / "audio"
 RATES = {
     "panns": 32000, "panns-16k": 16000, "panns-8k": 8000, "passt": 32000,
     "openl3-linear": 48000, "openl3-mel128": 48000, "openl3-mel256": 48000,
-    "kaldi-fbank": 16000, "wav2vec2": 16000,
+    "kaldi-fbank": 16000, "wav2vec2": 16000, "yamnet": 16000,
 }
 # Files from tests/gen_reference.py (WAV/FLAC only: decoded bit-exactly by both sides).
 FILES = {
@@ -131,7 +134,19 @@ class References:
                 return kaldi.fbank(x[None, :]).numpy()
             if name == "wav2vec2":
                 return self.wav2vec2(y)
+            if name == "yamnet":
+                return self.yamnet(y, f64)
         raise ValueError(name)
+
+    def yamnet(self, y, f64):
+        import tensorflow as tf
+        dtype = tf.float64 if f64 else tf.float32
+        x = tf.constant(y.astype(np.float64 if f64 else np.float32), dtype=dtype)
+        magnitude = tf.abs(tf.signal.stft(x, frame_length=400, frame_step=160, fft_length=512))
+        mel = tf.signal.linear_to_mel_weight_matrix(
+            num_mel_bins=64, num_spectrogram_bins=257, sample_rate=16000, lower_edge_hertz=125.0,
+            upper_edge_hertz=7500.0, dtype=dtype)
+        return tf.math.log(tf.matmul(magnitude, mel) + 0.001).numpy()
 
     def panns(self, name, x, f64):
         from panns_inference.models import Cnn14

@@ -272,6 +272,12 @@ fn cards_are_sane() {
                 assert!(spec.frontend.starts_with("openl3-"), "{n}");
                 assert!([512, 6144].contains(&spec.embedding_dim), "{n}");
             }
+            "yamnet" => {
+                assert_eq!(spec.sample_rate, 16000, "{n}");
+                assert_eq!(spec.frontend, "yamnet-logmel", "{n}");
+                assert_eq!((spec.labels.as_str(), spec.classes), ("yamnet", 521), "{n}");
+                assert_eq!(spec.embedding_dim, 1024, "{n}");
+            }
             _ => {
                 assert_eq!(spec.sample_rate, 16000, "{n}");
                 assert_eq!(spec.frontend, "waveform", "{n}");

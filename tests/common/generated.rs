@@ -17,6 +17,7 @@ const OUTPUTS: &[(&str, &str)] = &[
     ("openl3/manifest.json", "gen_openl3.py"),
     ("speech/manifest.json", "gen_speech.py"),
     ("passt/manifest.json", "gen_passt.py"),
+    ("yamnet/manifest.json", "gen_yamnet.py"),
 ];
 
 /// Root of the generated data (`$EARSHOT_TEST_DATA` if set, else `tests/data/generated`),

