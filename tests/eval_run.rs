@@ -269,3 +269,33 @@ fn bad_roots_and_models_fail_with_one_line() {
     assert!(err.contains("no framewise output"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn desed_with_the_real_yamnet_finds_speech_that_a_random_model_does_not() {
+    let yamnet = common::data_dir().join("yamnet/w8a8/model.onnx");
+    let speech_psds = |model: &str, checkpoint: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        let (json, _) = run_eval("desed", model, checkpoint, tmp.path());
+        let p = &json["psds1"];
+        let classes = p["classes"].as_array().unwrap();
+        let i = classes
+            .iter()
+            .position(|c| c == "Speech")
+            .expect("Speech is a DESED class");
+        (
+            p["value"].as_f64().unwrap(),
+            p["per_class"][i].as_f64().unwrap(),
+        )
+    };
+    let (real_all, real) = speech_psds("yamnet-w8a8", yamnet.to_str().unwrap());
+    let (random_all, random) =
+        speech_psds("cnn14-decisionlevelmax", &ckpt("Cnn14_DecisionLevelMax"));
+    eprintln!(
+        "DESED PSDS1: YAMNet {real_all:.3} (Speech {real:.3}); random-weight Cnn14_DecisionLevelMax \
+         {random_all:.3} (Speech {random:.3})"
+    );
+    assert!(
+        real >= 0.3 && real > random + 0.2,
+        "YAMNet Speech PSDS1 {real}, random {random}"
+    );
+}

@@ -189,10 +189,18 @@ def real_model(clips):
             (q_sess.run(None, {"audio": q(p)[None, None].astype(np.uint8)})[0].astype(np.float64)
              - inits["class_scores_zero_point"]) * inits["class_scores_scale"] for p in patches])
         q_clip = (1 / (1 + np.exp(-q_logits))).mean(axis=0)
+        # earshot --quantized quantises the float patches itself: feed the file the same ones
+        # (the float64-feature patches cast to float32, as the CLI computes them).
+        q_in = tf_patches(y, tf.float64).astype(np.float32)
+        q_logits64 = np.concatenate([
+            (q_sess.run(None, {"audio": q(p)[None, None].astype(np.uint8)})[0].astype(np.float64)
+             - inits["class_scores_zero_point"]) * inits["class_scores_scale"] for p in q_in])
+        np.save(OUT / f"{name}.quantized_clip_scores.npy", (1 / (1 + np.exp(-q_logits64))).mean(axis=0))
         assert np.argmax(clip32) == np.argmax(clip), name
         top = [labels[i] for i in np.argsort(-clip)[:3]]
         entries[name] = dict(audio=path.name, patches=f"{name}.patches.npy",
                              patch_scores=f"{name}.patch_scores.npy", clip_scores=f"{name}.clip_scores.npy",
+                             quantized_clip_scores=f"{name}.quantized_clip_scores.npy",
                              n_patches=int(len(patches)), top3=top,
                              quantized_top3=[labels[i] for i in np.argsort(-q_clip)[:3]],
                              quantized_max_abs_diff=float(np.abs(q_clip - clip).max()),

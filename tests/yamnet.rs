@@ -125,6 +125,44 @@ fn the_real_model_hears_speech_tones_and_music_as_onnxruntime_does() {
     }
     eprintln!("worst clip-score difference from onnxruntime: {worst:.2e}");
 
+    // --quantized: the file as shipped, its Q/DQ pairs honoured, against onnxruntime on it.
+    let mut worst_q = 0.0f64;
+    for (clip, entry) in m["real"].as_object().unwrap() {
+        let audio = dir().join(entry["audio"].as_str().unwrap());
+        let out = earshot_home(
+            home.path(),
+            &[
+                "tag",
+                "--model",
+                "yamnet-w8a8",
+                "--quantized",
+                "--format",
+                "json",
+                "--all-scores",
+                audio.to_str().unwrap(),
+            ],
+        );
+        let ours = common::first_scores(&out.stdout);
+        let theirs = read(&entry["quantized_clip_scores"]);
+        let d = common::max_abs_diff(
+            &ours.iter().map(|&s| s as f32).collect::<Vec<_>>(),
+            &theirs.data,
+        );
+        eprintln!(
+            "{clip} --quantized: top {} (onnxruntime {}), max |Δp| {d:.2e}",
+            labels[argmax(&ours)].name,
+            labels[argmax(&theirs.data)].name
+        );
+        assert_eq!(
+            argmax(&ours),
+            argmax(&theirs.data),
+            "{clip}: top-1 with --quantized"
+        );
+        assert!(d <= 0.02, "{clip} --quantized: {d}");
+        worst_q = worst_q.max(d);
+    }
+    eprintln!("worst --quantized clip-score difference from onnxruntime: {worst_q:.2e}");
+
     // detect: the speech clip's patches above 0.5 become a Speech event.
     let speech = dir().join(m["real"]["speech"]["audio"].as_str().unwrap());
     let out = earshot_home(
@@ -150,9 +188,9 @@ fn argmax(v: &[f64]) -> usize {
 fn float_and_qdq_graphs_run_yamnet_as_onnxruntime_runs_the_float_graph() {
     let m = manifest();
     for file in ["yamnet_float.onnx", "w8a8/model.onnx"] {
-        let net = yamnet::load(&dir().join(file), tch::Device::Cpu).unwrap();
+        let net = yamnet::load(&dir().join(file), tch::Device::Cpu, false).unwrap();
         for (clip, entry) in m["real"].as_object().unwrap() {
-            let out = tch::no_grad(|| net.forward_patches(&patches(&entry["patches"])));
+            let out = tch::no_grad(|| net.forward_patches(&patches(&entry["patches"]))).unwrap();
             let d = max_abs(&out.scores, &read(&entry["patch_scores"]));
             eprintln!("{file} {clip}: patch probabilities vs onnxruntime {d:.2e}");
             assert!(d <= 1e-5, "{file} {clip}: {d}");
@@ -166,9 +204,10 @@ fn torch_vggish_yamnet_layout_matches_the_port() {
     let net = yamnet::load(
         &dir().join(r["checkpoint"].as_str().unwrap()),
         tch::Device::Cpu,
+        false,
     )
     .unwrap();
-    let out = tch::no_grad(|| net.forward_patches(&patches(&r["patches"])));
+    let out = tch::no_grad(|| net.forward_patches(&patches(&r["patches"]))).unwrap();
     let want = read(&r["embeddings"]);
     let scale = want.data.iter().fold(1.0f64, |a, v| a.max(v.abs()));
     let emb = max_abs(&out.embeddings, &want) / scale;

@@ -297,7 +297,7 @@ fn desed_mapping(labels: &Labels) -> Result<Vec<(String, Vec<usize>)>> {
         let i = labels
             .iter()
             .position(|l| l.mid == *mid)
-            .with_context(|| format!("audioset_mapping.tsv: {mid} is not an AudioSet class"))?;
+            .with_context(|| format!("audioset_mapping.tsv: {mid} is not a class of the model"))?;
         map.entry(class.to_string()).or_default().push(i);
     }
     Ok(map.into_iter().collect())
@@ -310,8 +310,16 @@ fn desed_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
             backbone.name
         );
     }
-    let labels = audioset_tagger(backbone)?;
-    let mapping = desed_mapping(labels)?;
+    // DESED classes map to AudioSet ontology ids: any head named by them will do (AudioSet's
+    // 527, YAMNet's 521).
+    if !["audioset", "yamnet"].contains(&backbone.label_set.as_str()) {
+        bail!(
+            "model {} tags {} classes; DESED maps its classes to AudioSet ids",
+            backbone.name,
+            backbone.label_set
+        );
+    }
+    let mapping = desed_mapping(backbone.labels()?)?;
     let (meta, audio) = match args.split.as_str() {
         "validation" => ("validation/validation", "validation/validation"),
         "eval" => ("eval/public", "eval/public"),

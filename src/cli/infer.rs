@@ -20,7 +20,7 @@ use crate::tasks::{ClipOutput, Embeddings};
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
     /// Model name (`earshot models list`), or a family name for its default model: `panns`
-    /// (cnn14), `passt`, `openl3`, `wav2vec2`, `hubert`, `wavlm`.
+    /// (cnn14), `passt`, `openl3`, `wav2vec2`, `hubert`, `wavlm`, `yamnet` (yamnet-w8a8).
     #[arg(long, default_value = "cnn14")]
     pub model: String,
     /// Checkpoint file (or Hugging Face folder) in the authors' format, e.g.
@@ -42,6 +42,11 @@ pub struct ModelArgs {
     /// float32). Fast with CUDA and on CPUs with AVX-512 (avx512_bf16/AMX for bf16).
     #[arg(long, default_value = "fp32")]
     pub precision: Precision,
+    /// Run a QDQ ONNX export as written (its QuantizeLinear/DequantizeLinear pairs on
+    /// activations and weights honoured, as onnxruntime runs the file), instead of on its float
+    /// weights. YAMNet only.
+    #[arg(long)]
+    pub quantized: bool,
 }
 
 impl ModelArgs {
@@ -199,6 +204,12 @@ impl Backbone {
             None => registry::resolve_checkpoint(&name)?,
         };
         let at = || path.display().to_string();
+        if args.quantized && spec.family != "yamnet" {
+            bail!(
+                "--quantized runs QDQ ONNX exports of YAMNet; model {name} is {}",
+                spec.family
+            );
+        }
         let model: Box<dyn AudioModel> = match spec.family.as_str() {
             "panns" => {
                 let cfg = panns::Config::preset(&name)
@@ -222,7 +233,7 @@ impl Backbone {
                 let cfg = passt::Config::from_spec(spec)?;
                 Box::new(passt::load(&path, &cfg, device).with_context(at)?)
             }
-            "yamnet" => Box::new(yamnet::load(&path, device).with_context(at)?),
+            "yamnet" => Box::new(yamnet::load(&path, device, args.quantized).with_context(at)?),
             family => bail!("model {name}: the {family} family cannot run yet"),
         };
         let labels = head_labels(spec, model.classes())?;

@@ -21,6 +21,7 @@ pub mod registry;
 pub mod wav2vec2;
 pub mod wavlm;
 pub mod yamnet;
+pub mod yamnet_qdq;
 
 use tch::{nn, Tensor};
 

@@ -16,6 +16,7 @@
 //!   Qualcomm AI Hub's `YamNet_w8a8` (27 Conv, QuantizeLinear/DequantizeLinear pairs around float
 //!   weights, BatchNorms already folded): their float weights are YAMNet itself, so they run in
 //!   float;
+//!   (with `--quantized`, QDQ graphs run as written instead: [`super::yamnet_qdq`]);
 //! - PyTorch state dicts in the layout of the PyPI port `torch-vggish-yamnet`
 //!   (`layer1.fused.conv.weight`, `layer2.depthwise_conv.bn.running_mean`, …,
 //!   `classifier.weight`), batch-norm epsilon 1e-4 as YAMNet's `params.py`.
@@ -85,6 +86,8 @@ fn same_padding(size: i64, kernel: i64, stride: i64) -> (i64, i64) {
 /// A loaded YAMNet.
 #[derive(Debug)]
 pub struct Yamnet {
+    /// The QDQ graph, when it runs as written (`--quantized`).
+    quantized: Option<super::yamnet_qdq::QdqGraph>,
     convs: Vec<Conv>,
     classifier_weight: Tensor,
     classifier_bias: Tensor,
@@ -149,6 +152,7 @@ impl Yamnet {
             )));
         }
         Ok(Yamnet {
+            quantized: None,
             convs: body,
             classifier_weight: to(w)?,
             classifier_bias: to(b)?,
@@ -158,7 +162,20 @@ impl Yamnet {
     }
 
     /// Patches (N × 96 × 64 log-mel) through the network.
-    pub fn forward_patches(&self, patches: &Tensor) -> PatchOutputs {
+    pub fn forward_patches(&self, patches: &Tensor) -> Result<PatchOutputs> {
+        if let Some(graph) = &self.quantized {
+            // The export takes one patch at a time ([1, 1, 96, 64]).
+            let (mut embeddings, mut logits) = (Vec::new(), Vec::new());
+            for i in 0..patches.size()[0] {
+                let (e, l) = graph.run(&patches.narrow(0, i, 1))?;
+                embeddings.push(e);
+                logits.push(l);
+            }
+            return Ok(PatchOutputs {
+                scores: Tensor::cat(&logits, 0).sigmoid(),
+                embeddings: Tensor::cat(&embeddings, 0),
+            });
+        }
         let mut x = patches.unsqueeze(1);
         for conv in &self.convs {
             let k = conv.weight.size()[2];
@@ -183,7 +200,7 @@ impl Yamnet {
         let scores = embeddings
             .linear(&self.classifier_weight, Some(&self.classifier_bias))
             .sigmoid();
-        PatchOutputs { scores, embeddings }
+        Ok(PatchOutputs { scores, embeddings })
     }
 
     /// The log-mel patches of a clip (padded as `features.pad_waveform`), N × 96 × 64.
@@ -205,7 +222,7 @@ impl Yamnet {
     /// Patch probabilities (patches × 521) and embeddings (patches × 1024) of a clip.
     pub fn run_clip(&self, samples: &[f32]) -> Result<(Vec<f32>, Vec<f32>, usize)> {
         let (patches, n) = self.patches(samples)?;
-        let out = tch::no_grad(|| self.forward_patches(&patches));
+        let out = tch::no_grad(|| self.forward_patches(&patches))?;
         Ok((f32_values(&out.scores)?, f32_values(&out.embeddings)?, n))
     }
 }
@@ -290,13 +307,24 @@ impl AudioModel for Yamnet {
 }
 
 /// Load a YAMNet checkpoint: an ONNX model, or a torch-vggish-yamnet state dict (any format
-/// [`checkpoint::load`] reads).
-pub fn load(path: &Path, device: tch::Device) -> Result<Yamnet> {
+/// [`checkpoint::load`] reads). `quantized` runs an ONNX graph as written (see
+/// [`super::yamnet_qdq`]) instead of on its float weights.
+pub fn load(path: &Path, device: tch::Device, quantized: bool) -> Result<Yamnet> {
     if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
     {
-        return from_onnx(&onnx::load(path)?, device);
+        let model = onnx::load(path)?;
+        let mut net = from_onnx(&model, device)?;
+        if quantized {
+            net.quantized = Some(super::yamnet_qdq::QdqGraph::new(&model, device)?);
+        }
+        return Ok(net);
+    }
+    if quantized {
+        return Err(ModelError::Unsupported(
+            "--quantized runs QDQ ONNX exports; this is not an ONNX file".into(),
+        ));
     }
     from_state_dict(&checkpoint::load(path)?, device)
 }
