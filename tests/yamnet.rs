@@ -60,6 +60,33 @@ fn earshot_home(home: &Path, args: &[&str]) -> std::process::Output {
     out
 }
 
+/// `tag --model yamnet-w8a8 --format json --all-scores` on one clip (with `extra` flags): the
+/// JSON, every class's score, and the largest difference of those from `want`.
+fn tag_scores(
+    home: &Path,
+    audio: &Path,
+    extra: &[&str],
+    want: &npy::NpyArray,
+) -> (Value, Vec<f64>, f64) {
+    let mut args = vec![
+        "tag",
+        "--model",
+        "yamnet-w8a8",
+        "--format",
+        "json",
+        "--all-scores",
+    ];
+    args.extend_from_slice(extra);
+    args.push(audio.to_str().unwrap());
+    let out = earshot_home(home, &args);
+    let scores = common::first_scores(&out.stdout);
+    let d = common::max_abs_diff(
+        &scores.iter().map(|&s| s as f32).collect::<Vec<_>>(),
+        &want.data,
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), scores, d)
+}
+
 #[test]
 fn the_real_model_hears_speech_tones_and_music_as_onnxruntime_does() {
     let m = manifest();
@@ -84,26 +111,8 @@ fn the_real_model_hears_speech_tones_and_music_as_onnxruntime_does() {
     let mut worst = 0.0f64;
     for (clip, entry) in m["real"].as_object().unwrap() {
         let audio = dir().join(entry["audio"].as_str().unwrap());
-        let out = earshot_home(
-            home.path(),
-            &[
-                "tag",
-                "--model",
-                "yamnet-w8a8",
-                "--format",
-                "json",
-                "--all-scores",
-                "--top-k",
-                "3",
-                audio.to_str().unwrap(),
-            ],
-        );
-        let scores = common::first_scores(&out.stdout);
-        let d = common::max_abs_diff(
-            &scores.iter().map(|&s| s as f32).collect::<Vec<_>>(),
-            &read(&entry["clip_scores"]).data,
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let want = read(&entry["clip_scores"]);
+        let (v, scores, d) = tag_scores(home.path(), &audio, &["--top-k", "3"], &want);
         let top: Vec<&str> = v[0]["labels"]
             .as_array()
             .unwrap()
@@ -129,25 +138,8 @@ fn the_real_model_hears_speech_tones_and_music_as_onnxruntime_does() {
     let mut worst_q = 0.0f64;
     for (clip, entry) in m["real"].as_object().unwrap() {
         let audio = dir().join(entry["audio"].as_str().unwrap());
-        let out = earshot_home(
-            home.path(),
-            &[
-                "tag",
-                "--model",
-                "yamnet-w8a8",
-                "--quantized",
-                "--format",
-                "json",
-                "--all-scores",
-                audio.to_str().unwrap(),
-            ],
-        );
-        let ours = common::first_scores(&out.stdout);
         let theirs = read(&entry["quantized_clip_scores"]);
-        let d = common::max_abs_diff(
-            &ours.iter().map(|&s| s as f32).collect::<Vec<_>>(),
-            &theirs.data,
-        );
+        let (_, ours, d) = tag_scores(home.path(), &audio, &["--quantized"], &theirs);
         eprintln!(
             "{clip} --quantized: top {} (onnxruntime {}), max |Δp| {d:.2e}",
             labels[argmax(&ours)].name,

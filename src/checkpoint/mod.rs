@@ -230,6 +230,21 @@ impl RawTensor {
         )?)
     }
 
+    /// A float32 copy of a libtorch tensor (any device and float kind), C-contiguous.
+    pub fn f32_from_tch(t: &tch::Tensor) -> Result<RawTensor> {
+        let t = t
+            .f_to_device(tch::Device::Cpu)?
+            .f_to_kind(tch::Kind::Float)?
+            .f_contiguous()?;
+        let shape = t.size().iter().map(|&d| d as usize).collect();
+        let values = Vec::<f32>::try_from(t.f_flatten(0, -1)?)?;
+        Ok(RawTensor {
+            dtype: DType::F32,
+            shape,
+            data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        })
+    }
+
     /// The values as f64 (floats and integers; complex is refused).
     pub fn to_f64(&self) -> Result<Vec<f64>> {
         let t = self

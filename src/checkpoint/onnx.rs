@@ -344,7 +344,6 @@ fn tensor(t: &TensorProto, external: &mut ExternalFiles) -> Result<RawTensor> {
 /// The typed repeated fields (`float_data`, `int32_data` for the small integer types, ...) as
 /// little-endian bytes.
 fn typed_data(t: &TensorProto, dtype: DType) -> Option<Vec<u8>> {
-    let le = |v: &[u8]| v.to_vec();
     Some(match dtype {
         DType::F32 if !t.float_data.is_empty() => {
             t.float_data.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -358,7 +357,7 @@ fn typed_data(t: &TensorProto, dtype: DType) -> Option<Vec<u8>> {
         DType::U32 | DType::U64 if !t.uint64_data.is_empty() => {
             let width = dtype.size();
             (t.uint64_data.iter())
-                .flat_map(|v| le(&v.to_le_bytes()[..width]))
+                .flat_map(|v| v.to_le_bytes()[..width].to_vec())
                 .collect()
         }
         // int32_data holds every type of 32 bits or fewer, one value per entry.
@@ -374,7 +373,7 @@ fn typed_data(t: &TensorProto, dtype: DType) -> Option<Vec<u8>> {
         {
             let width = dtype.size();
             (t.int32_data.iter())
-                .flat_map(|v| le(&v.to_le_bytes()[..width]))
+                .flat_map(|v| v.to_le_bytes()[..width].to_vec())
                 .collect()
         }
         _ => return None,

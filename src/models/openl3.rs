@@ -35,10 +35,10 @@
 
 use std::path::Path;
 
-use tch::{nn, Kind, Tensor};
+use tch::{nn, Tensor};
 
 use super::{ConvBn, EmbedOptions, Layers, ModelError};
-use crate::checkpoint::{self, Checkpoint, CheckpointError, DType, RawTensor};
+use crate::checkpoint::{self, Checkpoint, CheckpointError, RawTensor};
 use crate::frontend::framing::{Framing, LeftPad, RightPad};
 use crate::frontend::mel::{librosa_mel, MelNorm, MelScale};
 use crate::frontend::openl3::Openl3Repr;
@@ -510,20 +510,6 @@ pub fn load(path: &Path, cfg: &Config, device: tch::Device) -> checkpoint::Resul
     })
 }
 
-fn raw_f32(t: &Tensor) -> checkpoint::Result<RawTensor> {
-    let t = t
-        .f_to_device(tch::Device::Cpu)?
-        .f_to_kind(Kind::Float)?
-        .f_contiguous()?;
-    let shape = t.size().iter().map(|&d| d as usize).collect();
-    let values = Vec::<f32>::try_from(t.f_flatten(0, -1)?)?;
-    Ok(RawTensor {
-        dtype: DType::F32,
-        shape,
-        data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-    })
-}
-
 /// The trailing number of a Keras layer name (`conv2d_12` → 12).
 fn layer_number(name: &str) -> u64 {
     name.rsplit('_')
@@ -620,12 +606,12 @@ pub fn keras_to_torch(ckpt: &Checkpoint, vs: &nn::VarStore) -> checkpoint::Resul
             )));
         }
         let oihw = kernel.to_tch()?.f_permute([3, 2, 0, 1])?;
-        tensors.push((format!("{to}.weight"), raw_f32(&oihw)?));
+        tensors.push((format!("{to}.weight"), RawTensor::f32_from_tch(&oihw)?));
         tensors.push((format!("{to}.bias"), weight(layer, ws, "bias:0")?.clone()));
     }
     for (name, var) in vs.variables() {
         if name.starts_with("speclayer.") {
-            tensors.push((name, raw_f32(&var)?));
+            tensors.push((name, RawTensor::f32_from_tch(&var)?));
         }
     }
     Ok(Checkpoint {

@@ -417,17 +417,10 @@ fn fold(ckpt: &checkpoint::Checkpoint, prefix: &str) -> Result<(RawTensor, RawTe
     let scale = &gamma / (var + BN_EPSILON).sqrt();
     let folded = &w * scale.view([-1, 1, 1, 1]);
     let bias = beta - mean * &scale;
-    let raw = |t: Tensor| -> Result<RawTensor> {
-        let t = t.to_kind(Kind::Float).contiguous();
-        let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
-        let values = Vec::<f32>::try_from(t.flatten(0, -1))?;
-        Ok(RawTensor {
-            dtype: checkpoint::DType::F32,
-            shape,
-            data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        })
-    };
-    Ok((raw(folded)?, raw(bias)?))
+    Ok((
+        RawTensor::f32_from_tch(&folded)?,
+        RawTensor::f32_from_tch(&bias)?,
+    ))
 }
 
 /// YAMNet from a torch-vggish-yamnet state dict, every key used (`num_batches_tracked` aside).
