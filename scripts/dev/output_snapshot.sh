@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every kind of output earshot writes, on the generated test data, into one folder: run it before
 # and after a refactor and `diff -r` the two folders (a refactor must not change one byte).
+# It runs the release binaries already built in $CARGO_TARGET_DIR (`cargo build --release` first).
 # Usage: scripts/dev/output_snapshot.sh OUT_DIR   (after scripts/test.sh has generated tests/data)
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,13 +35,13 @@ run tag_table tag "${clips[@]}" --checkpoint $cnn --top-k 3
 run tag_json tag "${clips[@]}" --checkpoint $cnn --format json --all-scores
 run tag_csv tag "${clips[@]}" $g/bad/text.wav --checkpoint $cnn --format csv
 run tag_window tag "${clips[0]}" --checkpoint $cnn --window 2 --hop 1 --pool max --format json
-run tag_npy tag "${clips[@]}" --checkpoint $cnn -o "$out/tag.npy"
-run tag_parquet tag "${clips[@]}" --checkpoint $cnn -o "$out/tag.parquet"
+run tag_to_file tag "${clips[@]}" --checkpoint $cnn -o "$out/tag.txt"
 run detect_tsv detect "${clips[@]}" --model cnn14-decisionlevelmax --checkpoint $dlm --threshold 0.3
 run detect_json detect "${clips[0]}" --model cnn14-decisionlevelmax --checkpoint $dlm --format json --median-filter 7
 run detect_plot detect "${clips[0]}" --model cnn14-decisionlevelmax --checkpoint $dlm --plot "$out/detect.png"
 run embed_npz embed "${clips[@]}" --checkpoint $cnn -o "$out/embed_panns"
 run embed_mean embed "${clips[@]}" --checkpoint $cnn --window 2 --hop 1 --pool mean -o "$out/embed_mean.npy"
+run embed_parquet embed "${clips[@]}" --checkpoint $cnn --window 2 --hop 1 -o "$out/embed.parquet"
 run embed_hear embed "${clips[0]}" --checkpoint $cnn --hear -o "$out/embed_hear"
 run embed_passt embed $g/passt/clip10.wav --model passt-s-f128-p16-s16-ap468 --checkpoint $g/passt/passt_s_p16_s16_128_ap468.pt -o "$out/embed_passt"
 run tag_passt tag $g/passt/clip10.wav --model passt-s-f128-p16-s16-ap468 --checkpoint $g/passt/passt_s_p16_s16_128_ap468.pt --format json
