@@ -1,30 +1,16 @@
-//! Link settings for libtorch from the pip-installed `torch` wheel.
-//!
-//! torch-sys only passes its rpath to its own C++ shim, and tch's `rustc-link-arg`s only reach
-//! tch's own targets, so a downstream binary needs its own rpath to run without
-//! `LD_LIBRARY_PATH` (tch-rs issue #787). `DEP_TCH_LIBTORCH_LIB` reaches us because torch-sys is
-//! a direct dependency. With the `cuda` feature, `--no-as-needed -ltorch` keeps `libtorch_cuda`
-//! linked (rustc's default `--as-needed` drops it: tch-rs issues #907, #980).
+//! The rpath to libtorch for the test suite and the benches, which link the model crate as a
+//! dev-dependency (the `earshot` binary itself links no libtorch; crates/torch/build.rs explains
+//! why each linked target needs its own rpath). `LIBTORCH` is the torch wheel that torch-sys
+//! builds against: set by `.cargo/config.toml` (the clone's `.libtorch`) or `scripts/env.sh`.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
-    if let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
-        // Resolve the .libtorch link so the binary keeps working when copied out of the clone.
-        let dir = std::fs::canonicalize(&dir).map_or(dir, |p| p.display().to_string());
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
-        println!("cargo:rustc-env=EARSHOT_LIBTORCH_LIB={dir}");
-    }
-    // `earshot` itself runs only the model-free commands. Archive members of the torch-sys shim
-    // still get pulled into it (they share codegen units with used code); hiding their symbols
-    // lets the linker drop them, and with them libtorch from the binary's NEEDED list, which
-    // saves libtorch's ~0.35 s of static initialisation on every metric or merge run.
-    println!("cargo:rustc-link-arg-bin=earshot=-Wl,--exclude-libs,ALL");
-    if std::env::var_os("CARGO_FEATURE_CUDA").is_some() {
-        // Not for `earshot` itself, which must not load libtorch at all.
-        for kind in ["-bin=earshot-torch=", "-tests=", "-benches=", "-examples="] {
-            println!("cargo:rustc-link-arg{kind}-Wl,--no-as-needed");
-            println!("cargo:rustc-link-arg{kind}-ltorch");
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    if let Ok(root) = std::env::var("LIBTORCH") {
+        let lib = std::path::Path::new(&root).join("lib");
+        let lib = std::fs::canonicalize(&lib).unwrap_or(lib);
+        for kind in ["tests", "benches"] {
+            println!("cargo:rustc-link-arg-{kind}=-Wl,-rpath,{}", lib.display());
         }
     }
 }

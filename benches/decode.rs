@@ -2,7 +2,7 @@
 //! generates. Run `scripts/test.sh` (or the generator) once before `cargo bench --bench decode`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use earshot::audio::{self, LoadOptions};
+use earshot_core::audio::{self, LoadOptions};
 
 #[path = "../tests/common/generated.rs"]
 mod generated;

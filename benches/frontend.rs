@@ -8,8 +8,8 @@
 //! shared machine CPU time is the figure that does not depend on the neighbours.
 
 use criterion::{criterion_group, Criterion, Throughput};
-use earshot::audio::{self, LoadOptions};
-use earshot::frontend::Preset;
+use earshot_core::audio::{self, LoadOptions};
+use earshot_core::frontend::Preset;
 
 #[path = "../tests/common/generated.rs"]
 mod generated;

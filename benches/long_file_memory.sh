@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 bin="$CARGO_TARGET_DIR/release/earshot"
 ckpt=tests/data/generated/panns/Cnn14.pth
-[ -x "$bin" ] || cargo build --release
+[ -x "$bin" ] || cargo build --release --workspace
 [ -f "$ckpt" ] || { echo "missing $ckpt: run scripts/test.sh first" >&2; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 printf '%6s %8s %10s %12s %10s\n' cmd minutes "wall s" "peak RSS MB" "file MB"

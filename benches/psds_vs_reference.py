@@ -12,7 +12,7 @@ baseline does), then times, on the same files:
 
 psds_eval is slow (minutes at full size); `--psds-eval-files N` runs that comparison on the
 first N clips only (earshot is timed on the same subset). Values are printed beside the times
-so the agreement is visible too. Run with the project venv after `cargo build --release`:
+so the agreement is visible too. Run with the project venv after `cargo build --release --workspace`:
 
     ~/.cache/earshot/venv/bin/python benches/psds_vs_reference.py [--files 1168] \
         [--psds-eval-files 1168] [--earshot PATH]

@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
 . scripts/env.sh
-cargo build --release -q
+cargo build --release --workspace -q
 bin="$CARGO_TARGET_DIR/release/earshot"
 out="${EARSHOT_DEMO_OUT:-out/demo}"
 mkdir -p "$out"

@@ -19,15 +19,18 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 "$EARSHOT_VENV/bin/python" tests/gen_speech.py
 "$EARSHOT_VENV/bin/python" tests/gen_passt.py
 "$EARSHOT_VENV/bin/python" tests/gen_yamnet.py
-cargo fmt --check
-cargo clippy --release --all-targets -q -- -D warnings
-RUST_TEST_THREADS=2 cargo test --release --all-targets
+cargo fmt --all --check
+cargo clippy --release --workspace --all-targets -q -- -D warnings
+# `earshot` runs `earshot-torch` from its own folder, and `cargo test` builds only the root
+# package's binaries: build both first (tests/common refuses an earshot-torch older than earshot).
+cargo build --release --workspace --bins
+RUST_TEST_THREADS=2 cargo test --release --workspace --all-targets
 # Tests against committed numbers must hold on every x86-64 CPU. On an AVX-512 machine, run them
 # again with oneDNN and ATen held to AVX2 kernels, as an AVX2-only machine computes.
 if grep -qw avx512f /proc/cpuinfo; then
   echo "[test] AVX-512 CPU: committed-number tests again with AVX2 kernels" >&2
   ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 RUST_TEST_THREADS=2 \
-    cargo test --release --test panns_seeded
+    cargo test --release --test tests panns_seeded::
 fi
 # Needs root for the Slurm daemons (CI runs as root); started and stopped by the script.
 tests/slurm/array_job.sh

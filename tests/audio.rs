@@ -1,9 +1,9 @@
 //! Decode and resample parity with `librosa.load` for every generated file, format and rate.
 
-mod common;
+use crate::common;
 
-use earshot::audio::{self, LoadOptions};
-use earshot::npy;
+use earshot_core::audio::{self, LoadOptions};
+use earshot_core::npy;
 
 /// Tolerance per format: lossless data must come out bit-for-bit at the native rate, and
 /// everything within 1e-4 of librosa after resampling or lossy decoding.
@@ -126,7 +126,7 @@ fn probe_reports_header_facts() {
 
 #[test]
 fn bad_inputs_give_typed_errors() {
-    use earshot::audio::AudioError as E;
+    use earshot_core::audio::AudioError as E;
     type Check = fn(&E) -> bool;
     let cases: &[(&str, Check)] = &[
         ("missing", |e| matches!(e, E::Io(_))),

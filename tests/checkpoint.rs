@@ -1,11 +1,12 @@
 //! Native checkpoint reading against what torch.load / safetensors / h5py read from the same
 //! files (tests/gen_checkpoints.py): every tensor bit for bit, metadata, hostile and damaged files.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
-use earshot::checkpoint::{self, CheckpointError};
+use earshot_core::checkpoint::{self, CheckpointError};
+use earshot_models::tensor::ToTch;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -225,20 +226,20 @@ fn strict_loading_names_missing_unexpected_and_misshaped_keys() {
         vs
     };
     let mut vs = build(2);
-    let err = checkpoint::strict::load_into(&mut vs, &ckpt, &[])
+    let err = earshot_models::strict::load_into(&mut vs, &ckpt, &[])
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("1.num_batches_tracked"),
         "unused keys are listed: {err}"
     );
-    checkpoint::strict::load_into(&mut vs, &ckpt, &["*.num_batches_tracked"]).unwrap();
+    earshot_models::strict::load_into(&mut vs, &ckpt, &["*.num_batches_tracked"]).unwrap();
     let w = vs.variables()["0.weight"].copy();
     let want = ckpt.get("0.weight").unwrap().to_tch().unwrap();
     assert!(w.equal(&want));
 
     let mut wrong = build(3);
-    let err = checkpoint::strict::load_into(&mut wrong, &ckpt, &["*.num_batches_tracked"])
+    let err = earshot_models::strict::load_into(&mut wrong, &ckpt, &["*.num_batches_tracked"])
         .unwrap_err()
         .to_string();
     assert!(
@@ -248,7 +249,7 @@ fn strict_loading_names_missing_unexpected_and_misshaped_keys() {
 
     let mut extra = build(2);
     let _ = nn::linear(&extra.root() / "head", 2, 2, Default::default());
-    let err = checkpoint::strict::load_into(&mut extra, &ckpt, &["*.num_batches_tracked"])
+    let err = earshot_models::strict::load_into(&mut extra, &ckpt, &["*.num_batches_tracked"])
         .unwrap_err()
         .to_string();
     assert!(

@@ -1,10 +1,10 @@
 //! The real `earshot` binary on real files: outputs, formats and one-line errors.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
-use earshot::npy;
+use earshot_core::npy;
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -62,10 +62,44 @@ fn front_binary_does_not_link_libtorch() {
     assert!(!dynamic.contains("libtorch"), "{dynamic}");
     assert!(!dynamic.contains("libc10"), "{dynamic}");
     let out = std::process::Command::new("readelf")
-        .args(["-d", env!("CARGO_BIN_EXE_earshot-torch")])
+        .arg("-d")
+        .arg(common::torch_binary())
         .output()
         .unwrap();
     assert!(stdout(&out).contains("libtorch_cpu"));
+}
+
+/// The dependency graph, not a linker flag, keeps libtorch out of `earshot`: neither the root
+/// package nor earshot-cli (which it depends on alone) reaches tch or torch-sys.
+#[test]
+fn front_binary_crates_do_not_depend_on_tch() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for package in ["earshot", "earshot-cli", "earshot-core"] {
+        let out = std::process::Command::new(&cargo)
+            .args([
+                "tree",
+                "--offline",
+                "-e",
+                "normal,build",
+                "--prefix",
+                "none",
+                "-p",
+                package,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo tree runs");
+        assert!(out.status.success(), "cargo tree: {}", stderr(&out));
+        let tree = stdout(&out);
+        assert!(tree.contains("earshot-core"), "{tree}");
+        for line in tree.lines() {
+            let name = line.split_whitespace().next().unwrap_or_default();
+            assert!(
+                !["tch", "torch-sys", "earshot-models"].contains(&name),
+                "{package} depends on {name}:\n{tree}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -285,7 +319,7 @@ fn without_reference_data_a_test_binary_stops_with_one_line() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "info_json_describes_every_file",
+            "cli::info_json_describes_every_file",
             "--test-threads",
             "1",
         ])

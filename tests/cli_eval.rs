@@ -1,7 +1,7 @@
 //! `earshot eval` as a user runs it: the real binary on generated files, its numbers checked
 //! against the reference values of `tests/gen_metrics.py`, and bad input reported in one line.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,10 +2,10 @@
 //! they read must equal what pandas / Python's csv read, and injected metadata problems must
 //! come back as issues with the right line, never as a crash.
 
-mod common;
+use crate::common;
 
 use common::{metrics_dir, metrics_manifest};
-use earshot::datasets::{audioset, dcase, esc50, fsd50k, tau, urbansound8k, IssueKind};
+use earshot_core::datasets::{audioset, dcase, esc50, fsd50k, tau, urbansound8k, IssueKind};
 
 #[test]
 fn audioset_class_labels_ontology_segments_strong() {

@@ -5,7 +5,7 @@
 //! tests/metrics.rs; here the point is that the run finds every clip of each layout, that what
 //! it writes is the model's own output in the challenge formats, and that the scores follow.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -102,7 +102,7 @@ fn audioset_scores_every_clip_found_and_lists_the_missing_one() {
     // The scores are the tagger's own output for that file.
     let file = dataset("audioset").join("audio/eval/Y--aaaaaaaaa.wav");
     let want = tag_scores(&c, &file);
-    let labels = earshot::models::labels::Labels::audioset();
+    let labels = earshot_core::labels::Labels::audioset();
     for (i, l) in labels.iter().enumerate() {
         let got: f64 = rows[0][&l.mid].parse().unwrap();
         assert!(
@@ -124,7 +124,7 @@ fn fsd50k_classes_score_through_their_audioset_mids() {
     assert_eq!(rows.len(), 4);
     let file = dataset("fsd50k").join("FSD50K.eval_audio/37199.wav");
     let want = tag_scores(&c, &file);
-    let speech = earshot::models::labels::Labels::audioset()
+    let speech = earshot_core::labels::Labels::audioset()
         .iter()
         .position(|l| l.mid == "/m/09x0r")
         .unwrap();
@@ -181,7 +181,7 @@ fn desed_writes_score_tables_and_a_submission_and_scores_both() {
         400,
         "4 s at 100 frames/s, frames starting inside the clip"
     );
-    let labels = earshot::models::labels::Labels::audioset();
+    let labels = earshot_core::labels::Labels::audioset();
     let idx = |mid: &str| labels.iter().position(|l| l.mid == mid).unwrap();
     let alarm: Vec<usize> = [
         "/m/07pp_mv",

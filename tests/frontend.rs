@@ -6,13 +6,13 @@
 //! to 1e-4 of its largest value. Against the float32 reference as shipped, earshot may be no
 //! further than that reference is from its own float64 run, plus the same 1e-3 dB.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use earshot::audio::{self, LoadOptions};
-use earshot::frontend::{FrontendError, Preset};
-use earshot::npy;
+use earshot_core::audio::{self, LoadOptions};
+use earshot_core::frontend::{FrontendError, Preset};
+use earshot_core::npy;
 use serde_json::Value;
 
 const TOLERANCE_DB: f64 = 1e-3;
@@ -200,9 +200,7 @@ fn yamnet_matches_tensorflow_as_features_py_builds_it() {
 }
 
 fn manifest() -> Value {
-    let path = frontend_dir().join("manifest.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("run tests/gen_frontend.py"))
-        .expect("valid manifest")
+    common::family_manifest("frontend", "gen_frontend.py")
 }
 
 fn assert_close(name: &str, ours: &[f64], theirs: &npy::NpyArray, tol: f64) {
@@ -213,7 +211,7 @@ fn assert_close(name: &str, ours: &[f64], theirs: &npy::NpyArray, tol: f64) {
 
 #[test]
 fn mel_banks_match_librosa_and_torchaudio() {
-    use earshot::frontend::mel::{kaldi_mel, librosa_mel, MelNorm, MelScale};
+    use earshot_core::frontend::mel::{kaldi_mel, librosa_mel, MelNorm, MelScale};
     let m = manifest();
     for b in m["librosa_banks"].as_array().unwrap() {
         let name = b[0].as_str().unwrap();
@@ -258,7 +256,7 @@ fn mel_banks_match_librosa_and_torchaudio() {
 
 #[test]
 fn windows_match_scipy_and_torch() {
-    use earshot::frontend::window::{window, WindowKind};
+    use earshot_core::frontend::window::{window, WindowKind};
     let m = manifest();
     for (name, kind, len) in [
         ("hann_periodic_1024", WindowKind::HannPeriodic, 1024),

@@ -3,13 +3,13 @@
 //! (bit flips, byte overwrites, truncations, splices). Every reader must return (Ok or Err),
 //! never panic. The long-running fuzzing is `cargo fuzz run checkpoint` (fuzz/README.md).
 
-mod common;
+use crate::common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use earshot::checkpoint::pickle::{StorageLayout, Unpickler};
-use earshot::checkpoint::{safetensors, torch};
+use earshot_core::checkpoint::pickle::{StorageLayout, Unpickler};
+use earshot_core::checkpoint::{safetensors, torch};
 
 fn exercise(data: &[u8]) {
     let _ = Unpickler::new(data, StorageLayout::Zip).load();
@@ -101,7 +101,7 @@ fn seeded_mutations_of_dataset_metadata_never_panic() {
     for round in 0..3000 {
         let data = mutate(&seeds, &mut rng);
         check_file(&format!("meta{round}"), "tsv", &data, |p| {
-            earshot::datasets::parse_with_every_loader(p)
+            earshot_core::datasets::parse_with_every_loader(p)
         });
     }
 }
@@ -117,8 +117,8 @@ fn seeded_mutations_of_audio_files_never_panic() {
         let data = mutate(&seeds, &mut rng);
         let ext = exts[rng.next() as usize % exts.len()];
         check_file(&format!("audio{round}"), ext, &data, |p| {
-            let _ = earshot::audio::probe(p);
-            let _ = earshot::audio::load(p, earshot::audio::LoadOptions::mono(16000));
+            let _ = earshot_core::audio::probe(p);
+            let _ = earshot_core::audio::load(p, earshot_core::audio::LoadOptions::mono(16000));
         });
     }
 }

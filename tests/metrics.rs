@@ -2,17 +2,17 @@
 //! (AP, ROC-AUC, LRAP, log loss), scipy (d′), sed_eval, psds_eval and sed_scores_eval. Every
 //! value must agree to 1e-9; the largest |Δ| per metric is printed (`--nocapture`).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
 use common::{metrics_dir, metrics_manifest, num, Agreement};
-use earshot::datasets::dcase;
-use earshot::metrics::sed_eval::{EventParams, FileScope};
-use earshot::metrics::{psds_eval, scenes, sed_eval, sed_scores, tagging, PsdsParams};
+use earshot_core::datasets::dcase;
+use earshot_core::metrics::sed_eval::{EventParams, FileScope};
+use earshot_core::metrics::{psds_eval, scenes, sed_eval, sed_scores, tagging, PsdsParams};
 
 const DESED: EventParams = EventParams::DESED;
-use earshot::npy;
+use earshot_core::npy;
 use serde_json::Value;
 
 const TOL: f64 = 1e-9;
@@ -452,12 +452,14 @@ fn scenes_match_sed_eval_and_sklearn() {
     let (mut acc, mut ll) = (Agreement::default(), Agreement::default());
     for case in m["scenes"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
-        let (reference, _) =
-            earshot::datasets::tau::read_meta(&metrics_dir().join(case["ref"].as_str().unwrap()))
-                .unwrap();
-        let (out, _) =
-            earshot::datasets::tau::read_output(&metrics_dir().join(case["out"].as_str().unwrap()))
-                .unwrap();
+        let (reference, _) = earshot_core::datasets::tau::read_meta(
+            &metrics_dir().join(case["ref"].as_str().unwrap()),
+        )
+        .unwrap();
+        let (out, _) = earshot_core::datasets::tau::read_output(
+            &metrics_dir().join(case["out"].as_str().unwrap()),
+        )
+        .unwrap();
         let classes: Vec<String> = case["classes"]
             .as_array()
             .unwrap()
@@ -519,9 +521,9 @@ fn metric_errors_are_typed() {
     scores.pop();
     assert!(matches!(
         sed_scores::statistics(&scores, &gt, &dur, 0.5, 0.5, None),
-        Err(earshot::metrics::MetricsError::Ids(_))
+        Err(earshot_core::metrics::MetricsError::Ids(_))
     ));
-    let bad = earshot::metrics::PsdsParams {
+    let bad = earshot_core::metrics::PsdsParams {
         dtc: 1.5,
         ..PsdsParams::PSDS1
     };

@@ -1,8 +1,6 @@
 //! The model registry, the AudioSet labels, and `earshot models list|info|fetch`, with downloads
 //! served by a local HTTP server started here (no network beyond 127.0.0.1).
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -10,9 +8,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-use earshot::models::fetch::{self, FetchError, FetchOptions};
-use earshot::models::labels::{Labels, AUDIOSET_CLASSES};
-use earshot::models::registry::{self, Algorithm, ModelSpec, Registry, CARDS, FAMILIES};
+use earshot_core::labels::{Labels, AUDIOSET_CLASSES};
+use earshot_core::registry::fetch::{self, FetchError, FetchOptions};
+use earshot_core::registry::{self, Algorithm, ModelSpec, Registry, CARDS, FAMILIES};
 use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------------------------------------
@@ -641,4 +639,43 @@ fn missing_file_on_the_server_is_a_clear_error() {
     );
     let err = assert_one_error_line(&out, "cnn10");
     assert!(err.contains("HTTP 404"), "{err}");
+}
+
+/// PANNs configurations come from the cards: every PANNs card builds one whose rate and classes
+/// are the card's own, and a card whose arguments the authors' constructor would not take is
+/// refused by name.
+#[test]
+fn panns_configs_come_from_the_cards() {
+    use earshot_models::panns::{Arch, Config};
+    let mut seen = 0;
+    for spec in Registry::builtin()
+        .specs()
+        .iter()
+        .filter(|s| s.family == "panns")
+    {
+        let cfg = Config::from_spec(spec).unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+        assert_eq!(cfg.sample_rate, spec.sample_rate, "{}", spec.name);
+        assert_eq!(cfg.classes_num as usize, spec.classes, "{}", spec.name);
+        seen += 1;
+    }
+    assert_eq!(seen, 13);
+    let cnn14_8k = Config::from_spec(registry::spec("cnn14-8k").unwrap()).unwrap();
+    assert_eq!(
+        (
+            cnn14_8k.arch,
+            cnn14_8k.window_size,
+            cnn14_8k.hop_size,
+            cnn14_8k.fmax
+        ),
+        (Arch::Cnn14, 256, 80, 4000.0)
+    );
+    let mut misspelt = registry::spec("cnn14").unwrap().clone();
+    let hop = misspelt.arguments.remove("hop_size").unwrap();
+    misspelt.arguments.insert("hopsize".into(), hop);
+    let err = Config::from_spec(&misspelt).unwrap_err().to_string();
+    assert!(err.contains("unknown field `hopsize`"), "{err}");
+    let mut other = registry::spec("cnn14").unwrap().clone();
+    other.architecture = "Cnn15".into();
+    let err = Config::from_spec(&other).unwrap_err().to_string();
+    assert!(err.contains("\"Cnn15\" is not a PANNs class"), "{err}");
 }

@@ -2,10 +2,11 @@
 //! official-layout Keras `.h5` files that tests/gen_openl3.py wrote from random weights, against
 //! torchopenl3's `get_audio_embedding` on real audio.
 
-mod common;
+use crate::common;
 
-use earshot::models::openl3::{self, Config, Windowing};
-use earshot::npy;
+use earshot_core::npy;
+use earshot_models::openl3::{self, Config, Windowing};
+use earshot_models::tensor::ToTch;
 use serde_json::Value;
 use tch::Tensor;
 
@@ -14,14 +15,7 @@ fn dir() -> std::path::PathBuf {
 }
 
 fn manifest() -> Value {
-    let path = dir().join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} — run scripts/test.sh (tests/gen_openl3.py)",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).unwrap()
+    common::family_manifest("openl3", "gen_openl3.py")
 }
 
 fn read(rel: &str) -> npy::NpyArray {
@@ -129,9 +123,10 @@ fn spectrogram_tensors_built_by_earshot_equal_torchopenl3s() {
     let m = manifest();
     for entry in m["models"].as_array().unwrap() {
         let ckpt =
-            earshot::checkpoint::load(&dir().join(entry["checkpoint"].as_str().unwrap())).unwrap();
+            earshot_core::checkpoint::load(&dir().join(entry["checkpoint"].as_str().unwrap()))
+                .unwrap();
         let cfg = config(entry, 6144);
-        let n_dft = if cfg.input_repr == earshot::frontend::openl3::Openl3Repr::Linear {
+        let n_dft = if cfg.input_repr == earshot_core::frontend::openl3::Openl3Repr::Linear {
             512
         } else {
             2048
@@ -224,7 +219,7 @@ fn windows_and_timestamps_follow_the_reference_framing() {
 
 #[test]
 fn bad_settings_and_files_are_errors_not_panics() {
-    use earshot::models::AudioModel;
+    use earshot_models::AudioModel;
     assert!(Windowing {
         hop_size: 0.0,
         center: true
@@ -240,11 +235,21 @@ fn bad_settings_and_files_are_errors_not_panics() {
     assert!(Config::from_names("mel64", "music", 512).is_err());
     assert!(Config::from_names("mel256", "speech", 512).is_err());
     assert!(Config::from_names("mel256", "music", 1024).is_err());
+    let spec = earshot_core::registry::spec("openl3-mel128-env-512").unwrap();
     assert_eq!(
-        Config::preset("openl3-mel128-env-512"),
-        Some(Config::from_names("mel128", "env", 512).unwrap())
+        Config::from_spec(spec).unwrap(),
+        Config::from_names("mel128", "env", 512).unwrap()
     );
-    assert_eq!(Config::preset("openl3-mel128-env"), None);
+    for spec in earshot_core::registry::Registry::builtin().specs() {
+        if spec.family == "openl3" {
+            assert_eq!(Config::from_spec(spec).unwrap().name(), spec.name);
+        }
+    }
+    let mut misspelt = spec.clone();
+    let size = misspelt.arguments.remove("embedding_size").unwrap();
+    misspelt.arguments.insert("embedding_dim".into(), size);
+    let err = Config::from_spec(&misspelt).unwrap_err().to_string();
+    assert!(err.contains("unknown field `embedding_dim`"), "{err}");
     assert_eq!(Config::DEFAULT.name(), "openl3-mel256-music-6144");
 
     let m = manifest();
@@ -264,7 +269,7 @@ fn bad_settings_and_files_are_errors_not_panics() {
 
 #[test]
 fn embed_returns_frames_timestamps_and_their_mean() {
-    use earshot::models::{AudioModel, EmbedOptions};
+    use earshot_models::{AudioModel, EmbedOptions};
     tch::set_num_threads(2);
     let m = manifest();
     let entry = m["models"]

@@ -1,22 +1,15 @@
 //! PANNs parity: earshot's models, loading the official-layout checkpoints that
 //! tests/gen_panns.py saved from the pip reference classes, against the reference outputs.
 
-mod common;
+use crate::common;
 
-use earshot::models::panns::{self, Arch, Config};
-use earshot::npy;
+use earshot_core::npy;
+use earshot_models::panns::{self, Arch, Config};
 use serde_json::Value;
 use tch::Tensor;
 
 fn manifest() -> Value {
-    let path = common::data_dir().join("panns/manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} — run scripts/test.sh (tests/gen_panns.py)",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).unwrap()
+    common::family_manifest("panns", "gen_panns.py")
 }
 
 fn config(entry: &Value) -> Config {
@@ -361,9 +354,10 @@ fn detect_cli_events_follow_the_reference_framewise_output() {
     // Events = median filter (7) + threshold on the reference matrix, computed independently.
     let (frames, classes) = (want.shape[0], want.shape[1]);
     let reference: Vec<f32> = want.data.iter().map(|&x| x as f32).collect();
-    let filtered = earshot::tasks::median_filter(&reference, frames, classes, 7);
+    let filtered = earshot_core::outputs::median_filter(&reference, frames, classes, 7);
     let duration = v[0]["duration"].as_f64().unwrap();
-    let expected = earshot::tasks::events(&filtered, frames, classes, &[0.7], 0.01, duration);
+    let expected =
+        earshot_core::outputs::events(&filtered, frames, classes, &[0.7], 0.01, duration);
     let events = v[0]["events"].as_array().unwrap();
     assert_eq!(events.len(), expected.len());
     assert!(!expected.is_empty(), "the test needs some events");
@@ -424,16 +418,16 @@ fn batched_clips_score_as_they_do_one_by_one() {
     // Three different clips cut to one length, so they share a forward pass.
     let tmp = tempfile::tempdir().unwrap();
     for (i, clip) in CLIPS.iter().enumerate() {
-        let wave = earshot::audio::load(
+        let wave = earshot_core::audio::load(
             std::path::Path::new(&audio(clip)),
-            earshot::audio::LoadOptions::mono(32000),
+            earshot_core::audio::LoadOptions::mono(32000),
         )
         .unwrap();
         let mut samples = wave.samples;
         samples.truncate(64000);
-        earshot::wav::write_f32(
+        earshot_core::wav::write_f32(
             &tmp.path().join(format!("clip{i}.wav")),
-            &earshot::audio::Waveform {
+            &earshot_core::audio::Waveform {
                 sample_rate: 32000,
                 channels: 1,
                 samples,
@@ -523,7 +517,7 @@ fn tag_csv_streams_rows_and_reports_bad_files_between_them() {
 /// same way, frame i being the embedding of window i on its own.
 #[test]
 fn windowed_tag_streams_the_same_windows_as_the_whole_waveform() {
-    use earshot::audio::{load, LoadOptions, Waveform};
+    use earshot_core::audio::{load, LoadOptions, Waveform};
     let tmp = tempfile::tempdir().unwrap();
     let c = ckpt("Cnn14");
     let clip = audio(CLIPS[1]);
@@ -544,7 +538,7 @@ fn windowed_tag_streams_the_same_windows_as_the_whole_waveform() {
             channels: 1,
             samples: wave.samples[s..(s + win).min(n)].to_vec(),
         };
-        earshot::wav::write_f32(&path, &window).unwrap();
+        earshot_core::wav::write_f32(&path, &window).unwrap();
         path.to_str().unwrap().to_string()
     };
     let tag = |file: &str, extra: &[&str]| -> Vec<f64> {
@@ -754,7 +748,7 @@ fn parquet_embeddings_match_npz_and_merge_from_shards() {
             .unwrap()
             .to_str()
             .unwrap();
-        let arrays = earshot::npy::read_npz(&npz.join(format!("{name}.npz"))).unwrap();
+        let arrays = earshot_core::npy::read_npz(&npz.join(format!("{name}.npz"))).unwrap();
         let get = |k: &str| &arrays.iter().find(|(n, _)| n == k).unwrap().1;
         let (emb, times) = (get("embedding"), get("timestamps"));
         let (frames, dim) = (emb.shape[0], emb.shape[1]);

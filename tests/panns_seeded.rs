@@ -13,8 +13,8 @@
 
 use std::path::PathBuf;
 
-use earshot::models::panns::{seeded_values, Arch, Config, Panns};
-use earshot::npy;
+use earshot_core::npy;
+use earshot_models::panns::{seeded_values, Arch, Config, Panns};
 use serde_json::Value;
 use tch::{nn, Tensor};
 

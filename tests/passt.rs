@@ -3,11 +3,12 @@
 //! network and windows together) on 3-s, 10-s and 37-s real audio. Every figure is printed
 //! (`cargo test --release --test passt -- --nocapture`).
 
-mod common;
+use crate::common;
 
-use earshot::models::passt::{self, Config};
-use earshot::models::{registry, AudioModel, EmbedOptions};
-use earshot::npy;
+use earshot_core::npy;
+use earshot_core::registry;
+use earshot_models::passt::{self, Config};
+use earshot_models::{AudioModel, EmbedOptions};
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-4;
@@ -17,14 +18,7 @@ fn dir() -> std::path::PathBuf {
 }
 
 fn manifest() -> Value {
-    let path = dir().join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} — run scripts/test.sh (tests/gen_passt.py)",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).unwrap()
+    common::family_manifest("passt", "gen_passt.py")
 }
 
 fn read(rel: &Value) -> npy::NpyArray {
@@ -216,12 +210,12 @@ fn embed_cli_writes_hear21passt_frames_timestamps_and_scene() {
     // 0.1 s: shorter than one 16-frame patch (the reference's convolution fails too).
     let short_path = tmp.path().join("short.wav");
     let first = read(&clips[0].1["files"]["input"]);
-    let short_wave = earshot::audio::Waveform {
+    let short_wave = earshot_core::audio::Waveform {
         sample_rate: 32000,
         channels: 1,
         samples: first.data[..3200].iter().map(|&v| v as f32).collect(),
     };
-    earshot::wav::write_f32(&short_path, &short_wave).unwrap();
+    earshot_core::wav::write_f32(&short_path, &short_wave).unwrap();
     let short = short_path.display().to_string();
     let mut args = vec![
         "embed",
@@ -332,7 +326,7 @@ fn embed_cli_hear_layout_feeds_the_hear_kit() {
 /// and the time positions extended to the card's `input_tdim` (a clip shorter than the window
 /// uses only the first ones, so its outputs are the full model's for those classes).
 fn cut_to_card(full: &std::path::Path, card: &str, out: &std::path::Path) {
-    use earshot::checkpoint::{self, RawTensor};
+    use earshot_core::checkpoint::{self, RawTensor};
     let cfg = Config::from_spec(registry::spec(card).unwrap()).unwrap();
     let (classes, grid_t) = (cfg.num_classes as usize, cfg.grid().1 as usize);
     let mut ckpt = checkpoint::load(full).unwrap();
@@ -370,7 +364,7 @@ fn cut_to_card(full: &std::path::Path, card: &str, out: &std::path::Path) {
 
 #[test]
 fn tag_names_the_classes_of_the_cards_vocabulary() {
-    use earshot::models::labels::Labels;
+    use earshot_core::labels::Labels;
     let entry = model_entry("passt_s_swa_p16_128_ap476");
     let clips = cli_clips(&entry, &["clip3"]);
     let (path, clip) = &clips[0];

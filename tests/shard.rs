@@ -2,7 +2,7 @@
 //! with `earshot merge`, equal a single-process run; `--resume` redoes only what is missing, and
 //! a run killed with SIGKILL leaves nothing a later run mistakes for a finished output.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -175,8 +175,8 @@ fn embed_npy_shards_stack_back_in_input_order() {
         ],
         &[],
     );
-    let a = earshot::npy::read(&single).unwrap();
-    let b = earshot::npy::read(&merged).unwrap();
+    let a = earshot_core::npy::read(&single).unwrap();
+    let b = earshot_core::npy::read(&merged).unwrap();
     assert_eq!(a.shape, vec![30, 2048]);
     assert_eq!(a.shape, b.shape);
     assert_eq!(a.descr, b.descr);
@@ -229,7 +229,7 @@ fn resume_redoes_only_missing_outputs_and_survives_sigkill() {
     assert!(!done.is_empty());
     // Every output present is whole (temporaries are hidden `.NAME.partial-PID` files).
     for p in &done {
-        let arrays = earshot::npy::read_npz(p).unwrap();
+        let arrays = earshot_core::npy::read_npz(p).unwrap();
         assert_eq!(arrays.len(), 3, "{}", p.display());
     }
     let before: Vec<_> = done
@@ -264,8 +264,8 @@ fn resume_redoes_only_missing_outputs_and_survives_sigkill() {
     args2[5] = clean.to_str().unwrap();
     earshot_env(&args2, &[]);
     for p in npz(&clean) {
-        let a = earshot::npy::read_npz(&p).unwrap();
-        let b = earshot::npy::read_npz(&out.join(p.file_name().unwrap())).unwrap();
+        let a = earshot_core::npy::read_npz(&p).unwrap();
+        let b = earshot_core::npy::read_npz(&out.join(p.file_name().unwrap())).unwrap();
         for ((na, xa), (nb, xb)) in a.iter().zip(&b) {
             assert_eq!(na, nb);
             let d = xa

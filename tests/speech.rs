@@ -3,13 +3,13 @@
 //! tests/gen_speech.py saved from random-weight transformers models, against every hidden state
 //! transformers computed on espeak-ng speech.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
-use earshot::models::wav2vec2::{self, Family};
-use earshot::models::{AudioModel, EmbedOptions, Layers};
-use earshot::npy;
+use earshot_core::npy;
+use earshot_models::wav2vec2::{self, Family};
+use earshot_models::{AudioModel, EmbedOptions, Layers};
 use serde_json::Value;
 
 fn dir() -> PathBuf {
@@ -17,14 +17,7 @@ fn dir() -> PathBuf {
 }
 
 fn manifest() -> Value {
-    let path = dir().join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} — run scripts/test.sh (tests/gen_speech.py)",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).unwrap()
+    common::family_manifest("speech", "gen_speech.py")
 }
 
 fn read(rel: &str) -> npy::NpyArray {
@@ -293,9 +286,9 @@ fn chunking_difference(name: &str) -> (usize, Vec<f64>, f64) {
     let m = manifest();
     let e = entry(&m, name);
     let mut loaded = wav2vec2::load(&dir().join(name), family(e), None, tch::Device::Cpu).unwrap();
-    let wave = earshot::audio::load(
+    let wave = earshot_core::audio::load(
         &dir().join("long_16k.wav"),
-        earshot::audio::LoadOptions::mono(16000),
+        earshot_core::audio::LoadOptions::mono(16000),
     )
     .unwrap()
     .samples;
@@ -413,7 +406,7 @@ fn bare_weights_file_takes_the_model_cards_arguments() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("model.safetensors");
     std::os::unix::fs::symlink(dir().join("w2v-base-full/model.safetensors"), &file).unwrap();
-    let spec = earshot::models::registry::spec("wav2vec2-base").unwrap();
+    let spec = earshot_core::registry::spec("wav2vec2-base").unwrap();
     let card = serde_json::to_value(&spec.arguments).unwrap();
     assert!(wav2vec2::load(&file, Family::Wav2vec2, None, tch::Device::Cpu).is_err());
     let loaded = wav2vec2::load(&file, Family::Wav2vec2, Some(&card), tch::Device::Cpu).unwrap();

@@ -3,14 +3,14 @@
 //! the torch-vggish-yamnet layout with random weights must agree with that port; hostile ONNX
 //! files are refused. References: tests/gen_yamnet.py.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use earshot::models::labels::Labels;
-use earshot::models::yamnet;
-use earshot::npy;
+use earshot_core::labels::Labels;
+use earshot_core::npy;
+use earshot_models::yamnet;
 use serde_json::Value;
 
 fn dir() -> PathBuf {
@@ -18,8 +18,7 @@ fn dir() -> PathBuf {
 }
 
 fn manifest() -> Value {
-    let path = dir().join("manifest.json");
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    common::family_manifest("yamnet", "gen_yamnet.py")
 }
 
 fn read(rel: &Value) -> npy::NpyArray {

@@ -3,8 +3,8 @@
 //! a bug; errors are the expected outcome.
 #![no_main]
 
-use earshot::checkpoint::pickle::{StorageLayout, Unpickler};
-use earshot::checkpoint::{safetensors, torch};
+use earshot_core::checkpoint::pickle::{StorageLayout, Unpickler};
+use earshot_core::checkpoint::{safetensors, torch};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 //! expected outcome; a panic, hang or runaway allocation is a bug.
 #![no_main]
 
-use earshot::audio::{self, LoadOptions};
+use earshot_core::audio::{self, LoadOptions};
 use libfuzzer_sys::fuzz_target;
 
 const EXTENSIONS: &[&str] = &["wav", "flac", "mp3", "ogg", "m4a"];

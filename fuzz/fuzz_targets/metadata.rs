@@ -8,6 +8,6 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let path = std::env::temp_dir().join(format!("earshot-fuzz-meta-{}.tsv", std::process::id()));
     if std::fs::write(&path, data).is_ok() {
-        earshot::datasets::parse_with_every_loader(&path);
+        earshot_core::datasets::parse_with_every_loader(&path);
     }
 });

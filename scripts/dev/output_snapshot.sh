@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every kind of output earshot writes, on the generated test data, into one folder: run it before
 # and after a refactor and `diff -r` the two folders (a refactor must not change one byte).
-# It runs the release binaries already built in $CARGO_TARGET_DIR (`cargo build --release` first).
+# It runs the release binaries already built in $CARGO_TARGET_DIR (`cargo build --release --workspace` first; EARSHOT_BIN_DIR picks another folder).
 # Usage: scripts/dev/output_snapshot.sh OUT_DIR   (after scripts/test.sh has generated tests/data)
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -9,7 +9,7 @@ cd "$root"
 . scripts/env.sh
 out="$(realpath -m "${1:?usage: output_snapshot.sh OUT_DIR}")"
 rm -rf "$out" && mkdir -p "$out"
-bin="$CARGO_TARGET_DIR/release/earshot"
+bin="${EARSHOT_BIN_DIR:-$CARGO_TARGET_DIR/release}/earshot"
 g=tests/data/generated
 a=$g/audio
 n=0

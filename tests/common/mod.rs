@@ -22,6 +22,75 @@ pub fn manifest() -> Value {
     serde_json::from_str(&text).expect("manifest.json is valid JSON")
 }
 
+/// The manifest a family's generator wrote in `sub/` of the generated data (`panns`, `passt`,
+/// ...); missing, it names the generator to run.
+pub fn family_manifest(sub: &str, generator: &str) -> Value {
+    let path = data_dir().join(sub).join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} — run scripts/test.sh (tests/{generator})",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).expect("manifest.json is valid JSON")
+}
+
+/// The newest modification time of the workspace's Rust sources and manifests.
+fn newest_source() -> std::time::SystemTime {
+    fn walk(dir: &std::path::Path, newest: &mut std::time::SystemTime) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, newest);
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "rs" || e == "toml" || e == "lock")
+            {
+                if let Ok(t) = entry.metadata().and_then(|m| m.modified()) {
+                    *newest = (*newest).max(t);
+                }
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    walk(&root.join("crates"), &mut newest);
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        if let Ok(t) = std::fs::metadata(root.join(file)).and_then(|m| m.modified()) {
+            newest = newest.max(t);
+        }
+    }
+    newest
+}
+
+/// `earshot-torch`, which `earshot` runs for the model commands from its own folder. It is
+/// another package of the workspace, which `cargo test` does not build: scripts/test.sh runs
+/// `cargo build --release --workspace` first, and a binary older than the sources is refused
+/// (it would test yesterday's code).
+pub fn torch_binary() -> PathBuf {
+    static CHECKED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let front = PathBuf::from(env!("CARGO_BIN_EXE_earshot"));
+            let torch = front.with_file_name("earshot-torch");
+            let built = std::fs::metadata(&torch)
+                .and_then(|m| m.modified())
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{}: {e} — build it with `cargo build --release --workspace`",
+                        torch.display()
+                    )
+                });
+            assert!(
+                built >= newest_source(),
+                "{} is older than the sources: rebuild with `cargo build --release --workspace`",
+                torch.display()
+            );
+            torch
+        })
+        .clone()
+}
+
 /// Path of a generated file given its manifest-relative path.
 pub fn data_path(rel: &str) -> PathBuf {
     data_dir().join(rel)
@@ -38,6 +107,7 @@ pub fn bad(key: &str) -> PathBuf {
 
 /// Run the real binary.
 pub fn earshot(args: &[&str]) -> Output {
+    torch_binary();
     Command::new(env!("CARGO_BIN_EXE_earshot"))
         .args(args)
         .env("RUST_BACKTRACE", "1")

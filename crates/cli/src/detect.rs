@@ -1,0 +1,103 @@
+//! `earshot detect`: framewise probabilities of a DecisionLevel model turned into events.
+//!
+//! Post-processing as the DCASE baselines do it: a median filter over time on each class's
+//! probabilities (`--median-filter` frames, scipy `reflect` edges; 1 turns it off), then per-class
+//! thresholds (`--threshold`, one value or a `mid_or_name=value` list), then contiguous runs of
+//! frames become events. TSV output is the DCASE submission format
+//! (`filename onset offset event_label`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+
+use crate::model_args::ModelArgs;
+use earshot_core::labels::Labels;
+use earshot_core::outputs::{events, median_filter, ClipOutput, Event};
+
+/// Output formats of `detect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DetectFormat {
+    /// DCASE TSV: `filename onset offset event_label`.
+    Tsv,
+    /// One JSON array of per-file objects with their events.
+    Json,
+}
+
+/// Arguments of `earshot detect`.
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Audio files or directories (recursed).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Detection threshold: one value for every class, or comma-separated `label=value` pairs
+    /// (label = mid or display name) with an optional bare default, e.g. `0.3,Speech=0.6`.
+    #[arg(long, default_value = "0.5")]
+    pub threshold: String,
+    /// Median filter length in frames (10 ms each for PANNs); 1 disables it.
+    #[arg(long, default_value_t = 7)]
+    pub median_filter: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "tsv")]
+    pub format: DetectFormat,
+    /// Add the framewise matrix (frames × classes) and frame times to JSON output.
+    #[arg(long)]
+    pub all_scores: bool,
+    /// Draw the log-mel spectrogram, the top classes' framewise probabilities and the events to
+    /// this PNG (one input only).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Write here instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Per-class thresholds from the `--threshold` text.
+pub fn parse_thresholds(text: &str, labels: &Labels, classes: usize) -> Result<Vec<f32>> {
+    let mut default = 0.5f32;
+    let mut specific = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.rsplit_once('=') {
+            None => {
+                default = part
+                    .parse()
+                    .with_context(|| format!("--threshold: {part:?} is not a number"))?
+            }
+            Some((label, value)) => {
+                let value: f32 = value
+                    .parse()
+                    .with_context(|| format!("--threshold: {value:?} is not a number"))?;
+                let index = labels
+                    .iter()
+                    .find(|l| l.mid == label || l.name.eq_ignore_ascii_case(label))
+                    .with_context(|| format!("--threshold: no class {label:?}"))?
+                    .index;
+                specific.push((index, value));
+            }
+        }
+    }
+    let mut out = vec![default; classes];
+    for (i, v) in specific {
+        if i < classes {
+            out[i] = v;
+        }
+    }
+    Ok(out)
+}
+
+/// Events of one clip after filtering and thresholds.
+pub fn detect_events(out: &ClipOutput, thresholds: &[f32], median: usize) -> Vec<Event> {
+    let (frames, classes) = (out.frames(), out.classes());
+    let framewise = out.framewise.as_deref().unwrap_or_default();
+    let filtered = median_filter(framewise, frames, classes, median);
+    events(
+        &filtered,
+        frames,
+        classes,
+        thresholds,
+        out.frame_hop,
+        out.duration,
+    )
+}

@@ -1,0 +1,468 @@
+//! YAMNet (Google, `tensorflow/models` `research/audioset/yamnet/yamnet.py`): MobileNetV1 on
+//! 0.96-s log-mel patches at 16 kHz, 521 AudioSet classes (the `yamnet_class_map.csv`
+//! vocabulary).
+//!
+//! Body: a 3×3/2 convolution with 32 filters, then 13 depthwise-separable blocks (3×3 depthwise,
+//! then 1×1 pointwise), each convolution followed by batch norm and ReLU; TF "SAME" padding,
+//! which puts the odd pixel of a stride-2 convolution at the bottom/right. Global average
+//! pooling gives the 1024-d patch embedding, a dense layer the 521 logits, a sigmoid the patch
+//! scores. As `yamnet/inference.py` reports a clip: the mean of the patch probabilities
+//! (clipwise), the mean of the patch embeddings (scene); the patch scores every 0.48 s are the
+//! framewise output that `detect` thresholds.
+//!
+//! Checkpoints, all loaded to the same folded form (each convolution with its batch norm folded
+//! into weight and bias, as inference engines run it):
+//! - ONNX exports of this architecture ([`from_onnx`]): float graphs, and QDQ graphs such as
+//!   Qualcomm AI Hub's `YamNet_w8a8` (27 Conv, QuantizeLinear/DequantizeLinear pairs around float
+//!   weights, BatchNorms already folded): their float weights are YAMNet itself, so they run in
+//!   float;
+//!   (with `--quantized`, QDQ graphs run as written instead: [`super::yamnet_qdq`]);
+//! - PyTorch state dicts in the layout of the PyPI port `torch-vggish-yamnet`
+//!   (`layer1.fused.conv.weight`, `layer2.depthwise_conv.bn.running_mean`, …,
+//!   `classifier.weight`), batch-norm epsilon 1e-4 as YAMNet's `params.py`.
+
+use std::path::Path;
+
+use tch::{Kind, Tensor};
+
+use super::{f32_values, AudioModel, ModelError, Result};
+use crate::tensor::ToTch;
+use earshot_core::checkpoint::{self, onnx, CheckpointError, RawTensor};
+use earshot_core::frontend::{yamnet as fe, Preset};
+use earshot_core::outputs::{ClipOutput, Embeddings};
+
+/// AudioSet classes of YAMNet's head.
+pub const CLASSES: usize = 521;
+/// Size of the patch embedding.
+pub const EMBEDDING_DIM: usize = 1024;
+/// `params.py` `batchnorm_epsilon`.
+const BN_EPSILON: f64 = 1e-4;
+
+/// `yamnet.py` `_YAMNET_LAYER_DEFS` after the first convolution: (stride, filters) of each
+/// depthwise-separable block.
+const SEPARABLE: [(i64, i64); 13] = [
+    (1, 64),
+    (2, 128),
+    (1, 128),
+    (2, 256),
+    (1, 256),
+    (2, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (2, 1024),
+    (1, 1024),
+];
+
+/// One convolution of the body as it runs: batch norm folded in, ReLU after.
+#[derive(Debug)]
+struct Conv {
+    weight: Tensor,
+    bias: Tensor,
+    stride: i64,
+    groups: i64,
+}
+
+/// Shape of each convolution of the body: (out, in / groups, kernel, stride, groups).
+fn layout() -> Vec<(i64, i64, i64, i64, i64)> {
+    let mut convs = vec![(32, 1, 3, 2, 1)];
+    let mut channels = 32;
+    for (stride, filters) in SEPARABLE {
+        convs.push((channels, 1, 3, stride, channels));
+        convs.push((filters, channels, 1, 1, 1));
+        channels = filters;
+    }
+    convs
+}
+
+/// TF "SAME" padding of one axis: (before, after).
+fn same_padding(size: i64, kernel: i64, stride: i64) -> (i64, i64) {
+    let out = (size + stride - 1) / stride;
+    let total = ((out - 1) * stride + kernel - size).max(0);
+    (total / 2, total - total / 2)
+}
+
+/// A loaded YAMNet.
+#[derive(Debug)]
+pub struct Yamnet {
+    /// The QDQ graph, when it runs as written (`--quantized`).
+    quantized: Option<super::yamnet_qdq::QdqGraph>,
+    convs: Vec<Conv>,
+    classifier_weight: Tensor,
+    classifier_bias: Tensor,
+    device: tch::Device,
+    frontend: earshot_core::frontend::Frontend,
+}
+
+/// Outputs of a batch of patches.
+#[derive(Debug)]
+pub struct PatchOutputs {
+    /// Patch probabilities, patches × 521.
+    pub scores: Tensor,
+    /// Patch embeddings, patches × 1024.
+    pub embeddings: Tensor,
+}
+
+impl Yamnet {
+    /// The network from its folded convolutions (in [`layout`] order) and dense layer, checking
+    /// every shape.
+    fn from_tensors(
+        convs: Vec<(RawTensor, RawTensor)>,
+        classifier: (RawTensor, RawTensor),
+        device: tch::Device,
+    ) -> Result<Yamnet> {
+        let bad = |msg: String| ModelError::Checkpoint(CheckpointError::Mismatch(msg));
+        let want = layout();
+        if convs.len() != want.len() {
+            return Err(bad(format!(
+                "YAMNet has {} convolutions, the checkpoint {}",
+                want.len(),
+                convs.len()
+            )));
+        }
+        let to = |t: &RawTensor| -> Result<Tensor> {
+            Ok(t.to_tch()?.to_kind(Kind::Float).to_device(device))
+        };
+        let mut body = Vec::with_capacity(want.len());
+        for (i, ((w, b), &(out, per_group, k, stride, groups))) in
+            convs.iter().zip(&want).enumerate()
+        {
+            let shape = [out as usize, per_group as usize, k as usize, k as usize];
+            if w.shape != shape || b.shape != [out as usize] {
+                return Err(bad(format!(
+                    "convolution {}: weight {:?} and bias {:?}, YAMNet's are {shape:?} and [{out}]",
+                    i + 1,
+                    w.shape,
+                    b.shape
+                )));
+            }
+            body.push(Conv {
+                weight: to(w)?,
+                bias: to(b)?,
+                stride,
+                groups,
+            });
+        }
+        let (w, b) = &classifier;
+        if w.shape != [CLASSES, EMBEDDING_DIM] || b.shape != [CLASSES] {
+            return Err(bad(format!(
+                "classifier weight {:?} and bias {:?}, YAMNet's are [521, 1024] and [521]",
+                w.shape, b.shape
+            )));
+        }
+        Ok(Yamnet {
+            quantized: None,
+            convs: body,
+            classifier_weight: to(w)?,
+            classifier_bias: to(b)?,
+            device,
+            frontend: Preset::Yamnet.build(),
+        })
+    }
+
+    /// Patches (N × 96 × 64 log-mel) through the network.
+    pub fn forward_patches(&self, patches: &Tensor) -> Result<PatchOutputs> {
+        if let Some(graph) = &self.quantized {
+            // The export takes one patch at a time ([1, 1, 96, 64]).
+            let (mut embeddings, mut logits) = (Vec::new(), Vec::new());
+            for i in 0..patches.size()[0] {
+                let (e, l) = graph.run(&patches.narrow(0, i, 1))?;
+                embeddings.push(e);
+                logits.push(l);
+            }
+            return Ok(PatchOutputs {
+                scores: Tensor::cat(&logits, 0).sigmoid(),
+                embeddings: Tensor::cat(&embeddings, 0),
+            });
+        }
+        let mut x = patches.unsqueeze(1);
+        for conv in &self.convs {
+            let k = conv.weight.size()[2];
+            let (h, w) = (x.size()[2], x.size()[3]);
+            let (top, bottom) = same_padding(h, k, conv.stride);
+            let (left, right) = same_padding(w, k, conv.stride);
+            if top + bottom + left + right > 0 {
+                x = x.constant_pad_nd([left, right, top, bottom]);
+            }
+            x = x
+                .conv2d(
+                    &conv.weight,
+                    Some(&conv.bias),
+                    [conv.stride, conv.stride],
+                    [0, 0],
+                    [1, 1],
+                    conv.groups,
+                )
+                .relu();
+        }
+        let embeddings = x.mean_dim(&[2i64, 3][..], false, Kind::Float);
+        let scores = embeddings
+            .linear(&self.classifier_weight, Some(&self.classifier_bias))
+            .sigmoid();
+        Ok(PatchOutputs { scores, embeddings })
+    }
+
+    /// The log-mel patches of a clip (padded as `features.pad_waveform`), N × 96 × 64.
+    pub fn patches(&self, samples: &[f32]) -> Result<(Tensor, usize)> {
+        let padded = fe::pad_waveform(samples);
+        let features = self
+            .frontend
+            .compute(&padded)
+            .map_err(|e| ModelError::Input(e.to_string()))?;
+        let frames = features.shape[0];
+        let n = fe::n_patches(frames);
+        let data = fe::patches(&features.data, frames);
+        let t = Tensor::from_slice(&data)
+            .view([n as i64, fe::PATCH_FRAMES as i64, fe::MEL_BANDS as i64])
+            .to_device(self.device);
+        Ok((t, n))
+    }
+
+    /// Patch probabilities (patches × 521) and embeddings (patches × 1024) of a clip.
+    pub fn run_clip(&self, samples: &[f32]) -> Result<(Vec<f32>, Vec<f32>, usize)> {
+        let (patches, n) = self.patches(samples)?;
+        let out = tch::no_grad(|| self.forward_patches(&patches))?;
+        Ok((f32_values(&out.scores)?, f32_values(&out.embeddings)?, n))
+    }
+}
+
+/// Mean over rows of a rows × dim matrix.
+fn mean_rows(values: &[f32], dim: usize) -> Vec<f32> {
+    let rows = values.len() / dim;
+    let mut mean = vec![0.0f64; dim];
+    for row in values.chunks_exact(dim) {
+        mean.iter_mut()
+            .zip(row)
+            .for_each(|(m, &v)| *m += f64::from(v));
+    }
+    mean.into_iter().map(|m| (m / rows as f64) as f32).collect()
+}
+
+impl AudioModel for Yamnet {
+    fn sample_rate(&self) -> u32 {
+        fe::SAMPLE_RATE
+    }
+
+    /// Any clip is padded to one patch.
+    fn min_samples(&self) -> usize {
+        1
+    }
+
+    fn classes(&self) -> usize {
+        CLASSES
+    }
+
+    fn run_batch(&self, clips: &[&[f32]]) -> Result<Vec<ClipOutput>> {
+        clips
+            .iter()
+            .map(|clip| {
+                let (scores, embeddings, _) = self.run_clip(clip)?;
+                Ok(ClipOutput {
+                    duration: clip.len() as f64 / f64::from(fe::SAMPLE_RATE),
+                    clipwise: mean_rows(&scores, CLASSES),
+                    embedding: Some(mean_rows(&embeddings, EMBEDDING_DIM)),
+                    framewise: Some(scores),
+                    frame_hop: fe::PATCH_HOP_SECONDS,
+                })
+            })
+            .collect()
+    }
+
+    /// One 1024-d frame per patch, stamped at the patch centre (`i · 0.48 + 0.48` s); the
+    /// scene embedding is their mean.
+    fn embed(&self, samples: &[f32], options: &super::EmbedOptions) -> Result<Embeddings> {
+        if options.layers != super::Layers::Last || options.hop.is_some() {
+            return Err(ModelError::Unsupported(
+                "YAMNet embeds fixed 0.96-s patches every 0.48 s; --layer and --hop do not apply"
+                    .into(),
+            ));
+        }
+        let (_, frames, n) = self.run_clip(samples)?;
+        Ok(Embeddings {
+            scene: mean_rows(&frames, EMBEDDING_DIM),
+            shape: vec![n, EMBEDDING_DIM],
+            frames,
+            timestamps: (0..n)
+                .map(|i| i as f64 * fe::PATCH_HOP_SECONDS + fe::PATCH_SECONDS / 2.0)
+                .collect(),
+        })
+    }
+
+    fn is_sed(&self) -> bool {
+        true
+    }
+
+    fn frame_hop(&self) -> f64 {
+        fe::PATCH_HOP_SECONDS
+    }
+
+    fn logmel(&self, samples: &[f32]) -> Result<(Vec<f32>, usize)> {
+        let features = self
+            .frontend
+            .compute(samples)
+            .map_err(|e| ModelError::Input(e.to_string()))?;
+        Ok((features.data, fe::MEL_BANDS))
+    }
+}
+
+/// Load a YAMNet checkpoint: an ONNX model, or a torch-vggish-yamnet state dict (any format
+/// [`checkpoint::load`] reads). `quantized` runs an ONNX graph as written (see
+/// [`super::yamnet_qdq`]) instead of on its float weights.
+pub fn load(path: &Path, device: tch::Device, quantized: bool) -> Result<Yamnet> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+    {
+        let model = onnx::load(path)?;
+        let mut net = from_onnx(&model, device)?;
+        if quantized {
+            net.quantized = Some(super::yamnet_qdq::QdqGraph::new(&model, device)?);
+        }
+        return Ok(net);
+    }
+    if quantized {
+        return Err(ModelError::Unsupported(
+            "--quantized runs QDQ ONNX exports; this is not an ONNX file".into(),
+        ));
+    }
+    from_state_dict(&checkpoint::load(path)?, device)
+}
+
+/// The float weight behind a node input: an initializer, or one seen through a
+/// QuantizeLinear → DequantizeLinear pair (a QDQ export's simulated int8).
+fn float_weight<'a>(model: &'a onnx::OnnxModel, value: &str) -> Option<&'a RawTensor> {
+    if let Some(t) = model.initializer(value) {
+        return Some(t);
+    }
+    let dq = model
+        .producer_of(value)
+        .filter(|n| n.op_type == "DequantizeLinear")?;
+    let q = model
+        .producer_of(&dq.inputs[0])
+        .filter(|n| n.op_type == "QuantizeLinear")?;
+    model.initializer(&q.inputs[0])
+}
+
+/// YAMNet from an ONNX graph: its Conv nodes in graph order are the body, its Gemm (or MatMul +
+/// Add) the classifier; each node's strides and groups are checked against YAMNet's.
+pub fn from_onnx(model: &onnx::OnnxModel, device: tch::Device) -> Result<Yamnet> {
+    let bad = |msg: String| ModelError::Checkpoint(CheckpointError::Mismatch(msg));
+    let want = layout();
+    let mut convs = Vec::new();
+    for node in model.nodes.iter().filter(|n| n.op_type == "Conv") {
+        let i = convs.len();
+        let &(_, _, _, stride, groups) = want
+            .get(i)
+            .ok_or_else(|| bad(format!("more than YAMNet's {} convolutions", want.len())))?;
+        if node.ints("strides", &[1, 1]) != [stride, stride] || node.int("group", 1) != groups {
+            return Err(bad(format!(
+                "{}: strides {:?}, group {}; YAMNet's convolution {} has stride {stride}, group {groups}",
+                node.name,
+                node.ints("strides", &[1, 1]),
+                node.int("group", 1),
+                i + 1
+            )));
+        }
+        let weight = node.inputs.get(1).and_then(|v| float_weight(model, v));
+        let bias = node.inputs.get(2).and_then(|v| float_weight(model, v));
+        match (weight, bias) {
+            (Some(w), Some(b)) => convs.push((w.clone(), b.clone())),
+            _ => {
+                return Err(bad(format!(
+                    "{}: its weight and bias are not initializers",
+                    node.name
+                )))
+            }
+        }
+    }
+    let gemm = (model.nodes.iter())
+        .find(|n| n.op_type == "Gemm")
+        .ok_or_else(|| bad("no Gemm node (the classifier)".into()))?;
+    if gemm.int("transB", 0) != 1 {
+        return Err(bad(format!(
+            "{}: the classifier Gemm must have transB = 1",
+            gemm.name
+        )));
+    }
+    let weight = gemm.inputs.get(1).and_then(|v| float_weight(model, v));
+    let bias = gemm.inputs.get(2).and_then(|v| float_weight(model, v));
+    let classifier = match (weight, bias) {
+        (Some(w), Some(b)) => (w.clone(), b.clone()),
+        _ => {
+            return Err(bad(format!(
+                "{}: weight and bias are not initializers",
+                gemm.name
+            )))
+        }
+    };
+    Yamnet::from_tensors(convs, classifier, device)
+}
+
+/// Fold a batch norm into the convolution before it (which has no bias).
+fn fold(ckpt: &checkpoint::Checkpoint, prefix: &str) -> Result<(RawTensor, RawTensor)> {
+    let get = |name: &str| -> Result<Tensor> {
+        let key = format!("{prefix}.{name}");
+        Ok(ckpt
+            .get(&key)
+            .ok_or(CheckpointError::Missing(key))?
+            .to_tch()?
+            .to_kind(Kind::Double))
+    };
+    let w = get("conv.weight")?;
+    let gamma = get("bn.weight")?;
+    let beta = get("bn.bias")?;
+    let mean = get("bn.running_mean")?;
+    let var = get("bn.running_var")?;
+    let scale = &gamma / (var + BN_EPSILON).sqrt();
+    let folded = &w * scale.view([-1, 1, 1, 1]);
+    let bias = beta - mean * &scale;
+    Ok((
+        crate::tensor::f32_raw(&folded)?,
+        crate::tensor::f32_raw(&bias)?,
+    ))
+}
+
+/// YAMNet from a torch-vggish-yamnet state dict, every key used (`num_batches_tracked` aside).
+pub fn from_state_dict(ckpt: &checkpoint::Checkpoint, device: tch::Device) -> Result<Yamnet> {
+    let mut prefixes = vec!["layer1.fused".to_string()];
+    for i in 2..=SEPARABLE.len() + 1 {
+        prefixes.push(format!("layer{i}.depthwise_conv"));
+        prefixes.push(format!("layer{i}.pointwise_conv"));
+    }
+    let known = |name: &str| {
+        name.ends_with("num_batches_tracked")
+            || name.starts_with("classifier.")
+            || prefixes.iter().any(|p| name.starts_with(&format!("{p}.")))
+    };
+    if let Some((extra, _)) = ckpt.tensors.iter().find(|(n, _)| !known(n)) {
+        return Err(ModelError::Checkpoint(CheckpointError::Mismatch(format!(
+            "{extra} is not a variable of YAMNet (torch-vggish-yamnet layout)"
+        ))));
+    }
+    let convs = (prefixes.iter())
+        .map(|p| fold(ckpt, p))
+        .collect::<Result<Vec<_>>>()?;
+    let get = |key: &str| {
+        ckpt.get(key)
+            .cloned()
+            .ok_or_else(|| ModelError::Checkpoint(CheckpointError::Missing(key.to_string())))
+    };
+    let classifier = (get("classifier.weight")?, get("classifier.bias")?);
+    Yamnet::from_tensors(convs, classifier, device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tf_same_padding_puts_the_odd_pixel_last() {
+        assert_eq!(same_padding(96, 3, 2), (0, 1));
+        assert_eq!(same_padding(64, 3, 1), (1, 1));
+        assert_eq!(same_padding(3, 3, 2), (1, 1));
+        assert_eq!(same_padding(6, 1, 1), (0, 0));
+        assert_eq!(layout().len(), 27);
+    }
+}

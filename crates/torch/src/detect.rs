@@ -1,0 +1,151 @@
+//! `earshot detect` (arguments and writers: earshot-cli's `detect`): framewise probabilities of
+//! a SED model, median-filtered and thresholded into events.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use earshot_cli::detect::{detect_events, parse_thresholds, DetectArgs, DetectFormat};
+use earshot_cli::tag::emit;
+use earshot_cli::{expand_inputs, progress, report, shard, Cli};
+use earshot_core::outputs::{ClipOutput, Event};
+use earshot_models::tasks::for_each_clip;
+
+/// Run `earshot detect`; returns the number of inputs that failed.
+pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
+    if let Some(o) = &args.output {
+        if shard::already_done(&shard::output_path(o)) {
+            return Ok(0);
+        }
+    }
+    let device = earshot_models::device::resolve(cli.device)?;
+    let backbone = crate::load_backbone(&args.model, device)?;
+    if !backbone.is_sed() {
+        bail!(
+            "model {} gives no framewise output; use a DecisionLevel model (cnn14-decisionlevelmax)",
+            backbone.name
+        );
+    }
+    let labels = backbone.labels()?;
+    let files = expand_inputs(&args.inputs);
+    if args.plot.is_some() && files.len() != 1 {
+        bail!("--plot draws one file; {} inputs given", files.len());
+    }
+    let bar = progress(files.len(), "detect");
+    let mut results: Vec<(PathBuf, ClipOutput, Vec<Event>)> = Vec::new();
+    let mut failed = 0;
+    let mut thresholds: Option<Vec<f32>> = None;
+    for_each_clip(files, backbone.sample_rate(), |path, wave| {
+        let result = wave.and_then(|w| {
+            let out = backbone.run(&w.samples)?;
+            let th = match &thresholds {
+                Some(t) => t.clone(),
+                None => {
+                    let t = parse_thresholds(&args.threshold, labels, out.classes())?;
+                    thresholds = Some(t.clone());
+                    t
+                }
+            };
+            let ev = detect_events(&out, &th, args.median_filter);
+            if let Some(plot) = &args.plot {
+                let (mel, bins) = backbone.logmel(&w.samples)?;
+                earshot_cli::plot::detection_png(plot, &mel, bins, &out, &ev, labels)?;
+            }
+            Ok((out, ev))
+        });
+        match result {
+            Ok((out, ev)) => results.push((path.to_path_buf(), out, ev)),
+            Err(e) => {
+                bar.suspend(|| report(path, &format!("{e:#}")));
+                failed += 1;
+            }
+        }
+        bar.inc(1);
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+
+    let name = |i: usize| labels.get(i).map_or("?", |l| l.name.as_str());
+    let mut buf = Vec::new();
+    match args.format {
+        DetectFormat::Tsv => {
+            writeln!(buf, "filename\tonset\toffset\tevent_label")?;
+            for (path, _, ev) in &results {
+                let file = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                for e in ev {
+                    writeln!(
+                        buf,
+                        "{file}\t{:.3}\t{:.3}\t{}",
+                        e.onset,
+                        e.offset,
+                        name(e.class)
+                    )?;
+                }
+            }
+        }
+        DetectFormat::Json => {
+            let items: Vec<FileEvents> = results
+                .iter()
+                .map(|(path, out, ev)| FileEvents {
+                    file: path.display().to_string(),
+                    duration: out.duration,
+                    model: &backbone.name,
+                    events: ev
+                        .iter()
+                        .map(|e| EventOut {
+                            onset: e.onset,
+                            offset: e.offset,
+                            event_label: name(e.class),
+                            mid: labels.get(e.class).map_or("?", |l| l.mid.as_str()),
+                            index: e.class,
+                            score: e.score,
+                        })
+                        .collect(),
+                    frame_times: args.all_scores.then(|| {
+                        (0..out.frames())
+                            .map(|t| t as f64 * out.frame_hop)
+                            .collect()
+                    }),
+                    framewise: args.all_scores.then(|| {
+                        out.framewise
+                            .as_deref()
+                            .unwrap_or_default()
+                            .chunks(out.classes())
+                            .collect()
+                    }),
+                })
+                .collect();
+            serde_json::to_writer(&mut buf, &items)?;
+            buf.push(b'\n');
+        }
+    }
+    emit(args.output.as_deref(), &buf)?;
+    Ok(failed)
+}
+
+#[derive(Serialize)]
+struct EventOut<'a> {
+    onset: f64,
+    offset: f64,
+    event_label: &'a str,
+    mid: &'a str,
+    index: usize,
+    score: f32,
+}
+
+#[derive(Serialize)]
+struct FileEvents<'a> {
+    file: String,
+    duration: f64,
+    model: &'a str,
+    events: Vec<EventOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frame_times: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    framewise: Option<Vec<&'a [f32]>>,
+}

@@ -1,0 +1,218 @@
+//! `earshot embed` (arguments and writers: earshot-cli's `embed`): time-stamped and scene
+//! embeddings, whole clips batched or `--window`s streamed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use earshot_cli::embed::{write_hear, write_npz, EmbedArgs, EmbedPool};
+use earshot_cli::{expand_inputs, output, progress, report, shard, Cli};
+use earshot_core::outputs::{Embeddings, Layers};
+use earshot_models::tasks::{for_each_clip, run_input, stream_windows, Backbone};
+
+/// One embedding frame per `--window` of the file, streamed (one window in memory), stamped
+/// at the window's centre; the scene embedding is their mean.
+fn embed_windows(
+    backbone: &Backbone,
+    path: &Path,
+    window: f64,
+    args: &EmbedArgs,
+) -> Result<Embeddings> {
+    let options = args.options();
+    let sr = f64::from(backbone.sample_rate());
+    let mut frames = Vec::new();
+    let mut timestamps = Vec::new();
+    let mut scene_shape = Vec::new();
+    stream_windows(
+        path,
+        backbone.sample_rate(),
+        window,
+        args.hop,
+        |samples, start| {
+            let e = backbone.embed(&backbone.padded_window(samples), &options)?;
+            frames.extend_from_slice(&e.scene);
+            timestamps.push((2 * start + samples.len()) as f64 / 2.0 / sr);
+            scene_shape = e.scene_shape();
+            Ok(())
+        },
+    )?;
+    // Frames are (windows, ...scene shape); move the window axis next to the last.
+    let n = timestamps.len();
+    let dim = *scene_shape.last().unwrap_or(&0);
+    let layers = frames.len() / (n * dim).max(1);
+    let mut shape = scene_shape[..scene_shape.len().saturating_sub(1)].to_vec();
+    shape.extend([n, dim]);
+    let mut reordered = vec![0f32; frames.len()];
+    for w in 0..n {
+        for l in 0..layers {
+            let src = (w * layers + l) * dim;
+            let dst = (l * n + w) * dim;
+            reordered[dst..dst + dim].copy_from_slice(&frames[src..src + dim]);
+        }
+    }
+    let scene = Embeddings::mean_over_frames(&reordered, &shape);
+    Ok(Embeddings {
+        frames: reordered,
+        shape,
+        timestamps,
+        scene,
+    })
+}
+
+/// Run `earshot embed`; returns the number of inputs that failed.
+pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
+    let ext = args.output.extension().and_then(|e| e.to_str());
+    let to_parquet = ext == Some("parquet");
+    // One output file for the whole run (stacked .npy or a table), not one per input.
+    let one_file = ext == Some("npy") || to_parquet;
+    let out_file = shard::output_path(&args.output);
+    if one_file && shard::already_done(&out_file) {
+        return Ok(0);
+    }
+    let device = earshot_models::device::resolve(cli.device)?;
+    let backbone = crate::load_backbone(&args.model, device)?;
+    let files = expand_inputs(&args.inputs);
+    if ext == Some("npy") && args.pool == Some(EmbedPool::None) && files.len() != 1 {
+        bail!(
+            "{}: --pool none writes one input's frames; {} inputs given (use a directory)",
+            args.output.display(),
+            files.len()
+        );
+    }
+    if one_file && args.hear {
+        bail!(
+            "{}: --hear writes a directory of files; give a directory to -o",
+            args.output.display()
+        );
+    }
+    let single_frames = !to_parquet && one_file && args.pool == Some(EmbedPool::None);
+    let mut table = None;
+    if to_parquet {
+        let layout = earshot_core::parquet_table::Layout {
+            layered: args.layer == Layers::All,
+            frames: args.pool != Some(EmbedPool::Mean),
+        };
+        let pending = output::Pending::new(&out_file);
+        let t = earshot_core::parquet_table::EmbeddingTable::create(
+            pending.tmp(),
+            layout,
+            &backbone.name,
+        )
+        .with_context(|| format!("{}: cannot write", args.output.display()))?;
+        table = Some((pending, t));
+    }
+    let plan = if one_file {
+        files
+            .into_iter()
+            .map(|(p, problem)| (p, problem, args.output.clone()))
+            .collect()
+    } else {
+        let ext = if args.hear { "embedding.npy" } else { "npz" };
+        output::targets(files, &args.output, false, ext, ".npy")?
+    };
+    let targets: std::collections::HashMap<PathBuf, PathBuf> = plan
+        .iter()
+        .map(|(p, _, t)| (p.clone(), t.clone()))
+        .collect();
+    let inputs: Vec<earshot_cli::Input> = plan
+        .into_iter()
+        .map(|(p, problem, _)| (p, problem))
+        .collect();
+    let bar = progress(inputs.len(), "embed");
+    let mut rows: Vec<f32> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut row_shape: Option<Vec<usize>> = None;
+    let mut failed = 0;
+    let mut deliver = |path: &Path, result: Result<Embeddings>| {
+        let result = result.and_then(|e| {
+            if let Some((_, t)) = table.as_mut() {
+                t.push(&path.display().to_string(), &e)?;
+            } else if single_frames {
+                output::atomically(&out_file, |tmp| {
+                    earshot_core::npy::write(tmp, &e.frames, &e.shape)
+                })?;
+            } else if one_file {
+                let shape = e.scene_shape();
+                if row_shape.get_or_insert_with(|| shape.clone()) != &shape {
+                    bail!("embedding shape {shape:?} differs from the first file's");
+                }
+                rows.extend_from_slice(&e.scene);
+                names.push(path.display().to_string());
+            } else {
+                let target = &targets[path];
+                let pool = args.pool.unwrap_or(EmbedPool::None);
+                if args.hear {
+                    write_hear(target, &e, pool)?;
+                } else {
+                    write_npz(target, &e, pool).with_context(|| format!("{}", target.display()))?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            bar.suspend(|| report(path, &format!("{e:#}")));
+            failed += 1;
+        }
+        bar.inc(1);
+    };
+    // Whole-clip embeddings batch across files; windows (`--window`) go file by file.
+    let max_samples = 120 * backbone.sample_rate() as usize;
+    let options = args.options();
+    let mut pending: Vec<(PathBuf, Vec<f32>)> = Vec::new();
+    let flush = |pending: &mut Vec<(PathBuf, Vec<f32>)>,
+                 deliver: &mut dyn FnMut(&Path, Result<Embeddings>)| {
+        if pending.is_empty() {
+            return;
+        }
+        let clips: Vec<&[f32]> = pending.iter().map(|(_, s)| s.as_slice()).collect();
+        match backbone.embed_batch(&clips, &options) {
+            Ok(outs) => pending
+                .iter()
+                .zip(outs)
+                .for_each(|((p, _), e)| deliver(p, Ok(e))),
+            // Attribute a failure to its own clip.
+            Err(_) => pending
+                .iter()
+                .for_each(|(p, s)| deliver(p, backbone.embed(s, &options))),
+        }
+        pending.clear();
+    };
+    if let Some(window) = args.window {
+        for input in &inputs {
+            let result = run_input(input, |path| embed_windows(&backbone, path, window, args));
+            deliver(&input.0, result);
+        }
+    } else {
+        for_each_clip(inputs, backbone.sample_rate(), |path, wave| {
+            match wave {
+                Err(e) => deliver(path, Err(e)),
+                Ok(w) => {
+                    let queued: usize = pending.iter().map(|(_, s)| s.len()).sum();
+                    if pending.len() >= args.batch_size.max(1)
+                        || (!pending.is_empty() && queued + w.samples.len() > max_samples)
+                    {
+                        flush(&mut pending, &mut deliver);
+                    }
+                    pending.push((path.to_path_buf(), w.samples));
+                }
+            }
+            Ok(())
+        })?;
+        flush(&mut pending, &mut deliver);
+    }
+    bar.finish_and_clear();
+    if let Some((pending, t)) = table {
+        t.finish()
+            .with_context(|| format!("{}: cannot write", args.output.display()))?;
+        pending.commit()?;
+    } else if one_file && !single_frames && !names.is_empty() {
+        let mut shape = vec![names.len()];
+        shape.extend(row_shape.unwrap_or_default());
+        output::atomically(&out_file, |tmp| {
+            earshot_core::npy::write(tmp, &rows, &shape)
+        })?;
+        let list = out_file.with_extension("files.txt");
+        output::atomically(&list, |tmp| std::fs::write(tmp, names.join("\n") + "\n"))?;
+    }
+    Ok(failed)
+}

@@ -1,0 +1,118 @@
+//! `earshot tag` (arguments and writers: earshot-cli's `tag`): clipwise class probabilities,
+//! whole clips batched or `--window`s of a long file pooled as they decode.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use earshot_cli::tag::{emit, render, Pool, TagArgs, TagFormat};
+use earshot_cli::{expand_inputs, progress, report, shard, Cli};
+use earshot_core::outputs::ClipOutput;
+use earshot_models::tasks::{run_batched, run_input, stream_windows, Backbone};
+
+/// Tag a file window by window as it decodes: memory holds one window, not the file, so an
+/// archive's multi-hour recordings tag in bounded memory.
+pub(crate) fn run_file(
+    backbone: &Backbone,
+    path: &std::path::Path,
+    window: f64,
+    hop: Option<f64>,
+    pool: Pool,
+) -> Result<ClipOutput> {
+    let sr = backbone.sample_rate();
+    let mut pooled: Option<ClipOutput> = None;
+    let mut count = 0usize;
+    let total = stream_windows(path, sr, window, hop, |samples, _| {
+        let out = backbone.run(&backbone.padded_window(samples))?;
+        pooled = Some(match pooled.take() {
+            None => out,
+            Some(mut acc) => {
+                for (a, b) in acc.clipwise.iter_mut().zip(&out.clipwise) {
+                    *a = match pool {
+                        Pool::Mean => *a + b,
+                        Pool::Max => a.max(*b),
+                    };
+                }
+                if let (Some(a), Some(b)) = (acc.embedding.as_mut(), out.embedding.as_ref()) {
+                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                }
+                acc
+            }
+        });
+        count += 1;
+        Ok(())
+    })?;
+    let mut out = pooled.expect("at least one window");
+    if pool == Pool::Mean {
+        out.clipwise.iter_mut().for_each(|v| *v /= count as f32);
+    }
+    if let Some(e) = out.embedding.as_mut() {
+        e.iter_mut().for_each(|v| *v /= count as f32);
+    }
+    out.duration = total as f64 / f64::from(sr);
+    out.framewise = None;
+    Ok(out)
+}
+
+/// Run `earshot tag`; returns the number of inputs that failed.
+pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
+    if let Some(o) = &args.output {
+        if shard::already_done(&shard::output_path(o)) {
+            return Ok(0);
+        }
+    }
+    let device = earshot_models::device::resolve(cli.device)?;
+    let backbone = crate::load_backbone(&args.model, device)?;
+    if backbone.classes() == 0 {
+        anyhow::bail!(
+            "model {} has no classifier (an embedding model); use `earshot embed`",
+            backbone.name
+        );
+    }
+    let labels = backbone.labels()?;
+    let files = expand_inputs(&args.inputs);
+    let bar = progress(files.len(), "tag");
+    // Table and CSV go to standard output file by file, so an interrupted batch keeps what it
+    // printed; JSON (one array) and `-o` files are written once at the end.
+    let stream = args.output.is_none() && args.format != TagFormat::Json;
+    if stream && args.format == TagFormat::Csv {
+        std::io::stdout().write_all(&render(args, &backbone.name, &[], labels, true)?)?;
+    }
+    let mut rows = Vec::new();
+    let mut failed = 0;
+    let mut record = |path: &std::path::Path, result: Result<ClipOutput>| {
+        let shown = result.and_then(|out| {
+            if stream {
+                let row = [(path.to_path_buf(), out)];
+                let bytes = render(args, &backbone.name, &row, labels, false)?;
+                bar.suspend(|| std::io::stdout().write_all(&bytes))?;
+            } else {
+                rows.push((path.to_path_buf(), out));
+            }
+            Ok(())
+        });
+        if let Err(e) = shown {
+            bar.suspend(|| report(path, &format!("{e:#}")));
+            failed += 1;
+        }
+        bar.inc(1);
+    };
+    if let Some(window) = args.window {
+        for input in &files {
+            let out = run_input(input, |path| {
+                run_file(&backbone, path, window, args.hop, args.pool)
+            });
+            record(&input.0, out);
+        }
+    } else {
+        run_batched(&backbone, files, args.batch_size, &mut record)?;
+    }
+    bar.finish_and_clear();
+    if !stream {
+        emit(
+            args.output.as_deref(),
+            &render(args, &backbone.name, &rows, labels, true)?,
+        )?;
+    }
+    Ok(failed)
+}
