@@ -35,7 +35,7 @@ fn config(entry: &Value, size: i64) -> Config {
     .unwrap()
 }
 
-fn load(entry: &Value, file: &str) -> openl3::Loaded {
+fn load(entry: &Value, file: &str) -> openl3::LoadedOpenl3 {
     openl3::load(&dir().join(file), &config(entry, 6144), tch::Device::Cpu)
         .unwrap_or_else(|e| panic!("{file}: {e}"))
 }
@@ -49,7 +49,7 @@ fn max_abs(want: &[f64]) -> f64 {
 }
 
 /// Both embedding sizes of every case from one pass through the network (they share it).
-fn embeddings(model: &openl3::Loaded, input: &[f32], w: &Windowing) -> [Vec<f32>; 2] {
+fn embeddings(model: &openl3::LoadedOpenl3, input: &[f32], w: &Windowing) -> [Vec<f32>; 2] {
     let mut out = [Vec::new(), Vec::new()];
     model
         .for_each_chunk(input, w, |_, map| {

@@ -56,7 +56,7 @@ fn config(entry: &Value) -> Config {
     cfg
 }
 
-fn load(entry: &Value) -> passt::Loaded {
+fn load(entry: &Value) -> passt::LoadedPasst {
     let cfg = config(entry);
     let ckpt = dir().join(entry["checkpoint"].as_str().unwrap());
     passt::load(&ckpt, &cfg, tch::Device::Cpu).unwrap()
@@ -407,4 +407,23 @@ fn tag_names_the_classes_of_the_cards_vocabulary() {
             .unwrap();
         assert!(table.contains(&labels[best].name), "{card}: {table}");
     }
+}
+
+/// Every PaSST card builds its configuration, and a misspelt argument is refused by name
+/// instead of leaving the default in place.
+#[test]
+fn passt_cards_build_and_misspelt_arguments_are_refused() {
+    for spec in registry::Registry::builtin().specs() {
+        if spec.family == "passt" {
+            let cfg = Config::from_spec(spec).unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+            assert_eq!(cfg.num_classes as usize, spec.classes, "{}", spec.name);
+        }
+    }
+    let mut misspelt = registry::spec("passt-s-f128-p16-s10-ap476")
+        .unwrap()
+        .clone();
+    let hop = misspelt.arguments.remove("hopsize").unwrap();
+    misspelt.arguments.insert("hop_size".into(), hop);
+    let err = Config::from_spec(&misspelt).unwrap_err().to_string();
+    assert!(err.contains("unknown field `hop_size`"), "{err}");
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::report;
 use super::Cli;
-use earshot_core::registry::fetch::{self, Event, FetchOptions};
+use earshot_core::registry::fetch::{self, FetchEvent, FetchOptions};
 use earshot_core::registry::{self, ModelSpec, Registry};
 
 /// Arguments of `earshot models`.
@@ -150,7 +150,7 @@ pub fn run(_cli: &Cli, args: &ModelsArgs) -> Result<usize> {
             };
             let bar = byte_bar();
             let result = fetch::fetch(spec, &options, &mut |event| match event {
-                Event::Start {
+                FetchEvent::Start {
                     total,
                     resumed_from,
                 } => {
@@ -160,8 +160,8 @@ pub fn run(_cli: &Cli, args: &ModelsArgs) -> Result<usize> {
                     bar.set_position(resumed_from);
                     bar.reset_eta();
                 }
-                Event::Progress(done) => bar.set_position(done),
-                Event::Verifying => bar.set_message("verifying"),
+                FetchEvent::Progress(done) => bar.set_position(done),
+                FetchEvent::Verifying => bar.set_message("verifying"),
             });
             bar.finish_and_clear();
             match result {

@@ -6,7 +6,7 @@
 //! * Framing: 1-s windows (48000 samples) every `int(hop_size · 48000)` samples; `center`
 //!   prepends half a window of zeros (and nothing at the end); zeros are then appended up to a
 //!   whole number of hops after the first window (at least one window). Windows are computed in
-//!   chunks of [`Loaded::batch_size`], so a long file costs bounded memory.
+//!   chunks of [`LoadedOpenl3::batch_size`], so a long file costs bounded memory.
 //! * Spectrogram layer (kapre 0.1.4, which the weights were trained with): a strided conv1d with
 //!   DFT kernels (cos, −sin times a float32 periodic Hann), power, then for mel the TF "same"
 //!   padding (982 zeros each side), the mel matrix on the power and the square root; for linear
@@ -487,7 +487,7 @@ impl Windowing {
 }
 
 /// A model with its weights.
-pub struct Loaded {
+pub struct LoadedOpenl3 {
     /// Owns the variables.
     pub vs: nn::VarStore,
     /// The network.
@@ -500,7 +500,7 @@ const IGNORED_KEYS: &[&str] = &["*.num_batches_tracked"];
 
 /// Build `cfg`'s network on `device` and load its weights strictly: a torchopenl3 state dict
 /// (`.pth.tar`) or an official OpenL3 Keras weight file (`.h5`), told apart by content.
-pub fn load(path: &Path, cfg: &Config, device: tch::Device) -> Result<Loaded> {
+pub fn load(path: &Path, cfg: &Config, device: tch::Device) -> Result<LoadedOpenl3> {
     let ckpt = checkpoint::load(path)?;
     let mut vs = nn::VarStore::new(device);
     let mut model = Openl3::new(&vs.root(), cfg);
@@ -513,7 +513,7 @@ pub fn load(path: &Path, cfg: &Config, device: tch::Device) -> Result<Loaded> {
     drop(ckpt);
     vs.freeze();
     model.fold_batch_norms();
-    Ok(Loaded {
+    Ok(LoadedOpenl3 {
         vs,
         model,
         batch_size: 32,
@@ -634,7 +634,7 @@ pub fn keras_to_torch(ckpt: &Checkpoint, vs: &nn::VarStore) -> Result<Checkpoint
     })
 }
 
-impl Loaded {
+impl LoadedOpenl3 {
     /// The network's (freq, time, 512) maps of every window of a clip, chunk by chunk, handed to
     /// `each` with the index of the chunk's first window.
     pub fn for_each_chunk(
@@ -681,7 +681,7 @@ impl Loaded {
     }
 }
 
-impl super::AudioModel for Loaded {
+impl super::AudioModel for LoadedOpenl3 {
     fn sample_rate(&self) -> u32 {
         SAMPLE_RATE
     }

@@ -1171,7 +1171,7 @@ pub fn framewise(segmentwise: &Tensor, frames: i64) -> Tensor {
 }
 
 /// A model with its weights.
-pub struct Loaded {
+pub struct LoadedPanns {
     /// Owns the variables.
     pub vs: nn::VarStore,
     /// The network.
@@ -1180,7 +1180,11 @@ pub struct Loaded {
 
 /// Build `cfg`'s model on `device` and load an authors' checkpoint strictly: the `model`
 /// sub-dict of `{'model', 'iteration', 'sampler'}` files, or a flat state dict.
-pub fn load(path: &std::path::Path, cfg: &Config, device: tch::Device) -> crate::Result<Loaded> {
+pub fn load(
+    path: &std::path::Path,
+    cfg: &Config,
+    device: tch::Device,
+) -> crate::Result<LoadedPanns> {
     let ckpt = earshot_core::checkpoint::load(path)?;
     let ckpt = if ckpt.tensors.iter().any(|(n, _)| n.starts_with("model.")) {
         ckpt.select("model.")
@@ -1193,10 +1197,10 @@ pub fn load(path: &std::path::Path, cfg: &Config, device: tch::Device) -> crate:
     drop(ckpt);
     vs.freeze();
     model.prepare_for_inference();
-    Ok(Loaded { vs, model })
+    Ok(LoadedPanns { vs, model })
 }
 
-impl super::AudioModel for Loaded {
+impl super::AudioModel for LoadedPanns {
     fn sample_rate(&self) -> u32 {
         self.model.config().sample_rate
     }

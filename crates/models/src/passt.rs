@@ -90,6 +90,31 @@ impl Default for WrapperConfig {
     }
 }
 
+/// A card's `[arguments]`: hear21passt's `get_model`/`PaSST` and `AugmentMelSTFT` argument
+/// names, and the wrapper's window settings; each optional (defaults: [`Config::passt_s`]).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Arguments {
+    n_mels: Option<i64>,
+    sr: Option<i64>,
+    win_length: Option<i64>,
+    hopsize: Option<i64>,
+    n_fft: Option<i64>,
+    patch_size: Option<i64>,
+    embed_dim: Option<i64>,
+    depth: Option<i64>,
+    num_heads: Option<i64>,
+    fstride: Option<i64>,
+    tstride: Option<i64>,
+    input_fdim: Option<i64>,
+    input_tdim: Option<i64>,
+    num_classes: Option<i64>,
+    max_model_window: Option<f64>,
+    scene_hop: Option<f64>,
+    timestamp_window: Option<f64>,
+    timestamp_hop: Option<f64>,
+}
+
 impl Config {
     /// `passt_s_swa_p16_128_ap476` as `hear21passt.base.get_basic_model` builds it.
     pub fn passt_s() -> Self {
@@ -110,54 +135,67 @@ impl Config {
 
     /// The configuration a model card describes: its `[arguments]` on top of
     /// [`Config::passt_s`] (the wrapper keys `max_model_window`, `scene_hop`, `timestamp_window`
-    /// and `timestamp_hop` are optional).
+    /// and `timestamp_hop` are optional). A key that is none of these is refused, so a misspelt
+    /// one cannot quietly leave the default in place.
     pub fn from_spec(spec: &ModelSpec) -> Result<Self> {
-        let args = &spec.arguments;
+        let args: Arguments = serde_json::to_value(&spec.arguments)
+            .and_then(serde_json::from_value)
+            .map_err(|e| {
+                ModelError::Unsupported(format!("model card {}: [arguments]: {e}", spec.name))
+            })?;
         let bad = |key: &str| {
             ModelError::Unsupported(format!(
                 "model card {}: argument {key} is not a number",
                 spec.name
             ))
         };
-        let int = |key: &str, default: i64| -> Result<i64> {
-            match args.get(key) {
+        let int = |key: &str, value: Option<i64>, default: i64| -> Result<i64> {
+            match value {
                 None => Ok(default),
-                Some(v) => v.as_i64().filter(|&v| v > 0).ok_or_else(|| bad(key)),
+                Some(v) => Some(v).filter(|&v| v > 0).ok_or_else(|| bad(key)),
             }
         };
-        let float = |key: &str, default: f64| -> Result<f64> {
-            match args.get(key) {
+        let float = |key: &str, value: Option<f64>, default: f64| -> Result<f64> {
+            match value {
                 None => Ok(default),
-                Some(v) => v.as_f64().filter(|&v| v > 0.0).ok_or_else(|| bad(key)),
+                Some(v) => Some(v).filter(|&v| v > 0.0).ok_or_else(|| bad(key)),
             }
         };
         let base = Config::passt_s();
         let fe = &base.frontend;
         let wr = &base.wrapper;
         let frontend = PasstConfig {
-            n_mels: int("n_mels", fe.n_mels as i64)? as usize,
-            sr: int("sr", fe.sr as i64)? as u32,
-            win_length: int("win_length", fe.win_length as i64)? as usize,
-            hopsize: int("hopsize", fe.hopsize as i64)? as usize,
-            n_fft: int("n_fft", fe.n_fft as i64)? as usize,
+            n_mels: int("n_mels", args.n_mels, fe.n_mels as i64)? as usize,
+            sr: int("sr", args.sr, fe.sr as i64)? as u32,
+            win_length: int("win_length", args.win_length, fe.win_length as i64)? as usize,
+            hopsize: int("hopsize", args.hopsize, fe.hopsize as i64)? as usize,
+            n_fft: int("n_fft", args.n_fft, fe.n_fft as i64)? as usize,
             ..base.frontend.clone()
         };
         let cfg = Config {
-            patch_size: int("patch_size", base.patch_size)?,
-            embed_dim: int("embed_dim", base.embed_dim)?,
-            depth: int("depth", base.depth)?,
-            num_heads: int("num_heads", base.num_heads)?,
-            fstride: int("fstride", base.fstride)?,
-            tstride: int("tstride", base.tstride)?,
-            input_fdim: int("input_fdim", base.input_fdim)?,
-            input_tdim: int("input_tdim", base.input_tdim)?,
-            num_classes: int("num_classes", spec.classes as i64)?,
+            patch_size: int("patch_size", args.patch_size, base.patch_size)?,
+            embed_dim: int("embed_dim", args.embed_dim, base.embed_dim)?,
+            depth: int("depth", args.depth, base.depth)?,
+            num_heads: int("num_heads", args.num_heads, base.num_heads)?,
+            fstride: int("fstride", args.fstride, base.fstride)?,
+            tstride: int("tstride", args.tstride, base.tstride)?,
+            input_fdim: int("input_fdim", args.input_fdim, base.input_fdim)?,
+            input_tdim: int("input_tdim", args.input_tdim, base.input_tdim)?,
+            num_classes: int("num_classes", args.num_classes, spec.classes as i64)?,
             frontend,
             wrapper: WrapperConfig {
-                max_model_window: float("max_model_window", wr.max_model_window)?,
-                scene_hop: float("scene_hop", wr.scene_hop)?,
-                timestamp_window: float("timestamp_window", wr.timestamp_window)?,
-                timestamp_hop: float("timestamp_hop", wr.timestamp_hop)?,
+                max_model_window: float(
+                    "max_model_window",
+                    args.max_model_window,
+                    wr.max_model_window,
+                )?,
+                scene_hop: float("scene_hop", args.scene_hop, wr.scene_hop)?,
+                timestamp_window: float(
+                    "timestamp_window",
+                    args.timestamp_window,
+                    wr.timestamp_window,
+                )?,
+                timestamp_hop: float("timestamp_hop", args.timestamp_hop, wr.timestamp_hop)?,
             },
         };
         if cfg.embed_dim % cfg.num_heads != 0 || cfg.frontend.win_length > cfg.frontend.n_fft {
@@ -357,7 +395,7 @@ impl Passt {
 }
 
 /// A model with its weights and front end: the HEAR wrapper.
-pub struct Loaded {
+pub struct LoadedPasst {
     /// Owns the variables.
     pub vs: nn::VarStore,
     /// The network.
@@ -384,7 +422,11 @@ fn reshape_patch_embedding(ckpt: &mut Checkpoint, cfg: &Config) {
 }
 
 /// Build `cfg`'s model on `device` and load an official PaSST checkpoint strictly.
-pub fn load(path: &std::path::Path, cfg: &Config, device: tch::Device) -> crate::Result<Loaded> {
+pub fn load(
+    path: &std::path::Path,
+    cfg: &Config,
+    device: tch::Device,
+) -> crate::Result<LoadedPasst> {
     let ckpt = checkpoint::load(path)?;
     let mut ckpt = if ckpt.tensors.iter().any(|(n, _)| n.starts_with("model.")) {
         ckpt.select("model.")
@@ -396,7 +438,7 @@ pub fn load(path: &std::path::Path, cfg: &Config, device: tch::Device) -> crate:
     let model = Passt::new(&vs.root(), cfg);
     crate::strict::load_into(&mut vs, &ckpt, IGNORED_KEYS)?;
     vs.freeze();
-    Ok(Loaded {
+    Ok(LoadedPasst {
         vs,
         model,
         frontend: Frontend::passt(&cfg.frontend),
@@ -435,7 +477,7 @@ fn reflect_windows(samples: &[f32], window: usize, hop: usize, pad: usize) -> Ve
         .collect()
 }
 
-impl Loaded {
+impl LoadedPasst {
     /// The (1, mels, frames) log-mel of one clip.
     fn mel(&self, samples: &[f32]) -> Result<Tensor> {
         let features = self
@@ -520,7 +562,7 @@ impl Loaded {
     }
 }
 
-impl super::AudioModel for Loaded {
+impl super::AudioModel for LoadedPasst {
     fn sample_rate(&self) -> u32 {
         self.model.cfg.frontend.sr
     }
@@ -601,7 +643,7 @@ impl super::AudioModel for Loaded {
     }
 }
 
-impl Loaded {
+impl LoadedPasst {
     fn check_length(&self, len: usize) -> Result<()> {
         let need = self.model.cfg.min_samples();
         if len < need {

@@ -8,12 +8,12 @@ use anyhow::{bail, Context, Result};
 use earshot_cli::embed::{write_hear, write_npz, EmbedArgs, EmbedPool};
 use earshot_cli::{expand_inputs, output, progress, report, shard, Cli};
 use earshot_core::outputs::{Embeddings, Layers};
-use earshot_models::tasks::{for_each_clip, run_input, stream_windows, Backbone};
+use earshot_models::tasks::{for_each_clip, run_input, stream_windows, LoadedModel};
 
 /// One embedding frame per `--window` of the file, streamed (one window in memory), stamped
 /// at the window's centre; the scene embedding is their mean.
 fn embed_windows(
-    backbone: &Backbone,
+    backbone: &LoadedModel,
     path: &Path,
     window: f64,
     args: &EmbedArgs,

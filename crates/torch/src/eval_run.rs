@@ -40,7 +40,7 @@ use earshot_core::datasets::{audioset, dcase, esc50, fsd50k, tau};
 use earshot_core::labels::Labels;
 use earshot_core::outputs::{events, median_filter, ClipOutput};
 use earshot_models::tasks::probe::{Probe, ProbeOptions};
-use earshot_models::tasks::{run_batched, Backbone};
+use earshot_models::tasks::{run_batched, LoadedModel};
 
 /// Run `earshot eval run`; returns the number of clips that could not be processed.
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<usize> {
@@ -62,7 +62,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<usize> {
 
 /// Run the model over `files`; failures are reported and come back as `None`.
 fn infer(
-    backbone: &Backbone,
+    backbone: &LoadedModel,
     files: &[PathBuf],
     args: &RunArgs,
 ) -> Result<Vec<Option<ClipOutput>>> {
@@ -132,7 +132,7 @@ fn tagging_report(
 }
 
 /// The AudioSet labels, after checking that the model is an AudioSet tagger.
-fn audioset_tagger(backbone: &Backbone) -> Result<&'static Labels> {
+fn audioset_tagger(backbone: &LoadedModel) -> Result<&'static Labels> {
     if backbone.label_set != "audioset" {
         bail!(
             "model {} tags {} classes, not AudioSet's",
@@ -143,7 +143,7 @@ fn audioset_tagger(backbone: &Backbone) -> Result<&'static Labels> {
     backbone.labels()
 }
 
-fn audioset_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
+fn audioset_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
     let labels = audioset_tagger(backbone)?;
     let listing = args.root.join(format!("{}_segments.csv", args.split));
     let (segments, issues) = audioset::read_segments(&listing, None)?;
@@ -185,7 +185,7 @@ fn audioset_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
     Ok(failed)
 }
 
-fn fsd50k_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
+fn fsd50k_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
     let labels = audioset_tagger(backbone)?;
     let gt_dir = args.root.join("FSD50K.ground_truth");
     let vocab_path = gt_dir.join("vocabulary.csv");
@@ -258,7 +258,7 @@ fn desed_mapping(labels: &Labels) -> Result<Vec<(String, Vec<usize>)>> {
     Ok(map.into_iter().collect())
 }
 
-fn desed_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
+fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
     if !backbone.is_sed() {
         bail!(
             "model {} gives no framewise output; DESED needs a SED model (cnn14-decisionlevelmax)",
@@ -454,13 +454,13 @@ fn scenes_report(
     })
 }
 
-fn embedding_of(backbone: &Backbone, out: &ClipOutput) -> Result<Vec<f32>> {
+fn embedding_of(backbone: &LoadedModel, out: &ClipOutput) -> Result<Vec<f32>> {
     out.embedding
         .clone()
         .with_context(|| format!("model {} has no clip embedding", backbone.name))
 }
 
-fn esc50_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
+fn esc50_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
     let meta = args.root.join("meta").join("esc50.csv");
     let (clips, issues) = esc50::read_meta(&meta)?;
     warn(&issues);
@@ -490,7 +490,7 @@ fn esc50_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
     Ok(outs.iter().filter(|o| o.is_none()).count())
 }
 
-fn tau_run(backbone: &Backbone, args: &RunArgs) -> Result<usize> {
+fn tau_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
     let train_path = tau::fold_path(&args.root, 1, "train");
     let eval_path = tau::fold_path(&args.root, 1, "evaluate");
     let (train, issues) = tau::read_meta(&train_path)?;

@@ -19,18 +19,18 @@ use anyhow::Result;
 
 use earshot_cli::model_args::ModelArgs;
 use earshot_cli::{Dispatch, ModelCommand};
-use earshot_models::tasks::{Backbone, ModelRequest, TIMINGS};
+use earshot_models::tasks::{LoadedModel, ModelRequest, TIMINGS};
 
 /// Load the model the flags name, strictly, then keep freed memory in the process: from here
 /// on the same activation buffers come back every batch.
-pub(crate) fn load_backbone(args: &ModelArgs, device: tch::Device) -> Result<Backbone> {
+pub(crate) fn load_backbone(args: &ModelArgs, device: tch::Device) -> Result<LoadedModel> {
     let request = ModelRequest {
         name: args.model_name()?,
         checkpoint: args.checkpoint.clone(),
         precision: args.precision,
         quantized: args.quantized,
     };
-    let backbone = Backbone::load(&request, device)?;
+    let backbone = LoadedModel::load(&request, device)?;
     earshot_cli::keep_freed_memory();
     Ok(backbone)
 }

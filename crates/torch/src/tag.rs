@@ -8,12 +8,12 @@ use anyhow::Result;
 use earshot_cli::tag::{emit, render, Pool, TagArgs, TagFormat};
 use earshot_cli::{expand_inputs, progress, report, shard, Cli};
 use earshot_core::outputs::ClipOutput;
-use earshot_models::tasks::{run_batched, run_input, stream_windows, Backbone};
+use earshot_models::tasks::{run_batched, run_input, stream_windows, LoadedModel};
 
 /// Tag a file window by window as it decodes: memory holds one window, not the file, so an
 /// archive's multi-hour recordings tag in bounded memory.
 pub(crate) fn run_file(
-    backbone: &Backbone,
+    backbone: &LoadedModel,
     path: &std::path::Path,
     window: f64,
     hop: Option<f64>,

@@ -327,6 +327,216 @@ fn dtype_of(v: Option<&Value>) -> Option<(NumpyKind, bool, String)> {
     }
 }
 
+/// The pickle opcodes this machine runs, by their names in CPython's `pickletools.opcodes`
+/// (protocols 0–5). Anything else is an unknown opcode and an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `PROTO: protocol version` (`\x80`).
+    Proto,
+    /// `FRAME: a length hint for the framed protocol 4` (`\x95`).
+    Frame,
+    /// `STOP: the end; the top of the stack is the result` (`.`).
+    Stop,
+    /// `MARK` (`(`).
+    Mark,
+    /// `POP` (`0`).
+    Pop,
+    /// `POP_MARK` (`1`).
+    PopMark,
+    /// `DUP` (`2`).
+    Dup,
+    /// `NONE` (`N`).
+    None,
+    /// `NEWTRUE` (`\x88`).
+    NewTrue,
+    /// `NEWFALSE` (`\x89`).
+    NewFalse,
+    /// `BININT: 4-byte signed` (`J`).
+    BinInt,
+    /// `BININT1: 1-byte unsigned` (`K`).
+    BinInt1,
+    /// `BININT2: 2-byte unsigned` (`M`).
+    BinInt2,
+    /// `LONG1` (`\x8a`).
+    Long1,
+    /// `LONG4` (`\x8b`).
+    Long4,
+    /// `INT: decimal text` (`I`).
+    Int,
+    /// `LONG: decimal text` (`L`).
+    Long,
+    /// `BINFLOAT: 8-byte big-endian` (`G`).
+    BinFloat,
+    /// `FLOAT: text` (`F`).
+    Float,
+    /// `BINUNICODE` (`X`).
+    BinUnicode,
+    /// `SHORT_BINUNICODE` (`\x8c`).
+    ShortBinUnicode,
+    /// `BINUNICODE8` (`\x8d`).
+    BinUnicode8,
+    /// `UNICODE: raw-unicode-escape text` (`V`).
+    Unicode,
+    /// `STRING: quoted text` (`S`).
+    String,
+    /// `BINSTRING` (`T`).
+    BinString,
+    /// `SHORT_BINSTRING` (`U`).
+    ShortBinString,
+    /// `BINBYTES` (`B`).
+    BinBytes,
+    /// `SHORT_BINBYTES` (`C`).
+    ShortBinBytes,
+    /// `BINBYTES8` (`\x8e`).
+    BinBytes8,
+    /// `BYTEARRAY8` (`\x96`).
+    ByteArray8,
+    /// `NEXT_BUFFER` (`\x97`).
+    NextBuffer,
+    /// `READONLY_BUFFER` (`\x98`).
+    ReadonlyBuffer,
+    /// `EMPTY_LIST` (`]`).
+    EmptyList,
+    /// `EMPTY_TUPLE` (`)`).
+    EmptyTuple,
+    /// `EMPTY_DICT` (`}`).
+    EmptyDict,
+    /// `EMPTY_SET` (`\x8f`).
+    EmptySet,
+    /// `LIST` (`l`).
+    List,
+    /// `TUPLE` (`t`).
+    Tuple,
+    /// `TUPLE1` (`\x85`).
+    Tuple1,
+    /// `TUPLE2` (`\x86`).
+    Tuple2,
+    /// `TUPLE3` (`\x87`).
+    Tuple3,
+    /// `DICT` (`d`).
+    Dict,
+    /// `FROZENSET` (`\x91`).
+    FrozenSet,
+    /// `APPEND` (`a`).
+    Append,
+    /// `APPENDS` (`e`).
+    Appends,
+    /// `SETITEM` (`s`).
+    SetItem,
+    /// `SETITEMS` (`u`).
+    SetItems,
+    /// `ADDITEMS` (`\x90`).
+    AddItems,
+    /// `PUT: decimal memo key` (`p`).
+    Put,
+    /// `BINPUT` (`q`).
+    BinPut,
+    /// `LONG_BINPUT` (`r`).
+    LongBinPut,
+    /// `MEMOIZE` (`\x94`).
+    Memoize,
+    /// `GET: decimal memo key` (`g`).
+    Get,
+    /// `BINGET` (`h`).
+    BinGet,
+    /// `LONG_BINGET` (`j`).
+    LongBinGet,
+    /// `GLOBAL: module and name as text lines` (`c`).
+    Global,
+    /// `STACK_GLOBAL` (`\x93`).
+    StackGlobal,
+    /// `REDUCE` (`R`).
+    Reduce,
+    /// `NEWOBJ` (`\x81`).
+    NewObj,
+    /// `NEWOBJ_EX` (`\x92`).
+    NewObjEx,
+    /// `INST` (`i`).
+    Inst,
+    /// `OBJ` (`o`).
+    Obj,
+    /// `BUILD` (`b`).
+    Build,
+    /// `BINPERSID` (`Q`).
+    BinPersId,
+    /// `PERSID` (`P`).
+    PersId,
+}
+
+impl Op {
+    /// The opcode a byte stands for.
+    fn from_byte(byte: u8) -> Option<Op> {
+        Some(match byte {
+            b'\x80' => Op::Proto,
+            b'\x95' => Op::Frame,
+            b'.' => Op::Stop,
+            b'(' => Op::Mark,
+            b'0' => Op::Pop,
+            b'1' => Op::PopMark,
+            b'2' => Op::Dup,
+            b'N' => Op::None,
+            b'\x88' => Op::NewTrue,
+            b'\x89' => Op::NewFalse,
+            b'J' => Op::BinInt,
+            b'K' => Op::BinInt1,
+            b'M' => Op::BinInt2,
+            b'\x8a' => Op::Long1,
+            b'\x8b' => Op::Long4,
+            b'I' => Op::Int,
+            b'L' => Op::Long,
+            b'G' => Op::BinFloat,
+            b'F' => Op::Float,
+            b'X' => Op::BinUnicode,
+            b'\x8c' => Op::ShortBinUnicode,
+            b'\x8d' => Op::BinUnicode8,
+            b'V' => Op::Unicode,
+            b'S' => Op::String,
+            b'T' => Op::BinString,
+            b'U' => Op::ShortBinString,
+            b'B' => Op::BinBytes,
+            b'C' => Op::ShortBinBytes,
+            b'\x8e' => Op::BinBytes8,
+            b'\x96' => Op::ByteArray8,
+            b'\x97' => Op::NextBuffer,
+            b'\x98' => Op::ReadonlyBuffer,
+            b']' => Op::EmptyList,
+            b')' => Op::EmptyTuple,
+            b'}' => Op::EmptyDict,
+            b'\x8f' => Op::EmptySet,
+            b'l' => Op::List,
+            b't' => Op::Tuple,
+            b'\x85' => Op::Tuple1,
+            b'\x86' => Op::Tuple2,
+            b'\x87' => Op::Tuple3,
+            b'd' => Op::Dict,
+            b'\x91' => Op::FrozenSet,
+            b'a' => Op::Append,
+            b'e' => Op::Appends,
+            b's' => Op::SetItem,
+            b'u' => Op::SetItems,
+            b'\x90' => Op::AddItems,
+            b'p' => Op::Put,
+            b'q' => Op::BinPut,
+            b'r' => Op::LongBinPut,
+            b'\x94' => Op::Memoize,
+            b'g' => Op::Get,
+            b'h' => Op::BinGet,
+            b'j' => Op::LongBinGet,
+            b'c' => Op::Global,
+            b'\x93' => Op::StackGlobal,
+            b'R' => Op::Reduce,
+            b'\x81' => Op::NewObj,
+            b'\x92' => Op::NewObjEx,
+            b'i' => Op::Inst,
+            b'o' => Op::Obj,
+            b'b' => Op::Build,
+            b'Q' => Op::BinPersId,
+            b'P' => Op::PersId,
+            _ => return None,
+        })
+    }
+}
+
 /// The machine.
 pub struct Unpickler<'a> {
     data: &'a [u8],
@@ -455,60 +665,66 @@ impl<'a> Unpickler<'a> {
     /// Run to STOP and return the result.
     pub fn load(&mut self) -> Result<Value> {
         loop {
-            let op = self.u8()?;
+            let byte = self.u8()?;
+            let Some(op) = Op::from_byte(byte) else {
+                return err(format!(
+                    "unknown opcode 0x{byte:02x} at offset {}",
+                    self.pos - 1
+                ));
+            };
             match op {
-                b'\x80' => {
+                Op::Proto => {
                     let proto = self.u8()?;
                     if proto > 5 {
                         return err(format!("unsupported pickle protocol {proto}"));
                     }
                 }
-                b'\x95' => {
+                Op::Frame => {
                     self.u64()?; // FRAME: a length hint only
                 }
-                b'.' => return self.pop(),
-                b'(' => {
+                Op::Stop => return self.pop(),
+                Op::Mark => {
                     if self.marks.len() >= MAX_DEPTH * 4 {
                         return err("too many marks");
                     }
                     self.marks.push(self.stack.len())
                 }
-                b'0' => {
+                Op::Pop => {
                     self.pop()?;
                 }
-                b'1' => {
+                Op::PopMark => {
                     self.pop_mark()?;
                 }
-                b'2' => {
+                Op::Dup => {
                     let v = self.top()?.clone();
                     self.push(v)?
                 }
-                b'N' => self.push(Value::None)?,
-                b'\x88' => self.push(Value::Bool(true))?,
-                b'\x89' => self.push(Value::Bool(false))?,
-                b'J' => {
+                Op::None => self.push(Value::None)?,
+                Op::NewTrue => self.push(Value::Bool(true))?,
+                Op::NewFalse => self.push(Value::Bool(false))?,
+                Op::BinInt => {
                     let v = self.u32()? as i32 as i64;
                     self.push(Value::Int(v))?
                 }
-                b'K' => {
+                Op::BinInt1 => {
                     let v = self.u8()? as i64;
                     self.push(Value::Int(v))?
                 }
-                b'M' => {
+                Op::BinInt2 => {
                     let v = self.u16()? as i64;
                     self.push(Value::Int(v))?
                 }
-                b'\x8a' => {
+                Op::Long1 => {
                     let n = self.u8()? as usize;
                     let bytes = self.take(n)?;
                     self.push(long_value(bytes))?
                 }
-                b'\x8b' => {
+                Op::Long4 => {
                     let n = self.u32()? as usize;
                     let bytes = self.take(n)?;
                     self.push(long_value(bytes))?
                 }
-                b'I' => {
+                Op::Int => {
                     let line = Self::string(self.line()?)?;
                     let v = match line.as_str() {
                         "00" => Value::Bool(false),
@@ -517,7 +733,7 @@ impl<'a> Unpickler<'a> {
                     };
                     self.push(v)?
                 }
-                b'L' => {
+                Op::Long => {
                     let line = Self::string(self.line()?)?;
                     let s = line.trim_end_matches('L');
                     let v = s
@@ -526,11 +742,11 @@ impl<'a> Unpickler<'a> {
                         .or_else(|_| err(format!("LONG {s:?} too large")))?;
                     self.push(v)?
                 }
-                b'G' => {
+                Op::BinFloat => {
                     let v = f64::from_be_bytes(self.take(8)?.try_into().unwrap());
                     self.push(Value::Float(v))?
                 }
-                b'F' => {
+                Op::Float => {
                     let line = Self::string(self.line()?)?;
                     let v = line
                         .trim()
@@ -538,150 +754,152 @@ impl<'a> Unpickler<'a> {
                         .or_else(|_| err(format!("bad FLOAT {line:?}")))?;
                     self.push(Value::Float(v))?
                 }
-                b'X' => {
+                Op::BinUnicode => {
                     let n = self.u32()? as usize;
                     let s = Self::string(self.take(n)?)?;
                     self.push(Value::Str(s))?
                 }
-                b'\x8c' => {
+                Op::ShortBinUnicode => {
                     let n = self.u8()? as usize;
                     let s = Self::string(self.take(n)?)?;
                     self.push(Value::Str(s))?
                 }
-                b'\x8d' => {
+                Op::BinUnicode8 => {
                     let n = usize::try_from(self.u64()?).or_else(|_| err("length overflows"))?;
                     let s = Self::string(self.take(n)?)?;
                     self.push(Value::Str(s))?
                 }
-                b'V' => {
+                Op::Unicode => {
                     let line = self.line()?;
                     let s = decode_raw_unicode_escape(line);
                     self.push(Value::Str(s))?
                 }
-                b'S' => {
+                Op::String => {
                     let line = self.line()?;
                     let s = String::from_utf8_lossy(line);
                     let trimmed = s.trim_matches(|c| c == '\'' || c == '"').to_string();
                     self.push(Value::Str(trimmed))?
                 }
                 // Python 2 byte strings: decoded as latin-1 text, as torch.load does by default.
-                b'T' => {
+                Op::BinString => {
                     let n = self.u32()? as usize;
                     let s = self.take(n)?.iter().map(|&b| b as char).collect();
                     self.push(Value::Str(s))?
                 }
-                b'U' => {
+                Op::ShortBinString => {
                     let n = self.u8()? as usize;
                     let s = self.take(n)?.iter().map(|&b| b as char).collect();
                     self.push(Value::Str(s))?
                 }
-                b'B' => {
+                Op::BinBytes => {
                     let n = self.u32()? as usize;
                     let b = self.take(n)?.to_vec();
                     self.push(Value::Bytes(b))?
                 }
-                b'C' => {
+                Op::ShortBinBytes => {
                     let n = self.u8()? as usize;
                     let b = self.take(n)?.to_vec();
                     self.push(Value::Bytes(b))?
                 }
-                b'\x8e' | b'\x96' => {
+                Op::BinBytes8 | Op::ByteArray8 => {
                     let n = usize::try_from(self.u64()?).or_else(|_| err("length overflows"))?;
                     let b = self.take(n)?.to_vec();
                     self.push(Value::Bytes(b))?
                 }
-                b'\x97' | b'\x98' => return err("out-of-band buffers are not supported"),
-                b']' => self.push(Value::List(Rc::new(RefCell::new(Vec::new()))))?,
-                b')' => self.push(Value::Tuple(Rc::new(Vec::new())))?,
-                b'}' => self.push(Value::Dict(Rc::new(RefCell::new(Vec::new()))))?,
-                b'\x8f' => self.push(Value::Set(Rc::new(RefCell::new(Vec::new()))))?,
-                b'l' => {
+                Op::NextBuffer | Op::ReadonlyBuffer => {
+                    return err("out-of-band buffers are not supported")
+                }
+                Op::EmptyList => self.push(Value::List(Rc::new(RefCell::new(Vec::new()))))?,
+                Op::EmptyTuple => self.push(Value::Tuple(Rc::new(Vec::new())))?,
+                Op::EmptyDict => self.push(Value::Dict(Rc::new(RefCell::new(Vec::new()))))?,
+                Op::EmptySet => self.push(Value::Set(Rc::new(RefCell::new(Vec::new()))))?,
+                Op::List => {
                     let items = self.pop_mark()?;
                     self.push(Value::List(Rc::new(RefCell::new(items))))?
                 }
-                b't' => {
+                Op::Tuple => {
                     let items = self.pop_mark()?;
                     self.push(Value::Tuple(Rc::new(items)))?
                 }
-                b'\x85' | b'\x86' | b'\x87' => {
-                    let n = (op - b'\x84') as usize;
+                Op::Tuple1 | Op::Tuple2 | Op::Tuple3 => {
+                    let n = (byte - b'\x84') as usize;
                     if self.stack.len() < n {
                         return err("stack underflow in TUPLEn");
                     }
                     let items = self.stack.split_off(self.stack.len() - n);
                     self.push(Value::Tuple(Rc::new(items)))?
                 }
-                b'd' => {
+                Op::Dict => {
                     let items = self.pop_mark()?;
                     let dict = pairs(items)?;
                     self.push(Value::Dict(Rc::new(RefCell::new(dict))))?
                 }
-                b'\x91' => {
+                Op::FrozenSet => {
                     let items = self.pop_mark()?;
                     self.push(Value::Set(Rc::new(RefCell::new(items))))?
                 }
-                b'a' => {
+                Op::Append => {
                     let v = self.pop()?;
                     self.append(vec![v])?
                 }
-                b'e' => {
+                Op::Appends => {
                     let items = self.pop_mark()?;
                     self.append(items)?
                 }
-                b's' => {
+                Op::SetItem => {
                     let v = self.pop()?;
                     let k = self.pop()?;
                     self.set_items(vec![(k, v)])?
                 }
-                b'u' => {
+                Op::SetItems => {
                     let items = self.pop_mark()?;
                     let p = pairs(items)?;
                     self.set_items(p)?
                 }
-                b'\x90' => {
+                Op::AddItems => {
                     let items = self.pop_mark()?;
                     match self.top()? {
                         Value::Set(s) => s.borrow_mut().extend(items),
                         _ => return err("ADDITEMS on a non-set"),
                     }
                 }
-                b'p' => {
+                Op::Put => {
                     let line = Self::string(self.line()?)?;
                     let key = line.parse().or_else(|_| err("bad PUT"))?;
                     self.memo_put(key)?
                 }
-                b'q' => {
+                Op::BinPut => {
                     let key = self.u8()? as u64;
                     self.memo_put(key)?
                 }
-                b'r' => {
+                Op::LongBinPut => {
                     let key = self.u32()? as u64;
                     self.memo_put(key)?
                 }
-                b'\x94' => {
+                Op::Memoize => {
                     let key = self.memo.len() as u64;
                     self.memo_put(key)?
                 }
-                b'g' => {
+                Op::Get => {
                     let line = Self::string(self.line()?)?;
                     let key = line.parse().or_else(|_| err("bad GET"))?;
                     self.memo_get(key)?
                 }
-                b'h' => {
+                Op::BinGet => {
                     let key = self.u8()? as u64;
                     self.memo_get(key)?
                 }
-                b'j' => {
+                Op::LongBinGet => {
                     let key = self.u32()? as u64;
                     self.memo_get(key)?
                 }
-                b'c' => {
+                Op::Global => {
                     let module = Self::string(self.line()?)?;
                     let name = Self::string(self.line()?)?;
                     let g = self.global(module, name)?;
                     self.push(g)?
                 }
-                b'\x93' => {
+                Op::StackGlobal => {
                     let name = self.pop()?;
                     let module = self.pop()?;
                     match (module, name) {
@@ -692,28 +910,28 @@ impl<'a> Unpickler<'a> {
                         _ => return err("STACK_GLOBAL needs two strings"),
                     }
                 }
-                b'R' => {
+                Op::Reduce => {
                     let args = self.pop()?;
                     let func = self.pop()?;
                     let v = self.reduce(func, args)?;
                     self.push(v)?
                 }
-                b'\x81' => {
+                Op::NewObj => {
                     let args = self.pop()?;
                     let cls = self.pop()?;
                     let v = self.new_object(cls, args)?;
                     self.push(v)?
                 }
-                b'\x92' => {
+                Op::NewObjEx => {
                     let _kwargs = self.pop()?;
                     let args = self.pop()?;
                     let cls = self.pop()?;
                     let v = self.new_object(cls, args)?;
                     self.push(v)?
                 }
-                b'i' | b'o' => {
+                Op::Inst | Op::Obj => {
                     // INST / OBJ: protocol 0/1 instance creation.
-                    let (cls, args) = if op == b'i' {
+                    let (cls, args) = if op == Op::Inst {
                         let module = Self::string(self.line()?)?;
                         let name = Self::string(self.line()?)?;
                         let cls = self.global(module, name)?;
@@ -729,27 +947,21 @@ impl<'a> Unpickler<'a> {
                     let v = self.new_object(cls, Value::Tuple(Rc::new(args)))?;
                     self.push(v)?
                 }
-                b'b' => {
+                Op::Build => {
                     let state = self.pop()?;
                     let target = self.pop()?;
                     let v = self.build(target, state)?;
                     self.push(v)?
                 }
-                b'Q' => {
+                Op::BinPersId => {
                     let pid = self.pop()?;
                     let v = self.persistent(pid)?;
                     self.push(v)?
                 }
-                b'P' => {
+                Op::PersId => {
                     let line = Self::string(self.line()?)?;
                     let v = self.persistent(Value::Str(line))?;
                     self.push(v)?
-                }
-                other => {
-                    return err(format!(
-                        "unknown opcode 0x{other:02x} at offset {}",
-                        self.pos - 1
-                    ))
                 }
             }
         }

@@ -119,7 +119,7 @@ pub struct FetchOptions {
 
 /// What happens during a fetch, for progress display.
 #[derive(Debug, Clone, Copy)]
-pub enum Event {
+pub enum FetchEvent {
     /// The transfer starts: total size when known, and bytes already on disk from an earlier
     /// attempt.
     Start {
@@ -249,7 +249,7 @@ fn agent() -> ureq::Agent {
 pub fn fetch(
     spec: &ModelSpec,
     options: &FetchOptions,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut dyn FnMut(FetchEvent),
 ) -> Result<Fetched> {
     let dir = match &options.dir {
         Some(dir) => dir.clone(),
@@ -266,7 +266,7 @@ pub fn fetch(
     };
 
     if dest.is_file() && !options.force {
-        on_event(Event::Verifying);
+        on_event(FetchEvent::Verifying);
         let digests = digest_file(&dest)?;
         if let Some((algorithm, expected, actual)) = first_mismatch(spec, &digests) {
             return Err(FetchError::CachedMismatch {
@@ -297,7 +297,7 @@ pub fn fetch(
     let url = source_url(spec, options.base_url.as_deref());
     download(&url, &dest, &partial, spec.checkpoint.size, on_event)?;
 
-    on_event(Event::Verifying);
+    on_event(FetchEvent::Verifying);
     let digests = digest_file(&partial)?;
     if let Some((algorithm, expected, actual)) = first_mismatch(spec, &digests) {
         let _ = std::fs::remove_file(&partial);
@@ -328,7 +328,7 @@ fn download(
     dest: &Path,
     partial: &Path,
     card_size: Option<u64>,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut dyn FnMut(FetchEvent),
 ) -> Result<()> {
     let io = |source| FetchError::Io {
         path: partial.to_path_buf(),
@@ -370,7 +370,7 @@ fn download(
         File::create(partial)
     }
     .map_err(io)?;
-    on_event(Event::Start {
+    on_event(FetchEvent::Start {
         total,
         resumed_from: start,
     });
@@ -393,7 +393,7 @@ fn download(
         };
         file.write_all(&buf[..n]).map_err(io)?;
         got += n as u64;
-        on_event(Event::Progress(got));
+        on_event(FetchEvent::Progress(got));
     }
     file.sync_all().map_err(io)?;
     if let Some(total) = total {

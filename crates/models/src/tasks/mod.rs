@@ -1,4 +1,4 @@
-//! The tasks over a loaded backbone: loading a model from its card ([`Backbone::load`]), and
+//! The tasks over a loaded backbone: loading a model from its card ([`LoadedModel::load`]), and
 //! feeding it decoded clips — whole, batched, or as windows of a long file — while the next
 //! files decode on another thread ([`for_each_clip`], [`run_batched`], [`stream_windows`]).
 //! The CLI's `tag`, `detect`, `embed`, `transcribe` and `eval run` are built on these.
@@ -102,8 +102,9 @@ impl Timings {
     }
 }
 
-/// A loaded backbone ready to run clips.
-pub struct Backbone {
+/// A model loaded from its card, ready to run clips: the backbone with its head (if any), the
+/// card's name and label vocabulary, and the device and precision it runs at.
+pub struct LoadedModel {
     /// Registry name.
     pub name: String,
     /// The card's `labels`: the vocabulary of the head (`audioset`, `fsd50k`, ...).
@@ -134,16 +135,16 @@ fn head_labels(spec: &registry::ModelSpec, outputs: usize) -> Result<Option<&'st
     Ok(Some(labels))
 }
 
-impl Backbone {
+impl LoadedModel {
     /// Resolve the checkpoint, then load it strictly.
-    pub fn load(args: &ModelRequest, device: tch::Device) -> Result<Backbone> {
+    pub fn load(args: &ModelRequest, device: tch::Device) -> Result<LoadedModel> {
         if let Some(why) = slow_precision(args.precision, device) {
             eprintln!("warning: --precision {}: {why}", args.precision);
         }
         timed(&TIMINGS.load_ns, None, || Self::load_untimed(args, device))
     }
 
-    fn load_untimed(args: &ModelRequest, device: tch::Device) -> Result<Backbone> {
+    fn load_untimed(args: &ModelRequest, device: tch::Device) -> Result<LoadedModel> {
         let name = args.name.clone();
         let spec = registry::spec(&name)?;
         let path = match &args.checkpoint {
@@ -182,7 +183,7 @@ impl Backbone {
             family => bail!("model {name}: the {family} family cannot run yet"),
         };
         let labels = head_labels(spec, model.classes())?;
-        Ok(Backbone {
+        Ok(LoadedModel {
             name,
             label_set: spec.labels.clone(),
             labels,
@@ -224,7 +225,7 @@ impl Backbone {
         })
     }
 
-    /// Run one clip (mono, at [`Backbone::sample_rate`]) as the reference does: one forward pass
+    /// Run one clip (mono, at [`LoadedModel::sample_rate`]) as the reference does: one forward pass
     /// over the whole clip.
     pub fn run(&self, samples: &[f32]) -> Result<ClipOutput> {
         let mut outs = self.run_batch(&[samples])?;
@@ -272,7 +273,7 @@ impl Backbone {
         Ok(out)
     }
 
-    /// [`Backbone::embed`] for several clips in one pass where the model can (padding with
+    /// [`LoadedModel::embed`] for several clips in one pass where the model can (padding with
     /// attention masks, or equal lengths).
     pub fn embed_batch(&self, clips: &[&[f32]], options: &EmbedOptions) -> Result<Vec<Embeddings>> {
         let outs = self.timed(clips.len(), || self.model.embed_batch(clips, options))?;
@@ -369,7 +370,7 @@ pub fn for_each_clip(
 /// per forward pass (10-s clips from a dataset batch fully; mixed lengths run one by one).
 /// `each` gets every input in order, with its output or its error.
 pub fn run_batched(
-    backbone: &Backbone,
+    backbone: &LoadedModel,
     files: Vec<Input>,
     batch_size: usize,
     mut each: impl FnMut(&Path, Result<ClipOutput>),

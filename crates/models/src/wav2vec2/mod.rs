@@ -653,7 +653,7 @@ pub fn config_of(
 }
 
 /// A loaded model: the network and the variables it reads.
-pub struct Loaded {
+pub struct LoadedWav2vec2 {
     /// The variables.
     pub vs: nn::VarStore,
     /// The network.
@@ -669,7 +669,7 @@ pub fn load(
     family: Family,
     card_arguments: Option<&Json>,
     device: tch::Device,
-) -> Result<Loaded, ModelError> {
+) -> Result<LoadedWav2vec2, ModelError> {
     let ckpt = checkpoint::load(path)?;
     let (mut cfg, fairseq) = config_of(path, &ckpt, family, card_arguments)?;
     let ckpt = if fairseq { ckpt.select("model.") } else { ckpt };
@@ -687,14 +687,14 @@ pub fn load(
     let model = Wav2vec2::new(&vs.root(), &cfg);
     crate::strict::load_into(&mut vs, &ckpt, IGNORED_KEYS)?;
     vs.freeze();
-    Ok(Loaded {
+    Ok(LoadedWav2vec2 {
         vs,
         model,
         chunking: Chunking::default(),
     })
 }
 
-impl Loaded {
+impl LoadedWav2vec2 {
     /// The configuration.
     pub fn config(&self) -> &Config {
         self.model.config()
@@ -826,7 +826,7 @@ impl Loaded {
             .collect()
     }
 
-    /// CTC logits (frames, vocab) of one clip, through the windows of [`Loaded::hidden`].
+    /// CTC logits (frames, vocab) of one clip, through the windows of [`LoadedWav2vec2::hidden`].
     pub fn ctc_logits(&self, samples: &[f32]) -> Result<Tensor, ModelError> {
         let head = self
             .model
@@ -855,7 +855,7 @@ impl Loaded {
     }
 }
 
-impl crate::AudioModel for Loaded {
+impl crate::AudioModel for LoadedWav2vec2 {
     fn sample_rate(&self) -> u32 {
         self.config().sampling_rate
     }
@@ -894,7 +894,7 @@ impl crate::AudioModel for Loaded {
     }
 
     /// Padded batches with attention masks (layer-mode models) or equal-length batches (see
-    /// [`Loaded::hidden_batch`]).
+    /// [`LoadedWav2vec2::hidden_batch`]).
     fn embed_batch(
         &self,
         clips: &[&[f32]],
