@@ -8,56 +8,7 @@ use anyhow::{bail, Context, Result};
 use earshot_cli::embed::{write_hear, write_npz, EmbedArgs, EmbedPool};
 use earshot_cli::{expand_inputs, output, progress, report, shard, Cli};
 use earshot_core::outputs::{Embeddings, Layers};
-use earshot_models::tasks::{for_each_clip, run_input, stream_windows, LoadedModel};
-
-/// One embedding frame per `--window` of the file, streamed (one window in memory), stamped
-/// at the window's centre; the scene embedding is their mean.
-fn embed_windows(
-    backbone: &LoadedModel,
-    path: &Path,
-    window: f64,
-    args: &EmbedArgs,
-) -> Result<Embeddings> {
-    let options = args.options();
-    let sr = f64::from(backbone.sample_rate());
-    let mut frames = Vec::new();
-    let mut timestamps = Vec::new();
-    let mut scene_shape = Vec::new();
-    stream_windows(
-        path,
-        backbone.sample_rate(),
-        window,
-        args.hop,
-        |samples, start| {
-            let e = backbone.embed(&backbone.padded_window(samples), &options)?;
-            frames.extend_from_slice(&e.scene);
-            timestamps.push((2 * start + samples.len()) as f64 / 2.0 / sr);
-            scene_shape = e.scene_shape();
-            Ok(())
-        },
-    )?;
-    // Frames are (windows, ...scene shape); move the window axis next to the last.
-    let n = timestamps.len();
-    let dim = *scene_shape.last().unwrap_or(&0);
-    let layers = frames.len() / (n * dim).max(1);
-    let mut shape = scene_shape[..scene_shape.len().saturating_sub(1)].to_vec();
-    shape.extend([n, dim]);
-    let mut reordered = vec![0f32; frames.len()];
-    for w in 0..n {
-        for l in 0..layers {
-            let src = (w * layers + l) * dim;
-            let dst = (l * n + w) * dim;
-            reordered[dst..dst + dim].copy_from_slice(&frames[src..src + dim]);
-        }
-    }
-    let scene = Embeddings::mean_over_frames(&reordered, &shape);
-    Ok(Embeddings {
-        frames: reordered,
-        shape,
-        timestamps,
-        scene,
-    })
-}
+use earshot_models::tasks::{embed_windows, for_each_clip, run_input};
 
 /// Run `earshot embed`; returns the number of inputs that failed.
 pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
@@ -179,7 +130,9 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     };
     if let Some(window) = args.window {
         for input in &inputs {
-            let result = run_input(input, |path| embed_windows(&backbone, path, window, args));
+            let result = run_input(input, |path| {
+                embed_windows(&backbone, path, window, args.hop, &options)
+            });
             deliver(&input.0, result);
         }
     } else {

@@ -8,51 +8,7 @@ use anyhow::Result;
 use earshot_cli::tag::{emit, render, Pool, TagArgs, TagFormat};
 use earshot_cli::{expand_inputs, progress, report, shard, Cli};
 use earshot_core::outputs::ClipOutput;
-use earshot_models::tasks::{run_batched, run_input, stream_windows, LoadedModel};
-
-/// Tag a file window by window as it decodes: memory holds one window, not the file, so an
-/// archive's multi-hour recordings tag in bounded memory.
-pub(crate) fn run_file(
-    backbone: &LoadedModel,
-    path: &std::path::Path,
-    window: f64,
-    hop: Option<f64>,
-    pool: Pool,
-) -> Result<ClipOutput> {
-    let sr = backbone.sample_rate();
-    let mut pooled: Option<ClipOutput> = None;
-    let mut count = 0usize;
-    let total = stream_windows(path, sr, window, hop, |samples, _| {
-        let out = backbone.run(&backbone.padded_window(samples))?;
-        pooled = Some(match pooled.take() {
-            None => out,
-            Some(mut acc) => {
-                for (a, b) in acc.clipwise.iter_mut().zip(&out.clipwise) {
-                    *a = match pool {
-                        Pool::Mean => *a + b,
-                        Pool::Max => a.max(*b),
-                    };
-                }
-                if let (Some(a), Some(b)) = (acc.embedding.as_mut(), out.embedding.as_ref()) {
-                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                }
-                acc
-            }
-        });
-        count += 1;
-        Ok(())
-    })?;
-    let mut out = pooled.expect("at least one window");
-    if pool == Pool::Mean {
-        out.clipwise.iter_mut().for_each(|v| *v /= count as f32);
-    }
-    if let Some(e) = out.embedding.as_mut() {
-        e.iter_mut().for_each(|v| *v /= count as f32);
-    }
-    out.duration = total as f64 / f64::from(sr);
-    out.framewise = None;
-    Ok(out)
-}
+use earshot_models::tasks::{run_batched, run_input, tag_windows, WindowPool};
 
 /// Run `earshot tag`; returns the number of inputs that failed.
 pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
@@ -100,7 +56,16 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
     if let Some(window) = args.window {
         for input in &files {
             let out = run_input(input, |path| {
-                run_file(&backbone, path, window, args.hop, args.pool)
+                tag_windows(
+                    &backbone,
+                    path,
+                    window,
+                    args.hop,
+                    match args.pool {
+                        Pool::Mean => WindowPool::Mean,
+                        Pool::Max => WindowPool::Max,
+                    },
+                )
             });
             record(&input.0, out);
         }

@@ -1,6 +1,7 @@
 //! The tasks over a loaded backbone: loading a model from its card ([`LoadedModel::load`]), and
 //! feeding it decoded clips — whole, batched, or as windows of a long file — while the next
-//! files decode on another thread ([`for_each_clip`], [`run_batched`], [`stream_windows`]).
+//! files decode on another thread ([`for_each_clip`], [`run_batched`], [`stream_windows`]);
+//! a long file tagged or embedded window by window, pooled ([`tag_windows`], [`embed_windows`]).
 //! The CLI's `tag`, `detect`, `embed`, `transcribe` and `eval run` are built on these.
 
 pub mod probe;
@@ -52,6 +53,103 @@ pub static TIMINGS: Timings = Timings {
     clips: AtomicU64::new(0),
     passes: AtomicU64::new(0),
 };
+
+/// How window scores pool into one clip score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowPool {
+    /// Average over windows.
+    Mean,
+    /// Maximum over windows.
+    Max,
+}
+
+/// Tag a file window by window as it decodes (`window` seconds every `hop`, default the window)
+/// and pool the window scores (embeddings are averaged): memory holds one window, not the file,
+/// so an archive's multi-hour recordings tag in bounded memory.
+pub fn tag_windows(
+    model: &LoadedModel,
+    path: &std::path::Path,
+    window: f64,
+    hop: Option<f64>,
+    pool: WindowPool,
+) -> Result<ClipOutput> {
+    let sr = model.sample_rate();
+    let mut pooled: Option<ClipOutput> = None;
+    let mut count = 0usize;
+    let total = stream_windows(path, sr, window, hop, |samples, _| {
+        let out = model.run(&model.padded_window(samples))?;
+        pooled = Some(match pooled.take() {
+            None => out,
+            Some(mut acc) => {
+                for (a, b) in acc.clipwise.iter_mut().zip(&out.clipwise) {
+                    *a = match pool {
+                        WindowPool::Mean => *a + b,
+                        WindowPool::Max => a.max(*b),
+                    };
+                }
+                if let (Some(a), Some(b)) = (acc.embedding.as_mut(), out.embedding.as_ref()) {
+                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                }
+                acc
+            }
+        });
+        count += 1;
+        Ok(())
+    })?;
+    let mut out = pooled.expect("at least one window");
+    if pool == WindowPool::Mean {
+        out.clipwise.iter_mut().for_each(|v| *v /= count as f32);
+    }
+    if let Some(e) = out.embedding.as_mut() {
+        e.iter_mut().for_each(|v| *v /= count as f32);
+    }
+    out.duration = total as f64 / f64::from(sr);
+    out.framewise = None;
+    Ok(out)
+}
+
+/// One embedding frame per `--window` of the file, streamed (one window in memory), stamped
+/// at the window's centre; the scene embedding is their mean.
+pub fn embed_windows(
+    model: &LoadedModel,
+    path: &Path,
+    window: f64,
+    hop: Option<f64>,
+    options: &EmbedOptions,
+) -> Result<Embeddings> {
+    let sr = f64::from(model.sample_rate());
+    let mut frames = Vec::new();
+    let mut timestamps = Vec::new();
+    let mut scene_shape = Vec::new();
+    stream_windows(path, model.sample_rate(), window, hop, |samples, start| {
+        let e = model.embed(&model.padded_window(samples), options)?;
+        frames.extend_from_slice(&e.scene);
+        timestamps.push((2 * start + samples.len()) as f64 / 2.0 / sr);
+        scene_shape = e.scene_shape();
+        Ok(())
+    })?;
+    // Frames are (windows, ...scene shape); move the window axis next to the last.
+    let n = timestamps.len();
+    let dim = *scene_shape.last().unwrap_or(&0);
+    let layers = frames.len() / (n * dim).max(1);
+    let mut shape = scene_shape[..scene_shape.len().saturating_sub(1)].to_vec();
+    shape.extend([n, dim]);
+    let mut reordered = vec![0f32; frames.len()];
+    for w in 0..n {
+        for l in 0..layers {
+            let src = (w * layers + l) * dim;
+            let dst = (l * n + w) * dim;
+            reordered[dst..dst + dim].copy_from_slice(&frames[src..src + dim]);
+        }
+    }
+    let scene = Embeddings::mean_over_frames(&reordered, &shape);
+    Ok(Embeddings {
+        frames: reordered,
+        shape,
+        timestamps,
+        scene,
+    })
+}
 
 /// What `run` makes of an input's file, or the input's own problem as the error.
 pub fn run_input<T>((path, problem): &Input, run: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
