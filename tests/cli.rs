@@ -104,7 +104,7 @@ fn front_binary_crates_do_not_depend_on_tch() {
 
 #[test]
 fn system_info_runs_libtorch_without_ld_library_path() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_earshot"))
+    let out = common::earshot_command()
         .args(["info", "--json", "--device", "cpu"])
         .env_remove("LD_LIBRARY_PATH")
         .output()

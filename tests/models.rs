@@ -1,11 +1,13 @@
 //! The model registry, the AudioSet labels, and `earshot models list|info|fetch`, with downloads
 //! served by a local HTTP server started here (no network beyond 127.0.0.1).
 
+use crate::common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use earshot_core::labels::{Labels, AUDIOSET_CLASSES};
@@ -171,7 +173,7 @@ file = "{file}"
 
 /// Run the binary with its cache in `home` and downloads from `base_url`.
 fn earshot_in(home: &Path, base_url: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));
+    let mut cmd = common::earshot_command();
     cmd.args(args)
         .env("EARSHOT_HOME", home)
         .env("RUST_BACKTRACE", "1")

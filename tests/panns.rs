@@ -399,7 +399,7 @@ fn detect_cli_events_follow_the_reference_framewise_output() {
 
 #[test]
 fn missing_checkpoint_says_what_to_do() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_earshot"))
+    let out = common::earshot_command()
         .args(["tag", "--model", "cnn14", &audio(CLIPS[0])])
         .env("EARSHOT_HOME", tempfile::tempdir().unwrap().path())
         .output()

@@ -5,7 +5,7 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -23,7 +23,7 @@ fn ckpt() -> String {
 }
 
 fn earshot_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_earshot"));
+    let mut cmd = common::earshot_command();
     cmd.args(args);
     for k in [
         "SLURM_ARRAY_TASK_ID",
@@ -206,7 +206,7 @@ fn resume_redoes_only_missing_outputs_and_survives_sigkill() {
         out.to_str().unwrap(),
     ];
     // Kill the first run as soon as some outputs exist.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_earshot"))
+    let mut child = common::earshot_command()
         .args(args)
         .stderr(std::process::Stdio::null())
         .spawn()

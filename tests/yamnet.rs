@@ -6,7 +6,6 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use earshot_core::labels::Labels;
 use earshot_core::npy;
@@ -46,7 +45,7 @@ fn wheel() -> PathBuf {
 }
 
 fn earshot_home(home: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
+    let out = common::earshot_command()
         .args(args)
         .env("EARSHOT_HOME", home)
         .output()

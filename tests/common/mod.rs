@@ -105,10 +105,15 @@ pub fn bad(key: &str) -> PathBuf {
     data_path(rel)
 }
 
-/// Run the real binary.
-pub fn earshot(args: &[&str]) -> Output {
+/// A command for the real binary, once `earshot-torch` beside it is known to be current.
+pub fn earshot_command() -> Command {
     torch_binary();
     Command::new(env!("CARGO_BIN_EXE_earshot"))
+}
+
+/// Run the real binary.
+pub fn earshot(args: &[&str]) -> Output {
+    earshot_command()
         .args(args)
         .env("RUST_BACKTRACE", "1")
         .output()

@@ -3,9 +3,10 @@
 //! Parsed in two stages, as ripgrep does: clap turns arguments into the raw [`Cli`] structs, and
 //! each command validates them into what it runs. [`dispatch`] is the one table that says which
 //! commands run here and which ([`ModelCommand`]) need a model and so run in `earshot-torch`
-//! (crates/torch), which links libtorch and uses this crate's arguments and writers. Library errors come back typed; here they are
-//! reported as `error: <file>: <reason>`, one line each, never with a backtrace. With several
-//! input files the good ones are still processed and the exit code is 1 when any failed.
+//! (crates/torch), which links libtorch and uses this crate's arguments and writers. Library
+//! errors come back typed; here they are reported as `error: <file>: <reason>`, one line each,
+//! never with a backtrace. With several input files the good ones are still processed and the
+//! exit code is 1 when any failed.
 
 pub mod checkpoint;
 pub mod decode;
@@ -291,7 +292,7 @@ fn exec_torch_binary() -> Result<usize> {
     if !torch.is_file() {
         bail!(
             "{}: not found; it runs the model commands and is built and installed together \
-             with earshot (`cargo build --release` builds both)",
+             with earshot (`cargo build --release --workspace` builds both)",
             torch.display()
         );
     }

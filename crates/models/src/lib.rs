@@ -44,6 +44,16 @@ pub type Result<T> = std::result::Result<T, ModelError>;
 
 pub use earshot_core::outputs::{EmbedOptions, Layers};
 
+/// A card's `[arguments]` as a family's serde type: the type names the upstream arguments,
+/// which of them are required, and (with `deny_unknown_fields`) refuses any other key.
+pub(crate) fn card_arguments<T: serde::de::DeserializeOwned>(
+    spec: &earshot_core::registry::ModelSpec,
+) -> Result<T> {
+    serde_json::to_value(&spec.arguments)
+        .and_then(serde_json::from_value)
+        .map_err(|e| ModelError::Unsupported(format!("model card {}: [arguments]: {e}", spec.name)))
+}
+
 /// A loaded backbone: mono clips at [`AudioModel::sample_rate`] in, tags and embeddings out.
 pub trait AudioModel {
     /// Input sample rate in Hz.

@@ -147,11 +147,7 @@ impl Config {
             content_type: String,
             embedding_size: i64,
         }
-        let args: Arguments = serde_json::to_value(&spec.arguments)
-            .and_then(serde_json::from_value)
-            .map_err(|e| {
-                ModelError::Unsupported(format!("model card {}: [arguments]: {e}", spec.name))
-            })?;
+        let args: Arguments = crate::card_arguments(spec)?;
         Config::from_names(&args.input_repr, &args.content_type, args.embedding_size)
     }
 

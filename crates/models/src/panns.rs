@@ -157,11 +157,7 @@ impl Config {
                 spec.name, spec.architecture
             ))
         })?;
-        let args: Arguments = serde_json::to_value(&spec.arguments)
-            .and_then(serde_json::from_value)
-            .map_err(|e| {
-                ModelError::Unsupported(format!("model card {}: [arguments]: {e}", spec.name))
-            })?;
+        let args: Arguments = crate::card_arguments(spec)?;
         Ok(Config {
             arch,
             sample_rate: args.sample_rate,

@@ -138,11 +138,7 @@ impl Config {
     /// and `timestamp_hop` are optional). A key that is none of these is refused, so a misspelt
     /// one cannot quietly leave the default in place.
     pub fn from_spec(spec: &ModelSpec) -> Result<Self> {
-        let args: Arguments = serde_json::to_value(&spec.arguments)
-            .and_then(serde_json::from_value)
-            .map_err(|e| {
-                ModelError::Unsupported(format!("model card {}: [arguments]: {e}", spec.name))
-            })?;
+        let args: Arguments = crate::card_arguments(spec)?;
         let bad = |key: &str| {
             ModelError::Unsupported(format!(
                 "model card {}: argument {key} is not a number",

@@ -20,8 +20,7 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
             return Ok(0);
         }
     }
-    let device = earshot_models::device::resolve(cli.device)?;
-    let backbone = crate::load_backbone(&args.model, device)?;
+    let backbone = crate::load_backbone(cli, &args.model)?;
     if !backbone.is_sed() {
         bail!(
             "model {} gives no framewise output; use a DecisionLevel model (cnn14-decisionlevelmax)",

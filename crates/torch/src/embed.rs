@@ -20,8 +20,7 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     if one_file && shard::already_done(&out_file) {
         return Ok(0);
     }
-    let device = earshot_models::device::resolve(cli.device)?;
-    let backbone = crate::load_backbone(&args.model, device)?;
+    let backbone = crate::load_backbone(cli, &args.model)?;
     let files = expand_inputs(&args.inputs);
     if ext == Some("npy") && args.pool == Some(EmbedPool::None) && files.len() != 1 {
         bail!(

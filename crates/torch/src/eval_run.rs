@@ -47,8 +47,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<usize> {
     if !args.root.is_dir() {
         bail!("{}: not a directory", args.root.display());
     }
-    let device = earshot_models::device::resolve(cli.device)?;
-    let backbone = crate::load_backbone(&args.model, device)?;
+    let backbone = crate::load_backbone(cli, &args.model)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("{}: cannot create directory", args.output.display()))?;
     match args.dataset {

@@ -21,9 +21,10 @@ use earshot_cli::model_args::ModelArgs;
 use earshot_cli::{Dispatch, ModelCommand};
 use earshot_models::tasks::{LoadedModel, ModelRequest, TIMINGS};
 
-/// Load the model the flags name, strictly, then keep freed memory in the process: from here
-/// on the same activation buffers come back every batch.
-pub(crate) fn load_backbone(args: &ModelArgs, device: tch::Device) -> Result<LoadedModel> {
+/// Load the model the flags name, strictly, on the `--device` asked for, then keep freed memory
+/// in the process: from here on the same activation buffers come back every batch.
+pub(crate) fn load_backbone(cli: &earshot_cli::Cli, args: &ModelArgs) -> Result<LoadedModel> {
+    let device = earshot_models::device::resolve(cli.device)?;
     let request = ModelRequest {
         name: args.model_name()?,
         checkpoint: args.checkpoint.clone(),

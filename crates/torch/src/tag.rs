@@ -17,8 +17,7 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
             return Ok(0);
         }
     }
-    let device = earshot_models::device::resolve(cli.device)?;
-    let backbone = crate::load_backbone(&args.model, device)?;
+    let backbone = crate::load_backbone(cli, &args.model)?;
     if backbone.classes() == 0 {
         anyhow::bail!(
             "model {} has no classifier (an embedding model); use `earshot embed`",

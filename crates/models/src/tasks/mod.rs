@@ -68,7 +68,7 @@ pub enum WindowPool {
 /// so an archive's multi-hour recordings tag in bounded memory.
 pub fn tag_windows(
     model: &LoadedModel,
-    path: &std::path::Path,
+    path: &Path,
     window: f64,
     hop: Option<f64>,
     pool: WindowPool,
