@@ -31,8 +31,9 @@ if ((${#missing[@]})); then
 fi
 
 req="$root/tests/requirements.txt"
+req_nodeps="$root/tests/requirements-nodeps.txt"
 stamp="$venv/.earshot-requirements.sha256"
-want="$(sha256sum "$req" | cut -d' ' -f1)"
+want="$(cat "$req" "$req_nodeps" | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$venv/bin/python" ]; then
   say "creating venv $venv"
   mkdir -p "$cache"
@@ -42,6 +43,7 @@ fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing reference packages (torch 2.13.0 and friends; several GB the first time)"
   "$venv/bin/pip" install -q -r "$req"
+  "$venv/bin/pip" install -q --no-deps -r "$req_nodeps"
   echo "$want" > "$stamp"
 fi
 

@@ -20,6 +20,18 @@ Random weights: torch-vggish-yamnet's `YAMNet()` (the layout of its `yamnet.pth`
 convolutions and batch-norm statistics, saved with torch.save, and its embeddings and
 probabilities on the speech clip's patches.
 
+Keras (the official `yamnet.h5` layout): `yamnet.py`'s model built with tf-keras (Keras 2, which
+`yamnet.py` needs: layers `layer1/conv`, `layer1/conv/bn`, `layer{2..14}/{depthwise,pointwise}_conv`
+and their `/bn`, batch norms with `center=True, scale=False, epsilon=1e-4`, TF "same" padding)
+and written by `save_weights` to HDF5, as Google wrote `yamnet.h5`:
+- with random weights and batch-norm statistics, the dense layer left unnamed as today's
+  `yamnet.py` leaves it (`dense`): its embeddings and probabilities on the speech patches;
+- with the real weights of the float graph above (each folded convolution's weight as the
+  kernel, its bias as the batch norm's beta over a zero mean and a variance of 1 - 1e-4), the
+  dense layer named `logits` as in Google's file: a `yamnet.h5` that hears, checked here
+  against onnxruntime, and its clip scores on every clip;
+- a copy of that file with one variable more, which earshot must refuse.
+
 Output: tests/data/generated/yamnet/ (git-ignored). Idempotent.
 """
 
@@ -233,6 +245,98 @@ def random_model(clips):
                 embeddings="random.embeddings.npy", patch_scores="random.patch_scores.npy")
 
 
+YAMNET_DEFS = [("conv", 2, 32)] + [("separable", s, f) for s, f in (
+    (1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512), (1, 512), (1, 512), (1, 512),
+    (1, 512), (1, 512), (2, 1024), (1, 1024))]
+
+
+def keras_yamnet(dense_name=None):
+    """yamnet.py's `yamnet(features, params)` on (96, 64) patches, with tf-keras: predictions
+    and embeddings."""
+    from tf_keras import Model, layers
+
+    def bn(name, x):
+        return layers.BatchNormalization(name=name, center=True, scale=False, epsilon=1e-4)(x)
+
+    patches = layers.Input(shape=(96, 64))
+    net = layers.Reshape((96, 64, 1))(patches)
+    for i, (kind, stride, filters) in enumerate(YAMNET_DEFS):
+        name = f"layer{i + 1}"
+        if kind == "conv":
+            net = layers.Conv2D(filters, (3, 3), strides=stride, padding="same", use_bias=False,
+                                name=f"{name}/conv")(net)
+            net = layers.ReLU(name=f"{name}/relu")(bn(f"{name}/conv/bn", net))
+            continue
+        net = layers.DepthwiseConv2D((3, 3), strides=stride, depth_multiplier=1, padding="same",
+                                     use_bias=False, name=f"{name}/depthwise_conv")(net)
+        net = layers.ReLU(name=f"{name}/depthwise_conv/relu")(bn(f"{name}/depthwise_conv/bn", net))
+        net = layers.Conv2D(filters, (1, 1), strides=1, padding="same", use_bias=False,
+                            name=f"{name}/pointwise_conv")(net)
+        net = layers.ReLU(name=f"{name}/pointwise_conv/relu")(bn(f"{name}/pointwise_conv/bn", net))
+    embeddings = layers.GlobalAveragePooling2D()(net)
+    logits = layers.Dense(units=521, use_bias=True, name=dense_name)(embeddings)
+    predictions = layers.Activation("sigmoid")(logits)
+    return Model(inputs=patches, outputs=[predictions, embeddings])
+
+
+def keras_models(clips, real):
+    import h5py
+    import onnx
+    import tf_keras
+    tf_keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(2)
+    # Random weights and statistics.
+    net = keras_yamnet()
+    for layer in net.layers:
+        if isinstance(layer, tf_keras.layers.BatchNormalization):
+            n = layer.get_weights()[0].shape[0]
+            layer.set_weights([0.1 * rng.standard_normal(n), 0.1 * rng.standard_normal(n),
+                               0.5 + rng.random(n)])
+    assert net.layers[-2].name == "dense", net.layers[-2].name
+    net.save_weights(str(OUT / "keras_random.h5"))
+    patches = np.load(OUT / "speech.patches.npy")
+    probs, emb = net.predict(patches, verbose=0)
+    np.save(OUT / "keras_random.embeddings.npy", emb)
+    np.save(OUT / "keras_random.patch_scores.npy", probs)
+    random = dict(checkpoint="keras_random.h5", patches="speech.patches.npy",
+                  embeddings="keras_random.embeddings.npy", patch_scores="keras_random.patch_scores.npy")
+
+    # The real weights of the float graph in the Keras layout.
+    g = onnx.load(str(OUT / "yamnet_float.onnx")).graph
+    init = {t.name: onnx.numpy_helper.to_array(t, base_dir=str(OUT)) for t in g.initializer}
+    convs = [(init[n.input[1]], init[n.input[2]]) for n in g.node if n.op_type == "Conv"]
+    gemm = next(n for n in g.node if n.op_type == "Gemm")
+    net = keras_yamnet("logits")
+    weighted = [l for l in net.layers if l.get_weights()]
+    convs_k = [l for l in weighted if not isinstance(l, (tf_keras.layers.BatchNormalization,
+                                                         tf_keras.layers.Dense))]
+    bns = [l for l in weighted if isinstance(l, tf_keras.layers.BatchNormalization)]
+    assert len(convs_k) == len(bns) == len(convs) == 27
+    for conv, bnl, (w, b) in zip(convs_k, bns, convs):
+        depthwise = isinstance(conv, tf_keras.layers.DepthwiseConv2D)
+        conv.set_weights([w.transpose(2, 3, 0, 1) if depthwise else w.transpose(2, 3, 1, 0)])
+        bnl.set_weights([b, np.zeros_like(b), np.full_like(b, 1 - 1e-4)])
+    net.get_layer("logits").set_weights([init[gemm.input[1]].T, init[gemm.input[2]]])
+    net.save_weights(str(OUT / "keras_real.h5"))
+    entries = {}
+    import tensorflow as tf
+    for name, entry in real.items():
+        probs, _ = net.predict(np.load(OUT / entry["patches"]), verbose=0)
+        d = float(np.abs(probs - np.load(OUT / entry["patch_scores"])).max())
+        assert d < 1e-5, (name, d)
+        clip = net.predict(tf_patches(clips[name][1], tf.float64).astype(np.float32), verbose=0)[0]
+        np.save(OUT / f"{name}.keras_clip_scores.npy", clip.astype(np.float64).mean(axis=0))
+        entries[name] = dict(audio=entry["audio"], clip_scores=f"{name}.keras_clip_scores.npy",
+                             vs_onnxruntime=d)
+        print(f"[gen_yamnet] keras_real.h5 {name}: patch probabilities vs onnxruntime {d:.1e}")
+    # One variable more than YAMNet has.
+    shutil.copy(OUT / "keras_real.h5", OUT / "bad" / "keras_extra.h5")
+    with h5py.File(OUT / "bad" / "keras_extra.h5", "a") as f:
+        f["layer3/pointwise_conv/layer3/pointwise_conv/bias:0"] = np.zeros(128, np.float32)
+    return dict(random=random, real=dict(checkpoint="keras_real.h5", clips=entries),
+                bad=dict(file="bad/keras_extra.h5", error="layer3/pointwise_conv/bias is not a variable of YAMNet"))
+
+
 def hostile_files():
     """ONNX files whose external data points out of their folder, and a truncated one: each must
     be refused with one line, reading nothing outside."""
@@ -274,10 +378,12 @@ def main():
     real = real_model(clips)
     random = random_model(clips)
     bad = hostile_files()
-    import onnxruntime, torch_vggish_yamnet  # noqa: F401
+    keras = keras_models(clips, real)
+    import onnxruntime, tf_keras, torch_vggish_yamnet  # noqa: F401
     manifest_path.write_text(json.dumps(dict(
-        fingerprint=fp, tensorflow=tf.__version__, onnxruntime=onnxruntime.__version__,
-        real=real, random=random, bad=bad), indent=1))
+        fingerprint=fp, tensorflow=tf.__version__, tf_keras=tf_keras.__version__,
+        onnxruntime=onnxruntime.__version__, real=real, random=random, keras=keras, bad=bad),
+        indent=1))
     print(f"[gen_yamnet] wrote {len(real)} clips to {OUT}")
 
 

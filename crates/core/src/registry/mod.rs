@@ -80,6 +80,7 @@ pub const CARDS: &[(&str, &str)] = &[
     card!("wav2vec2-xls-r-300m"),
     card!("hubert-base-ls960"),
     card!("wavlm-base-plus"),
+    card!("yamnet"),
     card!("yamnet-w8a8"),
 ];
 
@@ -143,7 +144,7 @@ pub enum RegistryError {
     NoCacheDir,
     /// The checkpoint has not been downloaded.
     #[error(
-        "checkpoint not found at {path}: run `earshot models fetch {name}` or pass --checkpoint PATH"
+        "checkpoint not found at {path}: run `earshot models fetch {name}`, `earshot models import {name} FILE`, or pass --checkpoint PATH"
     )]
     NotFetched {
         /// The model name.
