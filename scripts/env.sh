@@ -8,3 +8,5 @@ EARSHOT_CACHE="${EARSHOT_CACHE:-$HOME/.cache/earshot}"
 export EARSHOT_VENV="$EARSHOT_CACHE/venv"
 export LIBTORCH="$EARSHOT_CACHE/libtorch"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$EARSHOT_CACHE/target}"
+# pyo3 (crates/python) builds against the venv's Python 3.11, whichever python3 is on PATH.
+export PYO3_PYTHON="$EARSHOT_VENV/bin/python"

@@ -25,6 +25,10 @@ cargo clippy --release --workspace --all-targets -q -- -D warnings
 # package's binaries: build both first (tests/common refuses an earshot-torch older than earshot).
 cargo build --release --workspace --bins
 RUST_TEST_THREADS=2 cargo test --release --workspace --all-targets
+# The Python package: build the wheel over the same target directory, install it into the
+# reference venv (beside its torch 2.13.0, whose libtorch it links) and run its tests there.
+scripts/python_wheel.sh
+"$EARSHOT_VENV/bin/python" -m pytest -q -p no:cacheprovider python/tests
 # Tests against committed numbers must hold on every x86-64 CPU. On an AVX-512 machine, run them
 # again with oneDNN and ATen held to AVX2 kernels, as an AVX2-only machine computes.
 if grep -qw avx512f /proc/cpuinfo; then

@@ -13,7 +13,6 @@ use clap::{Args, ValueEnum};
 
 use crate::model_args::ModelArgs;
 use earshot_core::labels::Labels;
-use earshot_core::outputs::{events, median_filter, ClipOutput, Event};
 
 /// Output formats of `detect`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,19 +84,4 @@ pub fn parse_thresholds(text: &str, labels: &Labels, classes: usize) -> Result<V
         }
     }
     Ok(out)
-}
-
-/// Events of one clip after filtering and thresholds.
-pub fn detect_events(out: &ClipOutput, thresholds: &[f32], median: usize) -> Vec<Event> {
-    let (frames, classes) = (out.frames(), out.classes());
-    let framewise = out.framewise.as_deref().unwrap_or_default();
-    let filtered = median_filter(framewise, frames, classes, median);
-    events(
-        &filtered,
-        frames,
-        classes,
-        thresholds,
-        out.frame_hop,
-        out.duration,
-    )
 }

@@ -22,6 +22,23 @@ pub struct ClipOutput {
 }
 
 impl ClipOutput {
+    /// Events as `earshot detect` finds them: each class's framewise probabilities median-filtered
+    /// over `median` frames (1: off), then thresholded ([`events`]; `thresholds` per class, or
+    /// one for all). No events for a model without framewise output.
+    pub fn events(&self, thresholds: &[f32], median: usize) -> Vec<Event> {
+        let (frames, classes) = (self.frames(), self.classes());
+        let framewise = self.framewise.as_deref().unwrap_or_default();
+        let filtered = median_filter(framewise, frames, classes, median);
+        events(
+            &filtered,
+            frames,
+            classes,
+            thresholds,
+            self.frame_hop,
+            self.duration,
+        )
+    }
+
     /// Number of classes.
     pub fn classes(&self) -> usize {
         self.clipwise.len()

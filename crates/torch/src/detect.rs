@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use earshot_cli::detect::{detect_events, parse_thresholds, DetectArgs, DetectFormat};
+use earshot_cli::detect::{parse_thresholds, DetectArgs, DetectFormat};
 use earshot_cli::tag::emit;
 use earshot_cli::{expand_inputs, progress, report, shard, Cli};
 use earshot_core::outputs::{ClipOutput, Event};
@@ -47,7 +47,7 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
                     t
                 }
             };
-            let ev = detect_events(&out, &th, args.median_filter);
+            let ev = out.events(&th, args.median_filter);
             if let Some(plot) = &args.plot {
                 let (mel, bins) = backbone.logmel(&w.samples)?;
                 earshot_cli::plot::detection_png(plot, &mel, bins, &out, &ev, labels)?;

@@ -15,7 +15,7 @@ pub mod resample;
 use std::path::Path;
 
 pub use decode::{AudioInfo, Block, Decoder};
-pub use resample::Resampler;
+pub use resample::{resample, Resampler};
 
 /// Why a file could not be read as audio.
 #[derive(Debug, thiserror::Error)]

@@ -165,6 +165,19 @@ impl Resampler {
     }
 }
 
+/// A whole mono signal at `target_sr`: `librosa.resample(y, orig_sr=…, target_sr=…)` with its
+/// default `soxr_hq`, as [`super::load`] resamples a file. The signal itself when the rates agree.
+pub fn resample(samples: &[f32], orig_sr: u32, target_sr: u32) -> Result<Vec<f32>> {
+    if orig_sr == target_sr {
+        return Ok(samples.to_vec());
+    }
+    let mut converter = Resampler::new(orig_sr, target_sr, 1)?;
+    let mut out = vec![Vec::new()];
+    converter.push(&[samples], &mut out)?;
+    converter.finish(&mut out)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +186,16 @@ mod tests {
         (0..n)
             .map(|i| (2.0 * std::f64::consts::PI * 440.0 * i as f64 / sr).sin() as f32 * 0.5)
             .collect()
+    }
+
+    #[test]
+    fn whole_signal_resampling_is_the_streamed_result() {
+        let x = tone(10007, 44100.0);
+        assert_eq!(
+            resample(&x, 44100, 16000).unwrap(),
+            resample_all(&x, 44100, 16000, 4096)
+        );
+        assert_eq!(resample(&x, 16000, 16000).unwrap(), x);
     }
 
     fn resample_all(x: &[f32], orig: u32, target: u32, piece: usize) -> Vec<f32> {

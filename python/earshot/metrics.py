@@ -1,0 +1,183 @@
+"""The evaluation metrics of ``earshot eval``, from Python: PSDS and intersection-based F1 as
+sed_scores_eval computes them, sed_eval's event- and segment-based metrics, and the tagging
+metrics (average precision, lwlrap, d'), each computed in Rust with the GIL released.
+
+Inputs are those the reference packages take. Scores: a dict {audio id: DataFrame} with columns
+``onset``, ``offset`` and one per class (``sed_scores_eval.utils.scores.create_score_dataframe``),
+or a folder of score TSVs. Ground truth and detections: {audio id: [(onset, offset, label), ...]}
+or a DCASE TSV (``filename onset offset event_label``). Durations: {audio id: seconds} or a TSV
+(``filename duration``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import _earshot
+
+__all__ = [
+    "psds",
+    "intersection_f1",
+    "event_f1",
+    "segment_f1",
+    "average_precision",
+    "mean_average_precision",
+    "tagging",
+    "lwlrap",
+    "d_prime",
+]
+
+_PATH = (str, os.PathLike)
+
+
+def _filename(audio_id: str) -> str:
+    # The core matches audio ids by stripping a file name's extension (ids such as DESED's
+    # `Y..._0.000_10.000` contain dots of their own): give every id one to strip.
+    return f"{audio_id}.wav"
+
+
+def _events(events: Any, what: str):
+    if isinstance(events, _PATH):
+        return os.fspath(events)
+    if not isinstance(events, Mapping):
+        raise ValueError(f"{what}: a dict {{audio id: [(onset, offset, label), ...]}} or a TSV path")
+    return [
+        (_filename(str(k)), [(float(on), float(off), str(label)) for on, off, label in v])
+        for k, v in events.items()
+    ]
+
+
+def _durations(durations: Any):
+    if isinstance(durations, _PATH):
+        return os.fspath(durations)
+    if hasattr(durations, "to_dict") and not isinstance(durations, Mapping):
+        durations = durations.to_dict()
+    return [(_filename(str(k)), float(v)) for k, v in durations.items()]
+
+
+def _scores(scores: Any):
+    if isinstance(scores, _PATH):
+        return os.fspath(scores)
+    if not isinstance(scores, Mapping):
+        raise ValueError("scores: a dict {audio id: score DataFrame} or a folder of score TSVs")
+    tables = []
+    for audio_id, df in scores.items():
+        columns = [str(c) for c in df.columns]
+        if columns[:2] != ["onset", "offset"]:
+            raise ValueError(f"{audio_id}: score columns must start with onset, offset, not {columns[:2]}")
+        values = df.to_numpy(dtype=np.float64)  # one copy of the whole frame
+        bounds = np.append(values[:, 0], values[-1:, 1])
+        tables.append((str(audio_id), bounds, columns[2:], np.ascontiguousarray(values[:, 2:])))
+    return tables
+
+
+def psds(
+    scores: Any,
+    ground_truth: Any,
+    durations: Any,
+    dtc_threshold: float = 0.7,
+    gtc_threshold: float = 0.7,
+    cttc_threshold: float | None = None,
+    alpha_ct: float = 0.0,
+    alpha_st: float = 1.0,
+    max_efpr: float = 100.0,
+):
+    """Polyphonic Sound Detection Score, as ``sed_scores_eval.intersection_based.psds``
+    returns it: (psds, {class: psds}, (eTPR, eFPR) of the PSD-ROC, {class: (TPR, eFPR)}).
+    Defaults: DCASE Task 4 scenario 1 (dtc = gtc = 0.7, alpha_st = 1, 100 false positives per
+    hour)."""
+    if alpha_ct != 0.0 and cttc_threshold is None:
+        raise ValueError("alpha_ct > 0 needs a cttc_threshold")
+    value, per_class, (etpr, efpr), class_rocs = _earshot.psds(
+        _scores(scores), _events(ground_truth, "ground_truth"), _durations(durations),
+        float(dtc_threshold), float(gtc_threshold),
+        None if cttc_threshold is None else float(cttc_threshold),
+        float(alpha_ct), float(alpha_st), float(max_efpr))
+    return (
+        value,
+        dict(per_class),
+        (np.asarray(etpr), np.asarray(efpr)),
+        {c: (np.asarray(t), np.asarray(f)) for c, (t, f) in class_rocs},
+    )
+
+
+def intersection_f1(
+    scores: Any,
+    ground_truth: Any,
+    durations: Any,
+    threshold: float = 0.5,
+    dtc_threshold: float = 0.5,
+    gtc_threshold: float = 0.5,
+):
+    """Intersection-based F1 at one decision threshold, as
+    ``sed_scores_eval.intersection_based.fscore``: (f, precision, recall), each a dict over the
+    classes plus ``macro_average`` and ``micro_average``."""
+    rows = _earshot.intersection_f1(
+        _scores(scores), _events(ground_truth, "ground_truth"), _durations(durations),
+        float(threshold), float(dtc_threshold), float(gtc_threshold))
+    f = {c: v[0] for c, v in rows}
+    p = {c: v[1] for c, v in rows}
+    r = {c: v[2] for c, v in rows}
+    return f, p, r
+
+
+def event_f1(
+    reference: Any,
+    estimated: Any,
+    t_collar: float = 0.2,
+    percentage_of_length: float = 0.5,
+    evaluate_onset: bool = True,
+    evaluate_offset: bool = True,
+    empty_system_output_handling: str | None = None,
+) -> dict:
+    """sed_eval's ``EventBasedMetrics`` (its defaults) over the files of the reference: a dict
+    with ``overall`` (f_measure, precision, recall, error_rate and its parts),
+    ``class_wise_average`` and ``class_wise`` {class: (f, precision, recall)}."""
+    return _earshot.event_f1(
+        _events(reference, "reference"), _events(estimated, "estimated"), float(t_collar),
+        float(percentage_of_length), bool(evaluate_onset), bool(evaluate_offset),
+        empty_system_output_handling)
+
+
+def segment_f1(reference: Any, estimated: Any, time_resolution: float = 1.0) -> dict:
+    """sed_eval's ``SegmentBasedMetrics(time_resolution)``, same dict as :func:`event_f1`."""
+    return _earshot.segment_f1(
+        _events(reference, "reference"), _events(estimated, "estimated"), float(time_resolution))
+
+
+def _matrix(x: Any, dtype) -> list:
+    a = np.asarray(x, dtype=dtype)
+    if a.ndim != 2:
+        raise ValueError(f"expected a clips × classes matrix, got shape {a.shape}")
+    return a.tolist()
+
+
+def average_precision(truth: Sequence[bool], scores: Sequence[float]) -> float:
+    """``sklearn.metrics.average_precision_score`` of one class."""
+    return _earshot.average_precision(
+        np.asarray(truth, dtype=bool).tolist(), np.asarray(scores, dtype=np.float64).tolist())
+
+
+def tagging(truth: Any, scores: Any) -> dict:
+    """Everything ``earshot eval tagging`` reports for clips × classes truth and scores: mAP,
+    mAUC, d_prime, lwlrap and the per-class average_precision and roc_auc lists."""
+    return _earshot.tagging_metrics(_matrix(truth, bool), _matrix(scores, np.float64))
+
+
+def mean_average_precision(truth: Any, scores: Any) -> float:
+    """Mean over classes of the average precision (PANNs' mAP; a class without positives counts
+    0, as sklearn and ``np.mean`` give it)."""
+    return tagging(truth, scores)["mAP"]
+
+
+def lwlrap(truth: Any, scores: Any) -> float:
+    """Label-weighted label-ranking average precision (DCASE 2019 Task 2)."""
+    return _earshot.lwlrap(_matrix(truth, bool), _matrix(scores, np.float64))
+
+
+def d_prime(auc: float) -> float:
+    """d' = √2 · Φ⁻¹(AUC), as PANNs reports it."""
+    return _earshot.d_prime(float(auc))

@@ -1,0 +1,105 @@
+"""earshot.metrics against the reference packages: sed_scores_eval run here on the generated
+DESED-style cases (PSDS with folder paths and with DataFrames, intersection F1), and sed_eval /
+scikit-learn / the DCASE lwlrap recorded by tests/gen_metrics.py. All to 1e-9."""
+
+import math
+
+import numpy as np
+import pytest
+
+from earshot import metrics
+from conftest import GEN, manifest
+
+M = manifest("metrics")
+SED = M["sed"]
+DIR = GEN / "metrics"
+
+
+def close(a, b, tol=1e-9):
+    a, b = float(a), float("nan") if b == "nan" else float(b)
+    return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= tol
+
+
+def files(case):
+    d = DIR / case["dir"]
+    return d / "scores", d / "gt.tsv", d / "durations.tsv"
+
+
+@pytest.mark.parametrize("case", SED[:12], ids=[c["name"] for c in SED[:12]])
+def test_psds_is_sed_scores_eval_s(case):
+    from sed_scores_eval import intersection_based, io
+    scores_dir, gt, durations = files(case)
+    frames = io.read_sed_scores(str(scores_dir))
+    truth = io.read_ground_truth_events(str(gt))
+    lengths = io.read_audio_durations(str(durations))
+    for name, p in M["psds_params"].items():
+        if p["alpha_ct"] > 0 and len(case["classes"]) < 2:
+            continue
+        kw = dict(dtc_threshold=p["dtc"], gtc_threshold=p["gtc"],
+                  cttc_threshold=p["cttc"] if p["alpha_ct"] > 0 else None,
+                  alpha_ct=p["alpha_ct"], alpha_st=p["alpha_st"], max_efpr=p["max_efpr"])
+        ref, ref_classes, (ref_tpr, ref_fpr), _ = intersection_based.psds(
+            scores=frames, ground_truth=truth, audio_durations=lengths, **kw)
+        for args in ((scores_dir, gt, durations), (frames, truth, lengths)):
+            value, per_class, (tpr, fpr), class_rocs = metrics.psds(*args, **kw)
+            assert close(value, ref), (name, value, ref)
+            assert set(per_class) == set(ref_classes)
+            assert all(close(per_class[c], ref_classes[c]) for c in ref_classes), name
+            assert len(tpr) == len(ref_tpr) and np.allclose(tpr, ref_tpr, atol=1e-9, rtol=0)
+            assert np.allclose(fpr, ref_fpr, atol=1e-9, rtol=0)
+            assert set(class_rocs) == set(ref_classes)
+    f, p_, r = metrics.intersection_f1(frames, truth, lengths, threshold=0.5)
+    ref_f, ref_p, ref_r, _ = intersection_based.fscore(
+        scores=frames, ground_truth=truth, threshold=0.5, dtc_threshold=0.5, gtc_threshold=0.5)
+    for ours, ref in ((f, ref_f), (p_, ref_p), (r, ref_r)):
+        assert set(ours) == set(ref)
+        assert all(close(ours[k], ref[k]) for k in ref)
+
+
+@pytest.mark.parametrize("case", SED, ids=[c["name"] for c in SED])
+def test_event_and_segment_f1_are_sed_eval_s(case):
+    d = DIR / case["dir"]
+    ev = metrics.event_f1(d / "gt.tsv", d / "pred_0.5.tsv", t_collar=0.2, percentage_of_length=0.2,
+                          empty_system_output_handling="zero_score")
+    seg = metrics.segment_f1(d / "gt.tsv", d / "pred_0.5.tsv", time_resolution=1.0)
+    for ours, ref in ((ev, case["event_based"]), (seg, case["segment_based"])):
+        for k in ("f_measure", "precision", "recall"):
+            assert close(ours["overall"][k], ref["overall_f"][k]), k
+            assert close(ours["class_wise_average"][k], ref["class_wise_average_f"][k]), k
+        for k in ("error_rate", "substitution_rate", "deletion_rate", "insertion_rate"):
+            assert close(ours["overall"][k], ref["overall_er"][k]), k
+        assert set(ours["class_wise"]) == set(ref["class_wise"])
+        for c, (f, p, r) in ours["class_wise"].items():
+            want = ref["class_wise"][c]["f"]
+            assert close(f, want["f_measure"]) and close(p, want["precision"]) and close(r, want["recall"])
+
+
+@pytest.mark.parametrize("case", M["tagging"], ids=[c["name"] for c in M["tagging"]])
+def test_tagging_metrics_are_sklearn_s(case):
+    from sklearn.metrics import average_precision_score
+    truth = np.load(DIR / case["truth"]).astype(bool)
+    scores = np.load(DIR / case["scores"]).astype(np.float64)
+    r = metrics.tagging(truth, scores)
+    assert close(r["mAP"], case["map"]) and close(metrics.mean_average_precision(truth, scores), case["map"])
+    assert all(close(a, b) for a, b in zip(r["average_precision"], case["ap"]))
+    if case["lwlrap"] is not None:  # None: the reference has no value (no positive label)
+        assert close(metrics.lwlrap(truth, scores), case["lwlrap"])
+        assert close(r["lwlrap"], case["lwlrap"])
+    for c in range(truth.shape[1]):
+        if truth[:, c].any():
+            assert close(metrics.average_precision(truth[:, c], scores[:, c]),
+                         average_precision_score(truth[:, c], scores[:, c]))
+    if case["d_prime_defined"] != "nan":
+        assert close(metrics.d_prime(case["mauc_defined"]), case["d_prime_defined"])
+
+
+def test_bad_metric_inputs_raise(tmp_path):
+    scores_dir, gt, durations = files(SED[1])
+    with pytest.raises(FileNotFoundError, match="nope.tsv"):
+        metrics.psds(scores_dir, tmp_path / "nope.tsv", durations)
+    with pytest.raises(ValueError, match="dtc"):
+        metrics.psds(scores_dir, gt, durations, dtc_threshold=1.5)
+    with pytest.raises(ValueError, match="cttc"):
+        metrics.psds(scores_dir, gt, durations, alpha_ct=0.5)
+    with pytest.raises(ValueError, match="clips × classes"):
+        metrics.lwlrap([True, False], [0.1, 0.2])
