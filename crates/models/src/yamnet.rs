@@ -380,6 +380,8 @@ pub fn keras_to_torch(ckpt: &checkpoint::Checkpoint) -> Result<checkpoint::Check
             ));
         }
     }
+    // Layer → its variables, each taken out as it is used: what is left at the end is not
+    // YAMNet's.
     let mut layers: Vec<(&str, Vec<(&str, &RawTensor)>)> = Vec::new();
     for (path, t) in &ckpt.tensors {
         let (layer, variable) = keras_layer_and_variable(path);
@@ -388,14 +390,14 @@ pub fn keras_to_torch(ckpt: &checkpoint::Checkpoint) -> Result<checkpoint::Check
             None => layers.push((layer, vec![(variable, t)])),
         }
     }
-    let take = |layer: &str, variable: &str| -> Result<RawTensor> {
-        (layers.iter())
-            .find(|(l, _)| *l == layer)
-            .and_then(|(_, vars)| vars.iter().find(|(v, _)| *v == variable))
-            .map(|(_, t)| (*t).clone())
-            .ok_or_else(|| {
-                ModelError::Checkpoint(CheckpointError::Missing(format!("{layer}/{variable}")))
-            })
+    type Layers<'a> = [(&'a str, Vec<(&'a str, &'a RawTensor)>)];
+    fn take(layers: &mut Layers<'_>, layer: &str, variable: &str) -> Option<RawTensor> {
+        let (_, vars) = layers.iter_mut().find(|(l, _)| *l == layer)?;
+        let at = vars.iter().position(|(v, _)| *v == variable)?;
+        Some(vars.remove(at).1.clone())
+    }
+    let missing = |layer: &str, variable: &str| {
+        ModelError::Checkpoint(CheckpointError::Missing(format!("{layer}/{variable}")))
     };
     let permuted = |t: &RawTensor, dims: [i64; 4]| -> Result<RawTensor> {
         if t.shape.len() != 4 {
@@ -407,20 +409,22 @@ pub fn keras_to_torch(ckpt: &checkpoint::Checkpoint) -> Result<checkpoint::Check
         crate::tensor::f32_raw(&t.to_tch()?.f_permute(dims)?)
     };
     let mut tensors = Vec::new();
-    let mut known: Vec<&str> = Vec::new();
     for (layer, module, kernel) in &convs {
         let dims = if *kernel == "depthwise_kernel" {
             [2, 3, 0, 1]
         } else {
             [3, 2, 0, 1]
         };
-        let w = permuted(&take(layer, kernel)?, dims)?;
+        let w = permuted(
+            &take(&mut layers, layer, kernel).ok_or_else(|| missing(layer, kernel))?,
+            dims,
+        )?;
         let channels = w.shape[0];
         tensors.push((format!("{module}.conv.weight"), w));
         let bn = format!("{layer}/bn");
-        let gamma = match take(&bn, "gamma") {
-            Ok(g) => g,
-            Err(_) => crate::tensor::f32_raw(&Tensor::ones(
+        let gamma = match take(&mut layers, &bn, "gamma") {
+            Some(g) => g,
+            None => crate::tensor::f32_raw(&Tensor::ones(
                 [channels as i64],
                 (Kind::Float, tch::Device::Cpu),
             ))?,
@@ -431,14 +435,18 @@ pub fn keras_to_torch(ckpt: &checkpoint::Checkpoint) -> Result<checkpoint::Check
             ("moving_mean", "running_mean"),
             ("moving_variance", "running_var"),
         ] {
-            tensors.push((format!("{module}.bn.{field}"), take(&bn, variable)?));
+            let t = take(&mut layers, &bn, variable).ok_or_else(|| missing(&bn, variable))?;
+            tensors.push((format!("{module}.bn.{field}"), t));
         }
-        known.push(layer);
-        known.push(layers.iter().find(|(l, _)| *l == bn).map_or("", |(l, _)| l));
     }
+    let body = |l: &str| {
+        convs
+            .iter()
+            .any(|(c, _, _)| l == c || l.strip_suffix("/bn") == Some(c))
+    };
     let others: Vec<&str> = (layers.iter())
         .map(|(l, _)| *l)
-        .filter(|l| !known.contains(l))
+        .filter(|l| !body(l))
         .collect();
     let [dense] = others.as_slice() else {
         return Err(bad(format!(
@@ -451,32 +459,23 @@ pub fn keras_to_torch(ckpt: &checkpoint::Checkpoint) -> Result<checkpoint::Check
             }
         )));
     };
-    let kernel = take(dense, "kernel")?;
+    let dense = dense.to_string();
+    let kernel = take(&mut layers, &dense, "kernel").ok_or_else(|| missing(&dense, "kernel"))?;
     if kernel.shape.len() != 2 {
         return Err(bad(format!("{dense}/kernel has shape {:?}", kernel.shape)));
     }
-    let weight = crate::tensor::f32_raw(&kernel.to_tch()?.f_tr()?)?;
-    tensors.push(("classifier.weight".to_string(), weight));
-    tensors.push(("classifier.bias".to_string(), take(dense, "bias")?));
-    let used = |layer: &str, variable: &str| {
-        known.contains(&layer)
-            && [
-                "kernel",
-                "depthwise_kernel",
-                "gamma",
-                "beta",
-                "moving_mean",
-                "moving_variance",
-            ]
-            .contains(&variable)
-            || layer == *dense && (variable == "kernel" || variable == "bias")
-    };
-    for (layer, vars) in &layers {
-        if let Some((variable, _)) = vars.iter().find(|(v, _)| !used(layer, v)) {
-            return Err(bad(format!(
-                "{layer}/{variable} is not a variable of YAMNet"
-            )));
-        }
+    let bias = take(&mut layers, &dense, "bias").ok_or_else(|| missing(&dense, "bias"))?;
+    tensors.push((
+        "classifier.weight".to_string(),
+        crate::tensor::f32_raw(&kernel.to_tch()?.f_tr()?)?,
+    ));
+    tensors.push(("classifier.bias".to_string(), bias));
+    if let Some((layer, (variable, _))) =
+        (layers.iter()).find_map(|(l, vars)| vars.first().map(|v| (l, v)))
+    {
+        return Err(bad(format!(
+            "{layer}/{variable} is not a variable of YAMNet"
+        )));
     }
     Ok(checkpoint::Checkpoint {
         format: ckpt.format,
