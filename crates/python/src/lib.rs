@@ -22,7 +22,7 @@ use earshot_core::audio::{self, LoadOptions};
 use earshot_core::datasets::dcase::{self, Durations, Event, ScoreTable, StrongLabels};
 use earshot_core::device::{DeviceChoice, Precision};
 use earshot_core::frontend::Preset;
-use earshot_core::metrics::{self, sed_eval, sed_scores, tagging, PsdsParams};
+use earshot_core::metrics::{sed_eval, sed_scores, tagging, PsdsParams};
 use earshot_core::outputs::{EmbedOptions, Layers};
 use earshot_core::registry;
 use earshot_models::tasks::{LoadedModel, ModelRequest};
@@ -545,6 +545,20 @@ type Prf = (f64, f64, f64);
 /// What [`psds`] returns.
 type PsdsOutput = (f64, Vec<(String, f64)>, Roc, Vec<(String, Roc)>);
 
+/// The intersection-based statistics of scores against ground truth, which [`psds`] and
+/// [`intersection_f1`] read their values from.
+fn intersection_statistics(
+    py: Python<'_>,
+    (scores, ground_truth, durations): (Scores<'_>, GroundTruth, ClipDurations),
+    dtc: f64,
+    gtc: f64,
+    cttc: Option<f64>,
+) -> PyResult<sed_scores::Statistics> {
+    let (tables, truth, durations) = (scores.read()?, ground_truth.read()?, durations.read()?);
+    py.detach(|| sed_scores::statistics(&tables, &truth, &durations, dtc, gtc, cttc))
+        .map_err(value_error)
+}
+
 /// PSDS as `sed_scores_eval.intersection_based.psds`: (psds, [(class, psds)], (eTPR, eFPR) of
 /// the effective PSD-ROC, [(class, (TPR, eFPR))]).
 #[pyfunction]
@@ -562,7 +576,6 @@ fn psds(
     alpha_st: f64,
     max_efpr: f64,
 ) -> PyResult<PsdsOutput> {
-    let (tables, truth, durations) = (scores.read()?, ground_truth.read()?, durations.read()?);
     let params = PsdsParams {
         dtc: dtc_threshold,
         gtc: gtc_threshold,
@@ -572,21 +585,17 @@ fn psds(
         max_efpr,
     };
     let cttc = (alpha_ct != 0.0).then_some(params.cttc);
-    let result = py
-        .detach(|| -> metrics::Result<_> {
-            let stats = sed_scores::statistics(
-                &tables,
-                &truth,
-                &durations,
-                dtc_threshold,
-                gtc_threshold,
-                cttc,
-            )?;
-            let out = sed_scores::psds(&stats, &params)?;
-            Ok((stats.classes.clone(), out))
-        })
+    let stats = intersection_statistics(
+        py,
+        (scores, ground_truth, durations),
+        dtc_threshold,
+        gtc_threshold,
+        cttc,
+    )?;
+    let out = py
+        .detach(|| sed_scores::psds(&stats, &params))
         .map_err(value_error)?;
-    let (classes, out) = result;
+    let classes = stats.classes;
     let class_rocs = (classes.iter().cloned().zip(out.class_rocs))
         .map(|(c, roc)| (c, (roc.etpr, roc.efpr)))
         .collect();
@@ -611,23 +620,15 @@ fn intersection_f1(
     dtc_threshold: f64,
     gtc_threshold: f64,
 ) -> PyResult<Vec<(String, Prf)>> {
-    let (tables, truth, durations) = (scores.read()?, ground_truth.read()?, durations.read()?);
-    let (classes, out) = py
-        .detach(|| -> metrics::Result<_> {
-            let stats = sed_scores::statistics(
-                &tables,
-                &truth,
-                &durations,
-                dtc_threshold,
-                gtc_threshold,
-                None,
-            )?;
-            Ok((
-                stats.classes.clone(),
-                sed_scores::fscore(&stats, threshold, 1.0),
-            ))
-        })
-        .map_err(value_error)?;
+    let stats = intersection_statistics(
+        py,
+        (scores, ground_truth, durations),
+        dtc_threshold,
+        gtc_threshold,
+        None,
+    )?;
+    let out = py.detach(|| sed_scores::fscore(&stats, threshold, 1.0));
+    let classes = stats.classes;
     let averages = [
         ("macro_average".to_string(), out.macro_average),
         ("micro_average".to_string(), out.micro_average),
