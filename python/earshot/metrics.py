@@ -74,6 +74,10 @@ def _scores(scores: Any):
     return tables
 
 
+def _sed_inputs(scores: Any, ground_truth: Any, durations: Any):
+    return _scores(scores), _events(ground_truth, "ground_truth"), _durations(durations)
+
+
 def psds(
     scores: Any,
     ground_truth: Any,
@@ -92,8 +96,7 @@ def psds(
     if alpha_ct != 0.0 and cttc_threshold is None:
         raise ValueError("alpha_ct > 0 needs a cttc_threshold")
     value, per_class, (etpr, efpr), class_rocs = _earshot.psds(
-        _scores(scores), _events(ground_truth, "ground_truth"), _durations(durations),
-        float(dtc_threshold), float(gtc_threshold),
+        *_sed_inputs(scores, ground_truth, durations), float(dtc_threshold), float(gtc_threshold),
         None if cttc_threshold is None else float(cttc_threshold),
         float(alpha_ct), float(alpha_st), float(max_efpr))
     return (
@@ -116,8 +119,7 @@ def intersection_f1(
     ``sed_scores_eval.intersection_based.fscore``: (f, precision, recall), each a dict over the
     classes plus ``macro_average`` and ``micro_average``."""
     rows = _earshot.intersection_f1(
-        _scores(scores), _events(ground_truth, "ground_truth"), _durations(durations),
-        float(threshold), float(dtc_threshold), float(gtc_threshold))
+        *_sed_inputs(scores, ground_truth, durations), float(threshold), float(dtc_threshold), float(gtc_threshold))
     f = {c: v[0] for c, v in rows}
     p = {c: v[1] for c, v in rows}
     r = {c: v[2] for c, v in rows}
