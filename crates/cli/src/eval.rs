@@ -17,8 +17,10 @@ use clap::{Args, Subcommand};
 use rayon::prelude::*;
 use serde_json::json;
 
-use earshot_core::datasets::{self, dcase, Issue};
-use earshot_core::metrics::{psds_eval, scenes, sed_eval, sed_scores, tagging, PsdRoc, PsdsParams};
+use earshot_core::datasets::{self, dcase, event_list, Issue};
+use earshot_core::metrics::{
+    audio_tag, psds_eval, scenes, sed_eval, sed_scores, tagging, PsdRoc, PsdsParams,
+};
 
 /// Arguments of `earshot eval`.
 #[derive(Debug, Args)]
@@ -34,8 +36,10 @@ pub enum EvalCommand {
     Tagging(TaggingArgs),
     /// Sound event detection: sed_eval event/segment F1, intersection F1, PSDS1/PSDS2.
     Sed(SedArgs),
-    /// Acoustic scenes: accuracy, class-wise accuracy, log loss.
+    /// Acoustic scenes: accuracy, class-wise accuracy, log loss, McNemar's test.
     Scenes(ScenesArgs),
+    /// Audio tagging from tag lists, as sed_eval.audio_tag: F, precision, recall, EER per tag.
+    Tags(TagsArgs),
     /// Run a model over a dataset in its official layout, write the system output and score it.
     Run(super::eval_run::RunArgs),
 }
@@ -58,14 +62,18 @@ pub struct TaggingArgs {
 /// Arguments of `earshot eval sed`.
 #[derive(Debug, Args)]
 pub struct SedArgs {
-    /// Strong-label ground truth TSV (`filename onset offset event_label`).
+    /// Reference events: a DESED TSV (`filename onset offset event_label`), any sed_eval event
+    /// list (3, 4 or 5 columns; tab, comma, semicolon or space; header optional; Audacity
+    /// labels, Raven selection tables), or a folder of per-recording lists.
     #[arg(long)]
     pub ground_truth: PathBuf,
-    /// Durations TSV (`filename duration`).
+    /// Durations TSV (`filename duration`). Needed for PSDS and intersection F1, and for
+    /// `--all-files` and `--evaluated-length durations`.
     #[arg(long)]
-    pub durations: PathBuf,
-    /// Detection TSVs, one per operating point (F1 metrics use the first); a directory means
-    /// every `.tsv` in it, sorted.
+    pub durations: Option<PathBuf>,
+    /// Detections, in any layout --ground-truth takes: one list per operating point (F1 metrics
+    /// use the first). A folder of DESED TSVs means every `.tsv` in it, sorted, one operating
+    /// point each; a folder of per-recording lists is one event list.
     #[arg(long, num_args = 1.., conflicts_with = "scores", required_unless_present = "scores")]
     pub predictions: Vec<PathBuf>,
     /// Directory of sed_scores_eval score tables (`<clip id>.tsv`): exact, threshold-free PSDS.
@@ -77,17 +85,19 @@ pub struct SedArgs {
     /// PSDS scenario 2 (dtc = gtc = 0.1, cttc = 0.3, α_ct = 0.5, α_st = 1).
     #[arg(long)]
     pub psds2: bool,
-    /// sed_eval event-based F1 (200 ms collar, 20 % offset, DESED settings). Like the DESED
-    /// baseline, it scores only the files the ground truth lists: detections in other files
-    /// (even ones in --durations) are dropped unless --all-files is given.
+    /// sed_eval event-based metrics (`EventBasedMetrics`; by default the DESED settings: 200 ms
+    /// collar, 20 % offset, zero_score). Like the DESED baseline, it scores only the files the
+    /// ground truth lists: detections in other files (even ones in --durations) are dropped
+    /// unless --all-files is given.
     #[arg(long)]
     pub event_f1: bool,
-    /// sed_eval segment-based F1 (1 s segments); scores the same files as --event-f1.
+    /// sed_eval segment-based metrics (`SegmentBasedMetrics`: F, ER, sensitivity, specificity,
+    /// balanced accuracy, accuracy); scores the same files as --event-f1.
     #[arg(long)]
     pub segment_f1: bool,
-    /// Score every file in --durations with the sed_eval F1s: a file without reference events
-    /// adds its detections as insertions (false alarms). PSDS always covers every file.
-    #[arg(long)]
+    /// Score every file in --durations with the sed_eval metrics: a file without reference
+    /// events adds its detections as insertions (false alarms). PSDS always covers every file.
+    #[arg(long, requires = "durations")]
     pub all_files: bool,
     /// Intersection-based F1 (dtc = gtc = 0.5): psds_eval on predictions, sed_scores_eval on
     /// scores.
@@ -96,10 +106,163 @@ pub struct SedArgs {
     /// Decision threshold for F1 metrics computed from scores (`score > threshold`).
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
+    #[command(flatten)]
+    pub sed_eval: SedEvalArgs,
     /// Write the PSD-ROC curve(s) as an SVG plot.
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// Print JSON instead of a table.
+    /// Output: `table`, `json`, or `sed-eval` (the sed_eval metrics as sed_eval prints them).
+    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+    pub format: EvalFormat,
+    /// Print JSON instead of a table (`--format json`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How `eval` prints its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalFormat {
+    /// A compact table.
+    Table,
+    /// Everything, as JSON.
+    Json,
+    /// sed_eval's own text report (`print(metrics)`), to diff against it.
+    SedEval,
+}
+
+impl EvalFormat {
+    fn of(format: EvalFormat, json: bool) -> EvalFormat {
+        if json {
+            EvalFormat::Json
+        } else {
+            format
+        }
+    }
+}
+
+/// The parameters of sed_eval's two SED metrics.
+#[derive(Debug, Args)]
+pub struct SedEvalArgs {
+    /// Event-based: onset collar in seconds (`t_collar`).
+    #[arg(long, default_value_t = 0.2)]
+    pub collar: f64,
+    /// Event-based: offset collar as a fraction of the reference event's length
+    /// (`percentage_of_length`; the collar is the larger of the two).
+    #[arg(long, default_value_t = 0.2)]
+    pub offset_percentage: f64,
+    /// Event-based: match onsets only (`evaluate_offset=False`).
+    #[arg(long, conflicts_with = "offset_only")]
+    pub onset_only: bool,
+    /// Event-based: match offsets only (`evaluate_onset=False`).
+    #[arg(long)]
+    pub offset_only: bool,
+    /// Event-based: `event_matching_type`.
+    #[arg(long, value_enum, default_value_t = MatchingArg::Optimal)]
+    pub matching: MatchingArg,
+    /// Event-based: precision when a class (or the system) output nothing
+    /// (`empty_system_output_handling`): `zero-score` (0, as the DESED baseline) or `nan`
+    /// (sed_eval's default).
+    #[arg(long, value_enum, default_value_t = EmptyOutput::ZeroScore)]
+    pub empty_system_output: EmptyOutput,
+    /// Segment-based: segment length in seconds (`time_resolution`).
+    #[arg(long, default_value_t = 1.0)]
+    pub segment_length: f64,
+    /// Segment-based: the length each file is evaluated over (`evaluated_length_seconds`):
+    /// `latest` (sed_eval's default: the latest reference or system offset), `durations`
+    /// (each file's duration from --durations) or a number of seconds for every file.
+    #[arg(long, default_value = "latest")]
+    pub evaluated_length: String,
+}
+
+/// `event_matching_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MatchingArg {
+    /// Maximum bipartite matching.
+    Optimal,
+    /// First fit, reference by reference.
+    Greedy,
+}
+
+/// `empty_system_output_handling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmptyOutput {
+    /// `'zero_score'`.
+    ZeroScore,
+    /// `None`: precision NaN.
+    Nan,
+}
+
+impl Default for SedEvalArgs {
+    /// The command line's defaults.
+    fn default() -> Self {
+        SedEvalArgs {
+            collar: 0.2,
+            offset_percentage: 0.2,
+            onset_only: false,
+            offset_only: false,
+            matching: MatchingArg::Optimal,
+            empty_system_output: EmptyOutput::ZeroScore,
+            segment_length: 1.0,
+            evaluated_length: "latest".into(),
+        }
+    }
+}
+
+impl SedEvalArgs {
+    /// The event-based parameters.
+    pub fn event_params(&self) -> sed_eval::EventParams {
+        sed_eval::EventParams {
+            t_collar: self.collar,
+            percentage_of_length: self.offset_percentage,
+            evaluate_onset: !self.offset_only,
+            evaluate_offset: !self.onset_only,
+            zero_score: self.empty_system_output == EmptyOutput::ZeroScore,
+            matching: match self.matching {
+                MatchingArg::Optimal => sed_eval::Matching::Optimal,
+                MatchingArg::Greedy => sed_eval::Matching::Greedy,
+            },
+        }
+    }
+
+    /// The segment-based evaluated length; `durations` must be read when asked for.
+    pub fn evaluated_length<'a>(
+        &self,
+        durations: Option<&'a HashMap<String, f64>>,
+    ) -> Result<sed_eval::EvaluatedLength<'a>> {
+        Ok(match self.evaluated_length.as_str() {
+            "latest" => sed_eval::EvaluatedLength::Latest,
+            "durations" => sed_eval::EvaluatedLength::PerFile(
+                durations
+                    .ok_or_else(|| anyhow!("--evaluated-length durations needs --durations"))?,
+            ),
+            v => match v.parse::<f64>() {
+                Ok(x) if x.is_finite() && x >= 0.0 => sed_eval::EvaluatedLength::Fixed(x),
+                _ => {
+                    bail!("--evaluated-length: `latest`, `durations` or seconds (>= 0), not '{v}'")
+                }
+            },
+        })
+    }
+}
+
+/// Arguments of `earshot eval tags`.
+#[derive(Debug, Args)]
+pub struct TagsArgs {
+    /// Reference tag list: `filename tags` rows (tags in one field, separated by `;` or `,`),
+    /// or a weak-label TSV (`filename event_labels`).
+    #[arg(long)]
+    pub ground_truth: PathBuf,
+    /// Estimated tag list, in the same layouts.
+    #[arg(long, required_unless_present = "probabilities")]
+    pub predictions: Option<PathBuf>,
+    /// Tag probabilities for the EER: `filename tag probability` rows, or a TSV with
+    /// `filename` and one column per tag.
+    #[arg(long)]
+    pub probabilities: Option<PathBuf>,
+    /// Output: `table`, `json`, or `sed-eval` (sed_eval's own report).
+    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+    pub format: EvalFormat,
+    /// Print JSON instead of a table (`--format json`).
     #[arg(long)]
     pub json: bool,
 }
@@ -107,13 +270,22 @@ pub struct SedArgs {
 /// Arguments of `earshot eval scenes`.
 #[derive(Debug, Args)]
 pub struct ScenesArgs {
-    /// Reference TSV (`filename scene_label`, e.g. `meta.csv` or `fold1_evaluate.csv`).
+    /// Reference: a TAU TSV (`filename scene_label`, e.g. `meta.csv` or `fold1_evaluate.csv`)
+    /// or any sed_eval scene list (`filename scene`; tab, comma, semicolon or space).
     #[arg(long)]
     pub ground_truth: PathBuf,
-    /// System output TSV (`filename scene_label [one probability column per class]`).
+    /// System output: a TSV `filename scene_label [one probability column per class]`, or a
+    /// scene list.
     #[arg(long)]
     pub predictions: PathBuf,
-    /// Print JSON instead of a table.
+    /// A second system's output: McNemar's test of the two (`sed_eval.test.mcnemar`), with
+    /// its χ² p-value.
+    #[arg(long)]
+    pub mcnemar: Option<PathBuf>,
+    /// Output: `table`, `json`, or `sed-eval` (sed_eval's own report).
+    #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
+    pub format: EvalFormat,
+    /// Print JSON instead of a table (`--format json`).
     #[arg(long)]
     pub json: bool,
 }
@@ -308,12 +480,101 @@ pub fn tagging_cmd(a: &TaggingArgs) -> Result<()> {
     Ok(())
 }
 
+// --- tags (sed_eval.audio_tag) ------------------------------------------------------------------
+
+/// (filename, tags) rows of a tag list.
+fn tag_rows(path: &Path) -> Result<Vec<(String, Vec<String>)>> {
+    Ok((event_list::read_tag_list(path)?.into_iter())
+        .map(|r| (r.filename, r.tags))
+        .collect())
+}
+
+/// (filename, tag) → probability, from either layout.
+fn tag_probabilities(path: &Path) -> Result<HashMap<(String, String), f64>> {
+    let wide = event_list::header(path)?.is_some_and(|h| {
+        h.iter().any(|f| f == "filename") && !h.iter().any(|f| f == "probability")
+    });
+    let mut map = HashMap::new();
+    if wide {
+        let (classes, rows) = score_tsv(path)?;
+        for (file, scores) in rows {
+            for (c, v) in classes.iter().zip(scores) {
+                map.insert((file.clone(), c.clone()), v);
+            }
+        }
+    } else {
+        for (file, tag, p) in event_list::read_tag_probabilities(path)? {
+            map.insert((file, tag), p);
+        }
+    }
+    Ok(map)
+}
+
+pub fn tags_cmd(a: &TagsArgs) -> Result<()> {
+    let reference = tag_rows(&a.ground_truth)?;
+    let estimated = a.predictions.as_deref().map(tag_rows).transpose()?;
+    let probabilities = a
+        .probabilities
+        .as_deref()
+        .map(tag_probabilities)
+        .transpose()?;
+    let mut tags: Vec<String> = (reference.iter())
+        .chain(estimated.iter().flatten())
+        .flat_map(|(_, t)| t.iter().cloned())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    let lookup = |file: &str, tag: &str| {
+        (probabilities.as_ref()).and_then(|m| m.get(&(file.to_string(), tag.to_string())).copied())
+    };
+    let lookup: Option<audio_tag::Probabilities> = probabilities
+        .is_some()
+        .then_some(&lookup as audio_tag::Probabilities);
+    let r = audio_tag::evaluate(&tags, &reference, estimated.as_deref(), lookup).map_err(|e| {
+        let file = a.predictions.as_ref().or(a.probabilities.as_ref());
+        anyhow!(
+            "{}: {e}",
+            file.map_or(a.ground_truth.display(), |f| f.display())
+        )
+    })?;
+    match EvalFormat::of(a.format, a.json) {
+        EvalFormat::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        EvalFormat::SedEval => print!("{}", audio_tag::report(&r)),
+        EvalFormat::Table => {
+            let o = |v: Option<f64>| v.map_or("-".to_string(), fmt);
+            println!(
+                "{:<24} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}",
+                "tag", "Nref", "Nsys", "F", "precision", "recall", "EER"
+            );
+            for t in r
+                .class_wise
+                .iter()
+                .chain([&r.class_wise_average, &r.overall])
+            {
+                println!(
+                    "{:<24} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9}",
+                    t.label,
+                    t.n_ref,
+                    t.n_sys,
+                    o(t.f_measure),
+                    o(t.precision),
+                    o(t.recall),
+                    o(t.eer)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 // --- sed -----------------------------------------------------------------------------------------
 
+/// The detection lists: a folder of DESED TSVs stands for each of its `.tsv` files (operating
+/// points), any other folder for itself (one list of per-recording files).
 fn prediction_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
-        if p.is_dir() {
+        if p.is_dir() && !per_recording_folder(p)? {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("{}: cannot read directory", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -374,19 +635,36 @@ fn decode(
     dcase::StrongLabels::from_clips(clips)
 }
 
+/// Whether a folder holds per-recording event lists (read as one list) rather than DESED TSVs
+/// (one operating point each): its first list file is not a DESED TSV.
+fn per_recording_folder(dir: &Path) -> Result<bool> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot read directory", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| f.is_file())
+        .collect();
+    files.sort();
+    match files.first() {
+        Some(f) => Ok(!event_list::is_dcase_tsv(f)?),
+        None => bail!("{}: empty folder", dir.display()),
+    }
+}
+
 fn sed_eval_json(r: &sed_eval::SedEvalResult, all_files: bool) -> serde_json::Value {
     json!({
-        "overall": {"f_measure": r.overall_f, "error_rate": r.overall_er},
-        "class_wise_average": {"f_measure": r.class_wise_average_f, "error_rate": r.class_wise_average_er},
+        "overall": {"f_measure": r.overall_f, "error_rate": r.overall_er, "accuracy": r.overall_accuracy},
+        "class_wise_average": {"f_measure": r.class_wise_average_f, "error_rate": r.class_wise_average_er, "accuracy": r.class_wise_average_accuracy},
         "class_wise": r.class_wise,
         "evaluated_files": r.n_files,
+        "evaluated_length": r.evaluated_length,
+        "parameters": r.metric,
         "file_scope": if all_files { "durations" } else { "ground_truth" },
     })
 }
 
 pub fn sed_cmd(a: &SedArgs) -> Result<()> {
     let (text, report) = sed_report(a)?;
-    if a.json {
+    if EvalFormat::of(a.format, a.json) == EvalFormat::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::Value::Object(report))?
@@ -395,6 +673,13 @@ pub fn sed_cmd(a: &SedArgs) -> Result<()> {
         print!("{text}");
     }
     Ok(())
+}
+
+/// The durations table that PSDS and intersection F1 need.
+fn timed(durations: &Option<dcase::Durations>) -> Result<&dcase::Durations> {
+    durations
+        .as_ref()
+        .ok_or_else(|| anyhow!("PSDS and intersection F1 need --durations"))
 }
 
 /// A sed_eval metric over (reference, estimate) for the files in scope.
@@ -406,15 +691,28 @@ type SedEvalMetric<'a> = &'a dyn Fn(
 
 /// The metrics `a` asks for, as a readable table and as JSON.
 pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_json::Value>)> {
-    let (gt, issues) = dcase::read_strong(&a.ground_truth)?;
+    let (gt, issues) = event_list::read_event_list(&a.ground_truth)?;
     let mut all_issues = issues;
     all_issues.extend(gt.check_events());
-    let (durations, issues) = dcase::read_durations(&a.durations)?;
-    all_issues.extend(issues);
-    all_issues.extend(gt.check_durations(&durations));
+    let durations = match &a.durations {
+        Some(path) => {
+            let (durations, issues) = dcase::read_durations(path)?;
+            all_issues.extend(issues);
+            all_issues.extend(gt.check_durations(&durations));
+            Some(durations)
+        }
+        None => None,
+    };
     warn(&all_issues);
     let none = !(a.psds1 || a.psds2 || a.event_f1 || a.segment_f1 || a.intersection_f1);
+    // With no metric named: all of them, those needing durations only when they are given.
     let want = |flag: bool| flag || none;
+    let want_timed = |flag: bool| flag || (none && durations.is_some());
+    if durations.is_none() && (a.psds1 || a.psds2 || a.intersection_f1 || a.scores.is_some()) {
+        bail!("PSDS, intersection F1 and score tables need --durations (filename, duration)");
+    }
+    let format = EvalFormat::of(a.format, a.json);
+
     let gt_err =
         |e: earshot_core::metrics::MetricsError| anyhow!("{}: {e}", a.ground_truth.display());
     let mut report = serde_json::Map::new();
@@ -425,11 +723,13 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         ("psds2", a.psds2, PsdsParams::PSDS2),
     ]
     .into_iter()
-    .filter(|(_, f, _)| want(*f))
+    .filter(|(_, f, _)| want_timed(*f))
     .map(|(n, _, p)| (n, p))
     .collect();
+    // What was read: shown in the table, left out of sed_eval's layout.
+    let mut info = String::new();
     writeln!(
-        text,
+        info,
         "ground truth: {} clips, {} events, {} classes",
         gt.clips.len(),
         gt.n_events(),
@@ -437,9 +737,10 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
     )?;
     let f1_table: dcase::StrongLabels;
     if let Some(dir) = &a.scores {
+        let durations = timed(&durations)?;
         let scores = dcase::read_scores_dir(dir)?;
         writeln!(
-            text,
+            info,
             "scores: {} clips (sed_scores_eval, every threshold)",
             scores.len()
         )?;
@@ -452,16 +753,16 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
                 cttc: (p.alpha_ct > 0.0).then_some(p.cttc),
             })
             .collect();
-        if want(a.intersection_f1) {
+        if want_timed(a.intersection_f1) {
             criteria.push(sed_scores::Criteria {
                 dtc: 0.5,
                 gtc: 0.5,
                 cttc: None,
             });
         }
-        let mut all = sed_scores::statistics_many(&scores, &gt, &durations, &criteria)
+        let mut all = sed_scores::statistics_many(&scores, &gt, durations, &criteria)
             .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
-        let plain = want(a.intersection_f1).then(|| all.pop()).flatten();
+        let plain = want_timed(a.intersection_f1).then(|| all.pop()).flatten();
         let results: Vec<_> = psds_sets
             .iter()
             .zip(all)
@@ -504,7 +805,10 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
     } else {
         let files = prediction_files(&a.predictions)?;
         // Read in parallel; report in file order.
-        let read: Vec<_> = files.par_iter().map(|f| dcase::read_strong(f)).collect();
+        let read: Vec<_> = files
+            .par_iter()
+            .map(|f| event_list::read_event_list(f))
+            .collect();
         let mut tables = Vec::with_capacity(files.len());
         for (f, table) in files.iter().zip(read) {
             let (t, issues) = table?;
@@ -512,7 +816,7 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
             tables.push((f.clone(), t));
         }
         writeln!(
-            text,
+            info,
             "predictions: {} operating point(s) (psds_eval)",
             tables.len()
         )?;
@@ -520,8 +824,9 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         let results: Vec<_> = psds_sets
             .par_iter()
             .map(|(_, p)| {
-                let mut eval = psds_eval::PsdsEval::new(&gt, &durations, p.dtc, p.gtc, p.cttc)
-                    .map_err(gt_err)?;
+                let mut eval =
+                    psds_eval::PsdsEval::new(&gt, timed(&durations)?, p.dtc, p.gtc, p.cttc)
+                        .map_err(gt_err)?;
                 for (f, t) in &tables {
                     eval.add_operating_point(t)
                         .map_err(|e| anyhow!("{}: {e}", f.display()))?;
@@ -540,8 +845,9 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
             curves.push((name.to_uppercase(), r.roc.clone(), p.max_efpr));
             report.insert(name.to_string(), json!({"value": r.value, "operating_points": r.n_operating_points, "roc": r.roc, "params": p}));
         }
-        if want(a.intersection_f1) {
-            let eval = psds_eval::PsdsEval::new(&gt, &durations, 0.5, 0.5, 0.3).map_err(gt_err)?;
+        if want_timed(a.intersection_f1) {
+            let eval =
+                psds_eval::PsdsEval::new(&gt, timed(&durations)?, 0.5, 0.5, 0.3).map_err(gt_err)?;
             let (f, per_class) = eval
                 .macro_f(&tables[0].1, 1.0)
                 .map_err(|e| anyhow!("{}: {e}", tables[0].0.display()))?;
@@ -553,24 +859,35 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         }
         f1_table = tables.swap_remove(0).1;
     }
-    let every_file: Vec<String> = durations.clips.iter().map(|(f, _)| f.clone()).collect();
+    let every_file: Vec<String> = (durations.iter())
+        .flat_map(|d| d.clips.iter().map(|(f, _)| f.clone()))
+        .collect();
     let scope = if a.all_files {
         sed_eval::FileScope::Files(&every_file)
     } else {
         sed_eval::FileScope::Reference
     };
+    let lengths: Option<HashMap<String, f64>> = durations
+        .as_ref()
+        .map(|d| d.clips.iter().cloned().collect());
+    let evaluated_length = a.sed_eval.evaluated_length(lengths.as_ref())?;
+    let event_params = a.sed_eval.event_params();
+    let mut reports = String::new();
     let sed_eval_runs: [(bool, &str, &str, SedEvalMetric); 2] = [
         (
             a.event_f1,
             "event_based",
             "event-based F1 (macro)",
-            &|gt, est, scope| sed_eval::event_based(gt, est, &sed_eval::EventParams::DESED, scope),
+            &|gt, est, scope| sed_eval::event_based(gt, est, &event_params, scope),
         ),
         (
             a.segment_f1,
             "segment_based",
             "segment-based F1 (macro)",
-            &|gt, est, scope| sed_eval::segment_based(gt, est, 1.0, scope),
+            &|gt, est, scope| {
+                let res = a.sed_eval.segment_length;
+                sed_eval::segment_based_over(gt, est, res, scope, evaluated_length)
+            },
         ),
     ];
     for (flag, key, title, metric) in sed_eval_runs {
@@ -578,15 +895,19 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
             continue;
         }
         let r = metric(&gt, &f1_table, scope).map_err(gt_err)?;
-        writeln!(
-            text,
-            "{:<28} {} (micro {}, ER {}; {} files)",
-            title,
-            fmt(r.class_wise_average_f.f_measure),
-            fmt(r.overall_f.f_measure),
-            fmt(r.overall_er.error_rate),
-            r.n_files
-        )?;
+        if format == EvalFormat::SedEval {
+            reports.push_str(&sed_eval::report(&r));
+        } else {
+            writeln!(
+                text,
+                "{:<28} {} (micro {}, ER {}; {} files)",
+                title,
+                fmt(r.class_wise_average_f.f_measure),
+                fmt(r.overall_f.f_measure),
+                fmt(r.overall_er.error_rate),
+                r.n_files
+            )?;
+        }
         report.insert(key.into(), sed_eval_json(&r, a.all_files));
     }
     if let Some(path) = &a.plot {
@@ -596,6 +917,11 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         let svg = psd_roc_svg(&curves);
         super::output::atomically(path, |tmp| std::fs::write(tmp, &svg))?;
     }
+    let text = if format == EvalFormat::SedEval {
+        reports + &text
+    } else {
+        info + &text
+    };
     Ok((text, report))
 }
 
@@ -663,18 +989,73 @@ fn psd_roc_svg(curves: &[(String, PsdRoc, f64)]) -> String {
 
 // --- scenes --------------------------------------------------------------------------------------
 
-pub fn scenes_cmd(a: &ScenesArgs) -> Result<()> {
-    let (reference, issues) = datasets::tau::read_meta(&a.ground_truth)?;
-    warn(&issues);
-    let (output, issues) = datasets::tau::read_output(&a.predictions)?;
-    warn(&issues);
-    let predicted: HashMap<&str, (&str, &Vec<f64>)> = output
-        .rows
-        .iter()
+/// (filename, scene, line) of a reference scene list in either layout.
+fn reference_scenes(path: &Path) -> Result<Vec<(String, String, usize)>> {
+    if event_list::is_dcase_tsv(path)? {
+        let (items, issues) = datasets::tau::read_meta(path)?;
+        warn(&issues);
+        Ok((items.into_iter())
+            .map(|i| (i.filename, i.scene_label, i.line))
+            .collect())
+    } else {
+        Ok((event_list::read_scene_list(path)?.into_iter())
+            .map(|r| (r.filename, r.scene_label, r.line))
+            .collect())
+    }
+}
+
+/// A system's scene output in either layout (a scene list has no probabilities).
+fn system_scenes(path: &Path) -> Result<datasets::tau::SceneOutput> {
+    if event_list::is_dcase_tsv(path)? {
+        let (output, issues) = datasets::tau::read_output(path)?;
+        warn(&issues);
+        Ok(output)
+    } else {
+        let rows = event_list::read_scene_list(path)?;
+        Ok(datasets::tau::SceneOutput {
+            classes: Vec::new(),
+            rows: (rows.into_iter())
+                .map(|r| (r.filename, r.scene_label, Vec::new()))
+                .collect(),
+        })
+    }
+}
+
+/// The label a system gives each reference item (the most probable class when its output has
+/// probabilities but no label column).
+fn scene_labels<'a>(
+    path: &Path,
+    output: &'a datasets::tau::SceneOutput,
+    reference: &[(String, String, usize)],
+) -> Result<Vec<&'a str>> {
+    let predicted: HashMap<&str, (&str, &Vec<f64>)> = (output.rows.iter())
         .map(|(f, l, p)| (f.as_str(), (l.as_str(), p)))
         .collect();
+    reference
+        .iter()
+        .map(|(filename, _, line)| {
+            let Some(&(label, p)) = predicted.get(filename.as_str()) else {
+                bail!(
+                    "{}: {filename} (line {line} of the ground truth) has no prediction",
+                    path.display()
+                );
+            };
+            if !label.is_empty() {
+                return Ok(label);
+            }
+            let best = (0..p.len())
+                .max_by(|&i, &j| p[i].total_cmp(&p[j]))
+                .unwrap_or(0);
+            Ok(output.classes.get(best).map_or("", String::as_str))
+        })
+        .collect()
+}
+
+pub fn scenes_cmd(a: &ScenesArgs) -> Result<()> {
+    let reference = reference_scenes(&a.ground_truth)?;
+    let output = system_scenes(&a.predictions)?;
     let mut classes: Vec<String> = if output.classes.is_empty() {
-        reference.iter().map(|r| r.scene_label.clone()).collect()
+        reference.iter().map(|r| r.1.clone()).collect()
     } else {
         output.classes.clone()
     };
@@ -684,38 +1065,57 @@ pub fn scenes_cmd(a: &ScenesArgs) -> Result<()> {
         .iter()
         .map(|c| output.classes.iter().position(|o| o == c).unwrap_or(0))
         .collect();
-    let (mut refs, mut ests, mut probs) = (Vec::new(), Vec::new(), Vec::new());
-    for item in &reference {
-        let Some((label, p)) = predicted.get(item.filename.as_str()) else {
-            bail!(
-                "{}: {} (line {}) has no prediction",
-                a.predictions.display(),
-                item.filename,
-                item.line
-            );
-        };
-        refs.push(item.scene_label.as_str());
-        let label = if label.is_empty() {
-            // No label column: the class with the highest probability.
-            let best = (0..p.len())
-                .max_by(|&i, &j| p[i].total_cmp(&p[j]))
-                .unwrap_or(0);
-            output.classes[best].as_str()
-        } else {
-            label
-        };
-        ests.push(label);
-        if !output.classes.is_empty() {
-            probs.push(column.iter().map(|&k| p[k]).collect::<Vec<f64>>());
-        }
-    }
+    let refs: Vec<&str> = reference.iter().map(|r| r.1.as_str()).collect();
+    let ests = scene_labels(&a.predictions, &output, &reference)?;
+    let probs: Vec<Vec<f64>> = if output.classes.is_empty() {
+        Vec::new()
+    } else {
+        let by_file: HashMap<&str, &Vec<f64>> = output
+            .rows
+            .iter()
+            .map(|(f, _, p)| (f.as_str(), p))
+            .collect();
+        (reference.iter())
+            .map(|r| column.iter().map(|&k| by_file[r.0.as_str()][k]).collect())
+            .collect()
+    };
     let probs_opt = (!output.classes.is_empty()).then_some(probs.as_slice());
     let r = scenes::evaluate(&classes, &refs, &ests, probs_opt)
         .map_err(|e| anyhow!("{}: {e}", a.predictions.display()))?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(());
+    let mcnemar = match &a.mcnemar {
+        Some(path) => {
+            let other = system_scenes(path)?;
+            let b = scene_labels(path, &other, &reference)?;
+            let x = scenes::mcnemar(&refs, &ests, &b)
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            Some((path, x, scenes::chi2_sf_1(x)))
+        }
+        None => None,
+    };
+    match EvalFormat::of(a.format, a.json) {
+        EvalFormat::Json => {
+            let mut v = serde_json::to_value(&r)?;
+            if let Some((path, x, p)) = &mcnemar {
+                v["mcnemar"] = json!({"other": path, "statistic": x, "p_value": p});
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            return Ok(());
+        }
+        EvalFormat::SedEval => print!("{}", scenes::report(&r)),
+        EvalFormat::Table => print_scenes(&r),
     }
+    if let Some((path, x, p)) = mcnemar {
+        println!(
+            "McNemar against {}: statistic {} (p = {})",
+            path.display(),
+            fmt(x),
+            fmt(p)
+        );
+    }
+    Ok(())
+}
+
+fn print_scenes(r: &scenes::SceneResult) {
     println!(
         "{:<24} {:>6} {:>6} {:>9} {:>9}",
         "scene", "Nref", "Ncorr", "accuracy", "log loss"
@@ -736,5 +1136,4 @@ pub fn scenes_cmd(a: &ScenesArgs) -> Result<()> {
     if let Some(ll) = r.log_loss {
         println!("log loss        {}", fmt(ll));
     }
-    Ok(())
 }

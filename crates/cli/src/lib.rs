@@ -232,6 +232,9 @@ pub fn dispatch(cli: &Cli) -> Dispatch<'_> {
             eval::EvalCommand::Scenes(a) => {
                 Dispatch::Here(Box::new(|| eval::scenes_cmd(a).map(|()| 0)))
             }
+            eval::EvalCommand::Tags(a) => {
+                Dispatch::Here(Box::new(|| eval::tags_cmd(a).map(|()| 0)))
+            }
             eval::EvalCommand::Run(a) => Dispatch::Model(ModelCommand::EvalRun(a)),
         },
         Command::Tag(args) => Dispatch::Model(ModelCommand::Tag(args)),

@@ -699,6 +699,7 @@ fn event_f1<'py>(
         evaluate_onset,
         evaluate_offset,
         zero_score,
+        matching: sed_eval::Matching::Optimal,
     };
     let r = py
         .detach(|| {

@@ -32,7 +32,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use earshot_cli::eval::{
-    scenes_cmd, sed_report, tagging_cmd, warn, ScenesArgs, SedArgs, TaggingArgs,
+    scenes_cmd, sed_report, tagging_cmd, warn, EvalFormat, ScenesArgs, SedArgs, SedEvalArgs,
+    TaggingArgs,
 };
 use earshot_cli::eval_run::{DatasetKind, RunArgs};
 use earshot_cli::{output, progress, report, Cli};
@@ -363,7 +364,7 @@ fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
     write_text(&pred_out, &detections)?;
     let sed = |predictions: Vec<PathBuf>, scores: Option<PathBuf>, psds: bool| SedArgs {
         ground_truth: gt_out.clone(),
-        durations: dur_out.clone(),
+        durations: Some(dur_out.clone()),
         predictions,
         scores,
         psds1: psds,
@@ -373,7 +374,9 @@ fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
         all_files: false,
         intersection_f1: psds,
         threshold: args.threshold,
+        sed_eval: SedEvalArgs::default(),
         plot: psds.then(|| args.output.join("psd_roc.svg")),
+        format: EvalFormat::Table,
         json: args.json,
     };
     // PSDS and intersection F1 from the score tables; F1s from the submitted detections.
@@ -449,6 +452,8 @@ fn scenes_report(
     scenes_cmd(&ScenesArgs {
         ground_truth: gt_path,
         predictions: pred_path,
+        mcnemar: None,
+        format: EvalFormat::Table,
         json: args.json,
     })
 }

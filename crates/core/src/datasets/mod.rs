@@ -15,6 +15,7 @@
 pub mod audioset;
 pub mod dcase;
 pub mod esc50;
+pub mod event_list;
 pub mod fsd50k;
 pub mod tau;
 pub mod urbansound8k;

@@ -12,6 +12,8 @@
 //! Each module says which function of which package it matches and which traps it reproduces.
 //! The [`PsdsParams`] presets are the DCASE 2021–2024 PSDS1/PSDS2 scenarios.
 
+pub mod audio_tag;
+pub mod fancy;
 pub mod psds_eval;
 pub mod scenes;
 pub mod sed_eval;

@@ -149,3 +149,98 @@ pub fn evaluate(
         class_wise_log_loss,
     })
 }
+
+/// `sed_eval.test.mcnemar(reference, estimated_a, estimated_b)`: McNemar's statistic with
+/// Edwards' continuity correction, (|b − c| − 1)² / (b + c), where b counts the items only
+/// system B gets right and c those only A gets right; 0 when they never differ.
+pub fn mcnemar(reference: &[&str], a: &[&str], b: &[&str]) -> Result<f64> {
+    if reference.len() != a.len() || reference.len() != b.len() {
+        return Err(MetricsError::Shape(format!(
+            "{} references, {} and {} estimates",
+            reference.len(),
+            a.len(),
+            b.len()
+        )));
+    }
+    let (mut only_b, mut only_a) = (0.0_f64, 0.0_f64);
+    for ((r, x), y) in reference.iter().zip(a).zip(b) {
+        match (x == r, y == r) {
+            (false, true) => only_b += 1.0,
+            (true, false) => only_a += 1.0,
+            _ => {}
+        }
+    }
+    Ok(if only_b + only_a > 0.0 {
+        let d: f64 = (only_b - only_a).abs() - 1.0;
+        d * d / (only_b + only_a)
+    } else {
+        0.0
+    })
+}
+
+/// The p-value of a McNemar statistic: the χ² (1 degree of freedom) survival function,
+/// erfc(√(x/2)), as `scipy.stats.chi2.sf(x, 1)`.
+pub fn chi2_sf_1(x: f64) -> f64 {
+    if x <= 0.0 {
+        return 1.0;
+    }
+    1.0 - super::tagging::erf_nonneg((x / 2.0).sqrt())
+}
+
+/// `str(SceneClassificationMetrics)` after the same evaluation, character for character.
+pub fn report(r: &SceneResult) -> String {
+    use super::fancy::{data, line, section_header, Cell, Kind, Rows};
+    let mut out = String::new();
+    let mut push = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    push(section_header("Scene classification metrics", 0));
+    push(data(
+        "Scene labels",
+        Cell::Int(r.class_wise.len() as i64),
+        None,
+        2,
+    ));
+    push(data(
+        "Evaluated units",
+        Cell::Int(r.n_items as i64),
+        None,
+        2,
+    ));
+    push(String::new());
+    push(section_header(
+        "Class-wise average metrics (macro-average)",
+        2,
+    ));
+    push(line("Accuracy", 2));
+    push(data(
+        "Accuracy",
+        Cell::Float(r.macro_accuracy * 100.0),
+        Some("%"),
+        4,
+    ));
+    push(String::new());
+    push(section_header("Class-wise metrics", 2));
+    let mut rows = Rows::default();
+    push(rows.header(
+        &["Scene label", "Ncorr", "Nref", "Accuracy"],
+        &[20, 12, 12, 12],
+        &[true, false, true, false],
+        4,
+    ));
+    push(rows.rule(4));
+    for (label, acc, n_ref, n_corr) in &r.class_wise {
+        push(rows.typed(
+            &[
+                Cell::Str(label),
+                Cell::Int(*n_corr as i64),
+                Cell::Int(*n_ref as i64),
+                Cell::Float(acc * 100.0),
+            ],
+            &[Kind::Str(None), Kind::Int, Kind::Int, Kind::Percentage(1)],
+        ));
+    }
+    push(String::new());
+    out
+}

@@ -48,6 +48,19 @@ pub struct ErrorRate {
     pub insertion_rate: f64,
 }
 
+/// Segment-based accuracy figures (`overall_accuracy`, `class_wise_accuracy`, factor 0.5).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Accuracy {
+    /// Ntp / (Ntp + Nfn + ε).
+    pub sensitivity: f64,
+    /// Ntn / (Ntn + Nfp + ε).
+    pub specificity: f64,
+    /// (sensitivity + specificity) / 2.
+    pub balanced_accuracy: f64,
+    /// (Ntp + Ntn) / (Ntp + Ntn + Nfn + Nfp + ε).
+    pub accuracy: f64,
+}
+
 /// One class's results.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ClassResult {
@@ -63,6 +76,9 @@ pub struct ClassResult {
     pub n_sys: f64,
     /// True positives.
     pub n_tp: f64,
+    /// Accuracy figures (segment-based only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<Accuracy>,
 }
 
 /// Results of one sed_eval metric.
@@ -78,8 +94,43 @@ pub struct SedEvalResult {
     pub class_wise_average_f: FScore,
     /// `class_wise_average` error rate (nanmean; substitution NaN).
     pub class_wise_average_er: ErrorRate,
+    /// Overall accuracy figures (segment-based only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overall_accuracy: Option<Accuracy>,
+    /// `class_wise_average` accuracy figures (nanmean; segment-based only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_wise_average_accuracy: Option<Accuracy>,
     /// Files evaluated.
     pub n_files: usize,
+    /// sed_eval's evaluated length in seconds: the sum over files of the evaluated length
+    /// (segment-based) or of the latest reference offset (event-based).
+    pub evaluated_length: f64,
+    /// The metric and its parameters.
+    pub metric: Metric,
+}
+
+/// Which sed_eval metric a result is of.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// `SegmentBasedMetrics(time_resolution)`.
+    SegmentBased {
+        /// Segment length in seconds.
+        time_resolution: f64,
+    },
+    /// `EventBasedMetrics(...)`.
+    EventBased(EventParams),
+}
+
+fn accuracy(c: &Counts) -> Accuracy {
+    let sensitivity = c.tp / (c.tp + c.fn_ + EPS);
+    let specificity = c.tn / (c.tn + c.fp + EPS);
+    Accuracy {
+        sensitivity,
+        specificity,
+        balanced_accuracy: (1.0 - 0.5) * sensitivity + 0.5 * specificity,
+        accuracy: (c.tp + c.tn) / (c.tp + c.tn + c.fn_ + c.fp + EPS),
+    }
 }
 
 fn precision(tp: f64, sys: f64) -> f64 {
@@ -148,26 +199,103 @@ pub enum FileScope<'a> {
     Files(&'a [String]),
 }
 
-/// (reference events, estimated events) of each file in scope.
+/// A file's name without folders and extension: how a per-recording event list (`a001.ann`,
+/// named `a001`) finds the rows of a list that names the audio (`audio/a001.wav`).
+pub fn clip_key(filename: &str) -> &str {
+    let base = filename.rsplit(['/', '\\']).next().unwrap_or(filename);
+    base.rsplit_once('.').map_or(base, |(stem, _)| stem)
+}
+
+/// Events by filename, with a fallback by [`clip_key`].
+struct EventIndex<'a> {
+    exact: HashMap<&'a str, &'a [Event]>,
+    by_key: HashMap<&'a str, &'a [Event]>,
+}
+
+impl<'a> EventIndex<'a> {
+    fn new(table: &'a StrongLabels) -> Self {
+        let mut by_key = HashMap::new();
+        for c in &table.clips {
+            by_key
+                .entry(clip_key(&c.filename))
+                .or_insert(c.events.as_slice());
+        }
+        EventIndex {
+            exact: (table.clips.iter())
+                .map(|c| (c.filename.as_str(), c.events.as_slice()))
+                .collect(),
+            by_key,
+        }
+    }
+
+    fn get(&self, filename: &str) -> &'a [Event] {
+        (self.exact.get(filename))
+            .or_else(|| self.by_key.get(clip_key(filename)))
+            .copied()
+            .unwrap_or(&[])
+    }
+}
+
+/// One file in scope: its name, reference events and estimated events.
+type FileEvents<'a> = (&'a str, &'a [Event], &'a [Event]);
+
+/// (filename, reference events, estimated events) of each file in scope.
 fn per_file<'a>(
     reference: &'a StrongLabels,
     estimated: &'a StrongLabels,
     scope: FileScope<'a>,
-) -> Vec<(&'a [Event], &'a [Event])> {
-    let events = |table: &'a StrongLabels| -> HashMap<&'a str, &'a [Event]> {
-        (table.clips.iter())
-            .map(|c| (c.filename.as_str(), c.events.as_slice()))
-            .collect()
-    };
-    let (refs, est) = (events(reference), events(estimated));
-    let of = |map: &HashMap<&str, &'a [Event]>, f: &str| map.get(f).copied().unwrap_or(&[]);
+) -> Vec<FileEvents<'a>> {
+    let est = EventIndex::new(estimated);
     match scope {
         FileScope::Reference => (reference.clips.iter())
-            .map(|c| (c.events.as_slice(), of(&est, &c.filename)))
+            .map(|c| {
+                (
+                    c.filename.as_str(),
+                    c.events.as_slice(),
+                    est.get(&c.filename),
+                )
+            })
             .collect(),
-        FileScope::Files(files) => (files.iter())
-            .map(|f| (of(&refs, f), of(&est, f)))
-            .collect(),
+        FileScope::Files(files) => {
+            let refs = EventIndex::new(reference);
+            (files.iter())
+                .map(|f| (f.as_str(), refs.get(f), est.get(f)))
+                .collect()
+        }
+    }
+}
+
+/// The length sed_eval evaluates each file over (`evaluated_length_seconds`).
+#[derive(Debug, Clone, Copy)]
+pub enum EvaluatedLength<'a> {
+    /// sed_eval's default (`None`): the latest offset of the file's reference and estimated
+    /// events.
+    Latest,
+    /// The same length for every file.
+    Fixed(f64),
+    /// Each file's own length (a durations table: filename → seconds; looked up by
+    /// [`clip_key`] when the name differs).
+    PerFile(&'a HashMap<String, f64>),
+}
+
+impl EvaluatedLength<'_> {
+    fn of(&self, filename: &str, latest: f64) -> Result<f64> {
+        match *self {
+            EvaluatedLength::Latest => Ok(latest),
+            EvaluatedLength::Fixed(v) => Ok(v),
+            EvaluatedLength::PerFile(map) => map
+                .get(filename)
+                .or_else(|| {
+                    let key = clip_key(filename);
+                    map.iter().find(|(f, _)| clip_key(f) == key).map(|(_, v)| v)
+                })
+                .copied()
+                .ok_or_else(|| {
+                    super::MetricsError::Parameter(format!(
+                        "{filename}: no evaluated length (not in the durations table)"
+                    ))
+                }),
+        }
     }
 }
 
@@ -184,17 +312,23 @@ struct Counts {
     ins: f64,
 }
 
-fn finish(
+/// What one run of a metric over the files counted.
+struct Tally {
     classes: Vec<String>,
     overall: Counts,
     class_counts: Vec<Counts>,
-    zero_score: bool,
-    n_files: usize,
     overall_er: ErrorRate,
-) -> SedEvalResult {
-    let class_wise: Vec<ClassResult> = classes
-        .into_iter()
-        .zip(&class_counts)
+    n_files: usize,
+    evaluated_length: f64,
+}
+
+fn finish(t: Tally, metric: Metric) -> SedEvalResult {
+    let (zero_score, with_accuracy) = match metric {
+        Metric::SegmentBased { .. } => (false, true),
+        Metric::EventBased(p) => (p.zero_score, false),
+    };
+    let class_wise: Vec<ClassResult> = (t.classes.into_iter())
+        .zip(&t.class_counts)
         .map(|(label, c)| ClassResult {
             label,
             f: fscore(c.tp, c.nsys, c.nref, zero_score),
@@ -202,6 +336,7 @@ fn finish(
             n_ref: c.nref,
             n_sys: c.nsys,
             n_tp: c.tp,
+            accuracy: with_accuracy.then(|| accuracy(c)),
         })
         .collect();
     let pick = |f: &dyn Fn(&ClassResult) -> f64| -> f64 {
@@ -218,13 +353,24 @@ fn finish(
         deletion_rate: pick(&|c| c.er.deletion_rate),
         insertion_rate: pick(&|c| c.er.insertion_rate),
     };
+    let acc = |f: fn(&Accuracy) -> f64| pick(&|c| c.accuracy.as_ref().map_or(f64::NAN, f));
+    let class_wise_average_accuracy = (with_accuracy && !class_wise.is_empty()).then(|| Accuracy {
+        sensitivity: acc(|a| a.sensitivity),
+        specificity: acc(|a| a.specificity),
+        balanced_accuracy: acc(|a| a.balanced_accuracy),
+        accuracy: acc(|a| a.accuracy),
+    });
     SedEvalResult {
-        overall_f: fscore(overall.tp, overall.nsys, overall.nref, zero_score),
-        overall_er,
+        overall_f: fscore(t.overall.tp, t.overall.nsys, t.overall.nref, zero_score),
+        overall_er: t.overall_er,
         class_wise,
         class_wise_average_f,
         class_wise_average_er,
-        n_files,
+        overall_accuracy: with_accuracy.then(|| accuracy(&t.overall)),
+        class_wise_average_accuracy,
+        n_files: t.n_files,
+        evaluated_length: t.evaluated_length,
+        metric,
     }
 }
 
@@ -266,6 +412,24 @@ pub fn segment_based(
     time_resolution: f64,
     scope: FileScope<'_>,
 ) -> Result<SedEvalResult> {
+    segment_based_over(
+        reference,
+        estimated,
+        time_resolution,
+        scope,
+        EvaluatedLength::Latest,
+    )
+}
+
+/// Segment-based metrics with `evaluate(…, evaluated_length_seconds)` given per file: the rolls
+/// are padded with empty segments or cut to `ceil(length / time_resolution)` segments.
+pub fn segment_based_over(
+    reference: &StrongLabels,
+    estimated: &StrongLabels,
+    time_resolution: f64,
+    scope: FileScope<'_>,
+    lengths: EvaluatedLength<'_>,
+) -> Result<SedEvalResult> {
     if time_resolution <= 0.0 || time_resolution.is_nan() {
         return Err(super::MetricsError::Parameter(format!(
             "time resolution must be > 0, got {time_resolution}"
@@ -275,11 +439,14 @@ pub fn segment_based(
     let files = per_file(reference, estimated, scope);
     let mut overall = Counts::default();
     let mut class_counts = vec![Counts::default(); classes.len()];
-    for &(ref_events, est_events) in &files {
+    let mut evaluated_length = 0.0;
+    for &(name, ref_events, est_events) in &files {
         // The rolls are built at their own lengths, then padded or truncated to the
         // evaluated length; building straight at that length is the same.
-        let evaluated = max_offset(ref_events).max(max_offset(est_events));
-        let len = (evaluated / time_resolution).ceil() as usize;
+        let latest = max_offset(ref_events).max(max_offset(est_events));
+        let evaluated = lengths.of(name, latest)?;
+        evaluated_length += evaluated;
+        let len = (evaluated / time_resolution).ceil().max(0.0) as usize;
         let r = event_roll(ref_events, &classes, time_resolution, len);
         let s = event_roll(est_events, &classes, time_resolution, len);
         for (rs, ss) in r.iter().zip(&s) {
@@ -325,14 +492,15 @@ pub fn segment_based(
         }
     }
     let er = error_rate(overall.nref, overall.subs, overall.del, overall.ins, true);
-    Ok(finish(
+    let tally = Tally {
         classes,
         overall,
         class_counts,
-        false,
-        files.len(),
-        er,
-    ))
+        overall_er: er,
+        n_files: files.len(),
+        evaluated_length,
+    };
+    Ok(finish(tally, Metric::SegmentBased { time_resolution }))
 }
 
 /// Collar parameters of the event-based metric.
@@ -348,6 +516,38 @@ pub struct EventParams {
     pub evaluate_offset: bool,
     /// `empty_system_output_handling='zero_score'`.
     pub zero_score: bool,
+    /// `event_matching_type`.
+    pub matching: Matching,
+}
+
+/// How reference and system events are paired (`event_matching_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Matching {
+    /// The maximum bipartite matching (sed_eval's default since 0.2.0).
+    Optimal,
+    /// Each reference event takes the first free system event that fits (sed_eval < 0.2).
+    Greedy,
+}
+
+impl EventParams {
+    /// sed_eval's own checks of the constructor arguments.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(super::MetricsError::Parameter(m));
+        if self.t_collar.is_nan() || self.t_collar <= 0.0 {
+            return bad(format!("t_collar must be > 0, got {}", self.t_collar));
+        }
+        if !(0.0..=1.0).contains(&self.percentage_of_length) {
+            return bad(format!(
+                "percentage_of_length must be in [0, 1], got {}",
+                self.percentage_of_length
+            ));
+        }
+        if !self.evaluate_onset && !self.evaluate_offset {
+            return bad("evaluate_onset and evaluate_offset cannot both be false".into());
+        }
+        Ok(())
+    }
 }
 
 impl EventParams {
@@ -358,6 +558,7 @@ impl EventParams {
         evaluate_onset: true,
         evaluate_offset: true,
         zero_score: true,
+        matching: Matching::Optimal,
     };
 }
 
@@ -508,39 +709,61 @@ fn optimal_matching(
     pairs
 }
 
-/// Event-based metrics (`EventBasedMetrics`, optimal matching).
+/// sed_eval's greedy matching: each reference event in order takes the first system event,
+/// not yet taken, that `hit`s it; sorted (ref, est) pairs.
+fn greedy_matching(
+    n_ref: usize,
+    n_est: usize,
+    hit: impl Fn(usize, usize) -> bool,
+) -> Vec<(usize, usize)> {
+    let mut taken = vec![false; n_est];
+    let mut pairs = Vec::new();
+    for j in 0..n_ref {
+        if let Some(i) = (0..n_est).find(|&i| !taken[i] && hit(j, i)) {
+            taken[i] = true;
+            pairs.push((j, i));
+        }
+    }
+    pairs
+}
+
+/// Event-based metrics (`EventBasedMetrics`; optimal or greedy matching).
 pub fn event_based(
     reference: &StrongLabels,
     estimated: &StrongLabels,
     params: &EventParams,
     scope: FileScope<'_>,
 ) -> Result<SedEvalResult> {
+    params.validate()?;
+    let matching =
+        |n_ref: usize, n_est: usize, hit: &dyn Fn(usize, usize) -> bool| match params.matching {
+            Matching::Optimal => optimal_matching(n_ref, n_est, hit),
+            Matching::Greedy => greedy_matching(n_ref, n_est, hit),
+        };
     let classes = class_list(reference, estimated);
     let files = per_file(reference, estimated, scope);
     let mut overall = Counts::default();
     let mut class_counts = vec![Counts::default(); classes.len()];
-    for &(r, e) in &files {
-        let hit = |j: usize, i: usize| {
-            r[j].label == e[i].label
-                && onset_ok(&r[j], &e[i], params)
-                && offset_ok(&r[j], &e[i], params)
-        };
-        let matching = optimal_matching(r.len(), e.len(), hit);
+    let mut evaluated_length = 0.0;
+    for &(_, r, e) in &files {
+        evaluated_length += max_offset(r);
+        let fits =
+            |j: usize, i: usize| onset_ok(&r[j], &e[i], params) && offset_ok(&r[j], &e[i], params);
+        let pairs = matching(r.len(), e.len(), &|j, i| {
+            r[j].label == e[i].label && fits(j, i)
+        });
         let mut ref_correct = vec![false; r.len()];
         let mut sys_correct = vec![false; e.len()];
-        for &(j, i) in &matching {
+        for &(j, i) in &pairs {
             ref_correct[j] = true;
             sys_correct[i] = true;
         }
-        let ntp = matching.len() as f64;
+        let ntp = pairs.len() as f64;
         let mut nsubs = 0.0;
         let mut sys_counted = vec![false; e.len()];
         for j in (0..r.len()).filter(|&j| !ref_correct[j]) {
             for i in (0..e.len()).filter(|&i| !sys_correct[i]) {
-                if !sys_counted[i]
-                    && onset_ok(&r[j], &e[i], params)
-                    && offset_ok(&r[j], &e[i], params)
-                {
+                if !sys_counted[i] && fits(j, i) {
                     sys_counted[i] = true;
                     nsubs += 1.0;
                     break;
@@ -557,7 +780,7 @@ pub fn event_based(
         for (c, label) in classes.iter().enumerate() {
             let rc: Vec<&Event> = r.iter().filter(|x| x.label == *label).collect();
             let ec: Vec<&Event> = e.iter().filter(|x| x.label == *label).collect();
-            let m = optimal_matching(rc.len(), ec.len(), |j, i| {
+            let m = matching(rc.len(), ec.len(), &|j, i| {
                 onset_ok(rc[j], ec[i], params) && offset_ok(rc[j], ec[i], params)
             });
             let cc = &mut class_counts[c];
@@ -570,12 +793,216 @@ pub fn event_based(
         }
     }
     let er = error_rate(overall.nref, overall.subs, overall.fn_, overall.fp, true);
-    Ok(finish(
+    let tally = Tally {
         classes,
         overall,
         class_counts,
-        params.zero_score,
-        files.len(),
-        er,
-    ))
+        overall_er: er,
+        n_files: files.len(),
+        evaluated_length,
+    };
+    Ok(finish(tally, Metric::EventBased(*params)))
+}
+
+/// `str(metrics)` of sed_eval's `SegmentBasedMetrics` / `EventBasedMetrics` after the same
+/// evaluation: parameters, overall, class-wise average and class-wise tables, character for
+/// character.
+pub fn report(r: &SedEvalResult) -> String {
+    use super::fancy::{data, line, section_header, Cell, Kind, Rows};
+    let pct = |v: f64| Cell::Float(v * 100.0);
+    let mut out = String::new();
+    let mut push = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    let title = match r.metric {
+        Metric::SegmentBased { .. } => "Segment based metrics",
+        Metric::EventBased(p) => match (p.evaluate_onset, p.evaluate_offset) {
+            (true, true) => "Event based metrics (onset-offset)",
+            (true, false) => "Event based metrics (onset only)",
+            (false, true) => "Event based metrics (offset only)",
+            (false, false) => "Event based metrics",
+        },
+    };
+    push(section_header(title, 0));
+    // Parameters.
+    push(data(
+        "Evaluated length",
+        Cell::Float(r.evaluated_length),
+        Some("sec"),
+        2,
+    ));
+    push(data(
+        "Evaluated files",
+        Cell::Int(r.n_files as i64),
+        None,
+        2,
+    ));
+    match r.metric {
+        Metric::SegmentBased { time_resolution } => {
+            push(if time_resolution < 1.0 {
+                data(
+                    "Segment length",
+                    Cell::Float(time_resolution * 1000.0),
+                    Some("ms"),
+                    2,
+                )
+            } else {
+                data(
+                    "Segment length",
+                    Cell::Float(time_resolution),
+                    Some("sec"),
+                    2,
+                )
+            });
+        }
+        Metric::EventBased(p) => {
+            push(data(
+                "Evaluate onset",
+                Cell::Bool(p.evaluate_onset),
+                None,
+                2,
+            ));
+            push(data(
+                "Evaluate offset",
+                Cell::Bool(p.evaluate_offset),
+                None,
+                2,
+            ));
+            push(if p.t_collar < 1.0 {
+                data("T collar", Cell::Float(p.t_collar * 1000.0), Some("ms"), 2)
+            } else {
+                data("T collar", Cell::Float(p.t_collar), Some("sec"), 2)
+            });
+            push(data(
+                "Offset (length)",
+                Cell::Float(p.percentage_of_length * 100.0),
+                Some("%"),
+                2,
+            ));
+        }
+    }
+    push(String::new());
+    // Overall and class-wise average blocks share one layout.
+    let block = |push: &mut dyn FnMut(String),
+                 header: &str,
+                 f: Option<&FScore>,
+                 er: Option<&ErrorRate>,
+                 with_subs: bool,
+                 acc: Option<&Accuracy>| {
+        push(section_header(header, 2));
+        if let Some(f) = f {
+            push(line("F-measure", 2));
+            push(data("F-measure (F1)", pct(f.f_measure), Some("%"), 4));
+            push(data("Precision", pct(f.precision), Some("%"), 4));
+            push(data("Recall", pct(f.recall), Some("%"), 4));
+        }
+        if let Some(er) = er {
+            push(line("Error rate", 2));
+            push(data("Error rate (ER)", Cell::Float(er.error_rate), None, 4));
+            if with_subs {
+                push(data(
+                    "Substitution rate",
+                    Cell::Float(er.substitution_rate),
+                    None,
+                    4,
+                ));
+            }
+            push(data(
+                "Deletion rate",
+                Cell::Float(er.deletion_rate),
+                None,
+                4,
+            ));
+            push(data(
+                "Insertion rate",
+                Cell::Float(er.insertion_rate),
+                None,
+                4,
+            ));
+        }
+        if let Some(a) = acc {
+            push(line("Accuracy", 2));
+            push(data("Sensitivity", pct(a.sensitivity), Some("%"), 4));
+            push(data("Specificity", pct(a.specificity), Some("%"), 4));
+            push(data(
+                "Balanced accuracy",
+                pct(a.balanced_accuracy),
+                Some("%"),
+                4,
+            ));
+            push(data("Accuracy", pct(a.accuracy), Some("%"), 4));
+        }
+    };
+    block(
+        &mut push,
+        "Overall metrics (micro-average)",
+        Some(&r.overall_f),
+        Some(&r.overall_er),
+        true,
+        r.overall_accuracy.as_ref(),
+    );
+    push(String::new());
+    let any = !r.class_wise.is_empty();
+    block(
+        &mut push,
+        "Class-wise average metrics (macro-average)",
+        any.then_some(&r.class_wise_average_f),
+        any.then_some(&r.class_wise_average_er),
+        false,
+        r.class_wise_average_accuracy.as_ref(),
+    );
+    push("  ".into());
+    push(String::new());
+    push(section_header("Class-wise metrics", 2));
+    let with_acc = r.class_wise.iter().all(|c| c.accuracy.is_some());
+    let mut headers = vec![
+        "Event label",
+        "Nref",
+        "Nsys",
+        "F",
+        "Pre",
+        "Rec",
+        "ER",
+        "Del",
+        "Ins",
+    ];
+    let mut widths = vec![15, 8, 8, 9, 9, 9, 9, 9, 9];
+    let mut separators = vec![true, false, true, false, false, true, false, false, true];
+    let mut kinds = vec![Kind::Str(Some(15)), Kind::Int, Kind::Int];
+    kinds.extend([Kind::Percentage(1); 3]);
+    kinds.extend([Kind::Float(2); 3]);
+    if with_acc {
+        headers.extend(["Sens", "Spec", "Bacc", "Acc"]);
+        widths.extend([9; 4]);
+        separators.extend([false; 4]);
+        kinds.extend([Kind::Percentage(1); 4]);
+    }
+    let mut rows = Rows::default();
+    push(rows.header(&headers, &widths, &separators, 4));
+    push(rows.rule(headers.len()));
+    for c in &r.class_wise {
+        let mut cells = vec![
+            Cell::Str(&c.label),
+            Cell::Float(c.n_ref),
+            Cell::Float(c.n_sys),
+            pct(c.f.f_measure),
+            pct(c.f.precision),
+            pct(c.f.recall),
+            Cell::Float(c.er.error_rate),
+            Cell::Float(c.er.deletion_rate),
+            Cell::Float(c.er.insertion_rate),
+        ];
+        if let (true, Some(a)) = (with_acc, &c.accuracy) {
+            cells.extend([
+                pct(a.sensitivity),
+                pct(a.specificity),
+                pct(a.balanced_accuracy),
+                pct(a.accuracy),
+            ]);
+        }
+        push(rows.typed(&cells, &kinds));
+    }
+    push(String::new());
+    out
 }

@@ -94,7 +94,7 @@ pub fn roc_auc(truth: &[bool], scores: &[f64]) -> Result<f64> {
 
 /// erf(x) for x ≥ 0 by the all-positive series erf(x) = 2x/√π·e^{−x²}·Σ (2x²)ⁿ/(1·3·…·(2n+1)),
 /// which loses no digits to cancellation.
-fn erf_nonneg(x: f64) -> f64 {
+pub(crate) fn erf_nonneg(x: f64) -> f64 {
     if x > 6.0 {
         return 1.0;
     }
