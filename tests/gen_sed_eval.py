@@ -319,6 +319,13 @@ def tag_cases(rng, root):
             fh.write("filename\t" + "\t".join(tags) + "\n")
             for f in files:
                 fh.write(f + "\t" + "\t".join(repr(prob[(f, t)]) for t in tags) + "\n")
+        with open(d / "weak.tsv", "w") as fh:  # the same reference as DESED writes weak labels
+            fh.write("filename\tevent_labels\n")
+            for f in files:
+                fh.write(f"{f}\t{','.join(ref[f])}\n")
+        from sklearn.metrics import average_precision_score
+        ap = [average_precision_score([t in ref[f] for f in files], [prob[(f, t)] for f in files])
+              for t in tags]
         all_tags = sorted(set(tags) & ({t for v in ref.values() for t in v}
                                        | {t for v in est.values() for t in v}))
         reference = dcase_util.containers.MetaDataContainer(
@@ -333,6 +340,7 @@ def tag_cases(rng, root):
         rel = lambda p: str(p.relative_to(OUT))
         cases.append(dict(name=name, tags=all_tags, ref=rel(d / "ref.txt"), est=rel(d / "est.csv"),
                           prob_long=rel(d / "prob_long.txt"), prob_wide=rel(d / "prob_wide.tsv"),
+                          weak=rel(d / "weak.tsv"), sklearn_map=float(np.mean(ap)),
                           results=jsonable(m.results()), report=str(m)))
     return cases
 

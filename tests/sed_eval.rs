@@ -472,6 +472,30 @@ fn eval_tags_matches_audio_tagging_metrics() {
             }
             assert!(agree.n >= 10, "{name}: too few values");
         }
+        // `eval tagging` takes the tag list as ground truth too: the same mAP as from the DESED
+        // weak-label TSV, and as scikit-learn's.
+        let wide = path(&case["prob_wide"]);
+        let map_of = |truth: &Path| -> f64 {
+            let out = stdout_of(&[
+                "eval",
+                "tagging",
+                "--ground-truth",
+                p(truth),
+                "--scores",
+                p(&wide),
+                "--json",
+            ]);
+            let v: Value = serde_json::from_str(&out).unwrap();
+            v["result"]["map"].as_f64().unwrap()
+        };
+        let (from_list, from_weak) = (map_of(&gt), map_of(&path(&case["weak"])));
+        assert_eq!(from_list, from_weak, "{name}");
+        Agreement::default().check(
+            &format!("{name} mAP"),
+            from_list,
+            case["sklearn_map"].as_f64().unwrap(),
+            1e-12,
+        );
     }
 }
 

@@ -134,20 +134,27 @@ def event_f1(
     evaluate_onset: bool = True,
     evaluate_offset: bool = True,
     empty_system_output_handling: str | None = None,
+    event_matching_type: str = "optimal",
 ) -> dict:
     """sed_eval's ``EventBasedMetrics`` (its defaults) over the files of the reference: a dict
     with ``overall`` (f_measure, precision, recall, error_rate and its parts),
-    ``class_wise_average`` and ``class_wise`` {class: (f, precision, recall)}."""
+    ``class_wise_average``, ``class_wise`` {class: (f, precision, recall)} and ``report``
+    (``str(metrics)``, sed_eval's text). A path may be any event list sed_eval reads, or a
+    folder of per-recording lists."""
     return _earshot.event_f1(
         _events(reference, "reference"), _events(estimated, "estimated"), float(t_collar),
         float(percentage_of_length), bool(evaluate_onset), bool(evaluate_offset),
-        empty_system_output_handling)
+        empty_system_output_handling, str(event_matching_type))
 
 
-def segment_f1(reference: Any, estimated: Any, time_resolution: float = 1.0) -> dict:
-    """sed_eval's ``SegmentBasedMetrics(time_resolution)``, same dict as :func:`event_f1`."""
+def segment_f1(reference: Any, estimated: Any, time_resolution: float = 1.0,
+               evaluated_length_seconds: float | None = None) -> dict:
+    """sed_eval's ``SegmentBasedMetrics(time_resolution)``, same dict as :func:`event_f1`, with
+    sensitivity, specificity, balanced_accuracy and accuracy in ``overall``;
+    ``evaluated_length_seconds`` is ``evaluate``'s (one length for every file)."""
     return _earshot.segment_f1(
-        _events(reference, "reference"), _events(estimated, "estimated"), float(time_resolution))
+        _events(reference, "reference"), _events(estimated, "estimated"), float(time_resolution),
+        None if evaluated_length_seconds is None else float(evaluated_length_seconds))
 
 
 def _matrix(x: Any, dtype) -> list:

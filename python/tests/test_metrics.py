@@ -103,3 +103,28 @@ def test_bad_metric_inputs_raise(tmp_path):
         metrics.psds(scores_dir, gt, durations, alpha_ct=0.5)
     with pytest.raises(ValueError, match="clips × classes"):
         metrics.lwlrap([True, False], [0.1, 0.2])
+
+
+SE = manifest("sed_eval")
+
+
+@pytest.mark.parametrize("case", SE["events"], ids=[c["name"] for c in SE["events"]])
+def test_sed_eval_reports_from_any_layout(case):
+    """sed_eval's own text, from a headerless comma list against a Raven table, and from a
+    folder of per-recording files."""
+    d = GEN / "sed_eval"
+    f = case["formats"]
+    for run in case["metrics"].values():
+        p = dict(run["params"])
+        if run["kind"] == "event":
+            del p["name"]
+            for ref, est in ((f["five"][0], f["raven"][1]), (f["per_recording"][0], f["four"][1])):
+                r = metrics.event_f1(d / ref, d / est, **p)
+                assert r["report"] == run["report"], (case["name"], p)
+        elif not isinstance(p["evaluated_length"], str) or p["evaluated_length"] == "latest":
+            length = None if p["evaluated_length"] == "latest" else p["evaluated_length"]
+            r = metrics.segment_f1(d / f["five"][0], d / f["raven"][1], p["time_resolution"], length)
+            assert r["report"] == run["report"], (case["name"], p)
+            want = run["results"]["overall"]["accuracy"]
+            for k in ("sensitivity", "specificity", "balanced_accuracy", "accuracy"):
+                assert close(r["overall"][k], want[k]), k

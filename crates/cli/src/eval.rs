@@ -47,8 +47,8 @@ pub enum EvalCommand {
 /// Arguments of `earshot eval tagging`.
 #[derive(Debug, Args)]
 pub struct TaggingArgs {
-    /// Ground truth: a clips × classes `.npy` (non-zero = positive) or a weak-label TSV
-    /// (`filename`, `event_labels` comma-separated).
+    /// Ground truth: a clips × classes `.npy` (non-zero = positive), a weak-label TSV
+    /// (`filename`, `event_labels` comma-separated) or a sed_eval tag list (`filename tags`).
     #[arg(long)]
     pub ground_truth: PathBuf,
     /// Scores: a clips × classes `.npy`, or a TSV with `filename` and one column per class.
@@ -394,8 +394,16 @@ pub fn tagging_cmd(a: &TaggingArgs) -> Result<()> {
             (truth, scores, (0..n).map(|i| i.to_string()).collect())
         } else {
             let (classes, rows) = score_tsv(&a.scores)?;
-            let (weak, issues) = dcase::read_weak(&a.ground_truth)?;
-            warn(&issues);
+            let weak = if event_list::is_dcase_tsv(&a.ground_truth)? {
+                let (weak, issues) = dcase::read_weak(&a.ground_truth)?;
+                warn(&issues);
+                weak
+            } else {
+                dcase::WeakLabels {
+                    path: a.ground_truth.clone(),
+                    clips: tag_rows(&a.ground_truth)?,
+                }
+            };
             let labels: HashMap<&str, &Vec<String>> =
                 weak.clips.iter().map(|(f, l)| (f.as_str(), l)).collect();
             let mut truth = Vec::with_capacity(rows.len());

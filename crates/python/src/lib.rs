@@ -456,7 +456,7 @@ enum GroundTruth {
 impl GroundTruth {
     fn read(self) -> PyResult<StrongLabels> {
         match self {
-            GroundTruth::File(path) => dcase::read_strong(&path)
+            GroundTruth::File(path) => earshot_core::datasets::event_list::read_event_list(&path)
                 .map(|(labels, _)| labels)
                 .map_err(|e| file_error(&path, e)),
             GroundTruth::Clips(clips) => Ok(strong_labels(clips)),
@@ -665,13 +665,21 @@ fn sed_eval_dict<'py>(
         classes.set_item(&c.label, (c.f.f_measure, c.f.precision, c.f.recall))?;
     }
     d.set_item("class_wise", classes)?;
+    if let Some(a) = &r.overall_accuracy {
+        let overall = d.get_item("overall")?.expect("set above");
+        overall.set_item("sensitivity", a.sensitivity)?;
+        overall.set_item("specificity", a.specificity)?;
+        overall.set_item("balanced_accuracy", a.balanced_accuracy)?;
+        overall.set_item("accuracy", a.accuracy)?;
+    }
+    d.set_item("report", sed_eval::report(r))?;
     Ok(d)
 }
 
 /// sed_eval's event-based metrics of estimated against reference events (`EventBasedMetrics`
 /// with its defaults).
 #[pyfunction]
-#[pyo3(signature = (reference, estimated, t_collar=0.2, percentage_of_length=0.5, evaluate_onset=true, evaluate_offset=true, empty_system_output_handling=None))]
+#[pyo3(signature = (reference, estimated, t_collar=0.2, percentage_of_length=0.5, evaluate_onset=true, evaluate_offset=true, empty_system_output_handling=None, event_matching_type="optimal"))]
 #[allow(clippy::too_many_arguments)] // sed_eval's keyword arguments, one by one
 fn event_f1<'py>(
     py: Python<'py>,
@@ -682,7 +690,17 @@ fn event_f1<'py>(
     evaluate_onset: bool,
     evaluate_offset: bool,
     empty_system_output_handling: Option<&str>,
+    event_matching_type: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let matching = match event_matching_type {
+        "optimal" => sed_eval::Matching::Optimal,
+        "greedy" => sed_eval::Matching::Greedy,
+        other => {
+            return Err(value_error(format!(
+                "event_matching_type: \"optimal\" or \"greedy\", not {other:?}"
+            )))
+        }
+    };
     let zero_score = match empty_system_output_handling {
         None => false,
         Some("zero_score") => true,
@@ -699,7 +717,7 @@ fn event_f1<'py>(
         evaluate_onset,
         evaluate_offset,
         zero_score,
-        matching: sed_eval::Matching::Optimal,
+        matching,
     };
     let r = py
         .detach(|| {
@@ -716,21 +734,27 @@ fn event_f1<'py>(
 
 /// sed_eval's segment-based metrics of estimated against reference events.
 #[pyfunction]
-#[pyo3(signature = (reference, estimated, time_resolution=1.0))]
+#[pyo3(signature = (reference, estimated, time_resolution=1.0, evaluated_length_seconds=None))]
 fn segment_f1<'py>(
     py: Python<'py>,
     reference: GroundTruth,
     estimated: GroundTruth,
     time_resolution: f64,
+    evaluated_length_seconds: Option<f64>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (reference, estimated) = (reference.read()?, estimated.read()?);
+    let length = evaluated_length_seconds.map_or(
+        sed_eval::EvaluatedLength::Latest,
+        sed_eval::EvaluatedLength::Fixed,
+    );
     let r = py
         .detach(|| {
-            sed_eval::segment_based(
+            sed_eval::segment_based_over(
                 &reference,
                 &estimated,
                 time_resolution,
                 sed_eval::FileScope::Reference,
+                length,
             )
         })
         .map_err(value_error)?;
