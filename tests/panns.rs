@@ -154,6 +154,17 @@ fn tag_cli_scores_equal_reference_for_each_file_and_rate() {
         );
         let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(rows.len(), 3);
+        if model == "cnn14" {
+            // JSON Lines: the same objects, one per line.
+            let jsonl: Vec<&str> = (args.iter())
+                .map(|a| if *a == "json" { "jsonl" } else { a })
+                .collect();
+            let out = common::earshot_ok(&jsonl);
+            let lines: Vec<Value> = (String::from_utf8(out.stdout).unwrap().lines())
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(lines, rows);
+        }
         for (row, clip) in rows.iter().zip(CLIPS) {
             let want = read(&format!("{name}__{}__clipwise_output.npy", stem(clip)));
             let scores: Vec<f64> = row["scores"]
@@ -389,6 +400,68 @@ fn detect_cli_events_follow_the_reference_framewise_output() {
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
     assert!(bytes.len() > 2000);
+
+    // An Audacity label track per input and a Raven selection table: the same events, which
+    // `eval sed` reads back as the DCASE TSV's (event F1 = 1 against it).
+    let tsv_path = tmp.path().join("det.tsv");
+    std::fs::write(&tsv_path, &text).unwrap();
+    let detect = |extra: &[&str]| {
+        let mut a = vec![
+            "detect",
+            "--model",
+            "cnn14-decisionlevelmax",
+            "--checkpoint",
+            &c,
+            "--threshold",
+            "0.7",
+        ];
+        a.extend(extra);
+        a.push(&clip);
+        common::earshot_ok(&a)
+    };
+    let labels_dir = tmp.path().join("audacity");
+    detect(&["--format", "audacity", "-o", labels_dir.to_str().unwrap()]);
+    let track = labels_dir.join(format!("{}.txt", stem(CLIPS[0])));
+    let labels = std::fs::read_to_string(&track).unwrap();
+    assert_eq!(labels.lines().count(), expected.len());
+    for line in labels.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 3, "{line}");
+        assert!(
+            f[0].parse::<f64>().unwrap() < f[1].parse::<f64>().unwrap(),
+            "{line}"
+        );
+    }
+    let raven = tmp.path().join("det.selections.txt");
+    detect(&["--format", "raven", "-o", raven.to_str().unwrap()]);
+    let table = std::fs::read_to_string(&raven).unwrap();
+    let mut rows = table.lines();
+    assert_eq!(
+        rows.next(),
+        Some(earshot_cli::detect::RAVEN_COLUMNS.join("\t").as_str())
+    );
+    for (k, row) in rows.enumerate() {
+        let f: Vec<&str> = row.split('\t').collect();
+        assert_eq!(f.len(), 11, "{row}");
+        assert_eq!(f[0], (k + 1).to_string());
+        assert!(f[9].ends_with(CLIPS[0]), "Begin Path {}", f[9]);
+    }
+    assert_eq!(table.lines().count(), expected.len() + 1);
+    for written in [&track, &raven] {
+        let out = common::earshot_ok(&[
+            "eval",
+            "sed",
+            "--ground-truth",
+            written.to_str().unwrap(),
+            "--predictions",
+            tsv_path.to_str().unwrap(),
+            "--event-f1",
+            "--json",
+        ]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let f = &v["event_based"]["overall"]["f_measure"]["f_measure"];
+        assert_eq!(f.as_f64(), Some(1.0), "{}: {v}", written.display());
+    }
 
     // A tagging model cannot detect: a clear error, not a crash.
     let c14 = ckpt("Cnn14");

@@ -6,7 +6,8 @@
 //! frames become events. TSV output is the DCASE submission format
 //! (`filename onset offset event_label`).
 
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
@@ -21,6 +22,14 @@ pub enum DetectFormat {
     Tsv,
     /// One JSON array of per-file objects with their events.
     Json,
+    /// Audacity label track (`start<TAB>end<TAB>label`, as File > Import > Labels reads it): one
+    /// `<stem>.txt` per input in the `-o` folder (standard output for one input).
+    Audacity,
+    /// Raven selection table (tab-separated: Selection, View, Channel, Begin Time (s), End Time
+    /// (s), Low Freq (Hz), High Freq (Hz), Annotation, Score, Begin Path, File Offset (s)): one
+    /// table for every input (`-o FILE` or standard output), or one
+    /// `<stem>.selections.txt` per input when `-o` is a folder.
+    Raven,
 }
 
 /// Arguments of `earshot detect`.
@@ -84,4 +93,76 @@ pub fn parse_thresholds(text: &str, labels: &Labels, classes: usize) -> Result<V
         }
     }
     Ok(out)
+}
+
+/// One detected event as the label writers take it.
+#[derive(Debug, Clone, Copy)]
+pub struct Labelled<'a> {
+    /// Onset, seconds.
+    pub onset: f64,
+    /// Offset, seconds.
+    pub offset: f64,
+    /// Class name.
+    pub label: &'a str,
+    /// The event's score.
+    pub score: f32,
+}
+
+/// An Audacity label track: `start<TAB>end<TAB>label` lines, times with six decimals as
+/// Audacity exports them.
+pub fn audacity_labels(events: &[Labelled<'_>]) -> String {
+    let mut s = String::new();
+    for e in events {
+        let _ = writeln!(s, "{:.6}\t{:.6}\t{}", e.onset, e.offset, e.label);
+    }
+    s
+}
+
+/// The columns of a Raven selection table, in Raven Pro's order.
+pub const RAVEN_COLUMNS: [&str; 11] = [
+    "Selection",
+    "View",
+    "Channel",
+    "Begin Time (s)",
+    "End Time (s)",
+    "Low Freq (Hz)",
+    "High Freq (Hz)",
+    "Annotation",
+    "Score",
+    "Begin Path",
+    "File Offset (s)",
+];
+
+/// A Raven selection table of the events of each file: selections numbered from 1 in table
+/// order, spectrogram view, channel 1, the whole band 0 to `nyquist` Hz; Begin Path is the
+/// file's absolute path, so one table can cover several recordings.
+pub fn raven_table(files: &[(&Path, Vec<Labelled<'_>>)], nyquist: f64) -> String {
+    let mut s = RAVEN_COLUMNS.join("\t");
+    s.push('\n');
+    let mut n = 0;
+    for (path, events) in files {
+        let begin = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        for e in events {
+            n += 1;
+            let _ = writeln!(
+                s,
+                "{n}\tSpectrogram 1\t1\t{:.6}\t{:.6}\t0.0\t{nyquist:.1}\t{}\t{:.4}\t{}\t{:.6}",
+                e.onset,
+                e.offset,
+                e.label,
+                e.score,
+                begin.display(),
+                e.onset
+            );
+        }
+    }
+    s
+}
+
+/// The per-input file a label writer makes in the `-o` folder.
+pub fn label_file(dir: &Path, input: &Path, suffix: &str) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map_or_else(|| "audio".into(), |s| s.to_string_lossy().into_owned());
+    dir.join(format!("{stem}{suffix}"))
 }

@@ -26,6 +26,8 @@ pub enum TagFormat {
     Json,
     /// `file,rank,index,mid,name,score` rows.
     Csv,
+    /// One JSON object per file and line (JSON Lines), written as each file finishes.
+    Jsonl,
 }
 
 /// How window probabilities pool into one clip score.
@@ -111,7 +113,7 @@ pub fn render(
                 }
             }
         }
-        TagFormat::Json => {
+        TagFormat::Json | TagFormat::Jsonl => {
             let items: Vec<FileTags> = rows
                 .iter()
                 .map(|(path, out)| FileTags {
@@ -133,8 +135,15 @@ pub fn render(
                     scores: args.all_scores.then_some(out.clipwise.as_slice()),
                 })
                 .collect();
-            serde_json::to_writer_pretty(&mut buf, &items)?;
-            buf.push(b'\n');
+            if args.format == TagFormat::Json {
+                serde_json::to_writer_pretty(&mut buf, &items)?;
+                buf.push(b'\n');
+            } else {
+                for item in &items {
+                    serde_json::to_writer(&mut buf, item)?;
+                    buf.push(b'\n');
+                }
+            }
         }
         TagFormat::Csv => {
             if header {

@@ -4,18 +4,28 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use earshot_cli::detect::{parse_thresholds, DetectArgs, DetectFormat};
+use earshot_cli::detect::{
+    audacity_labels, label_file, parse_thresholds, raven_table, DetectArgs, DetectFormat, Labelled,
+};
 use earshot_cli::tag::emit;
-use earshot_cli::{expand_inputs, progress, report, shard, Cli};
+use earshot_cli::{expand_inputs, output, progress, report, shard, Cli};
 use earshot_core::outputs::{ClipOutput, Event};
 use earshot_models::tasks::for_each_clip;
 
 /// Run `earshot detect`; returns the number of inputs that failed.
 pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
-    if let Some(o) = &args.output {
+    // Audacity labels, and Raven tables into a folder, are one file per input.
+    let per_input_dir = match (args.format, &args.output) {
+        (DetectFormat::Audacity, Some(o)) => Some(o.clone()),
+        (DetectFormat::Raven, Some(o)) if o.is_dir() || o.to_string_lossy().ends_with('/') => {
+            Some(o.clone())
+        }
+        _ => None,
+    };
+    if let (Some(o), None) = (&args.output, &per_input_dir) {
         if shard::already_done(&shard::output_path(o)) {
             return Ok(0);
         }
@@ -29,6 +39,12 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
     }
     let labels = backbone.labels()?;
     let files = expand_inputs(&args.inputs);
+    if args.format == DetectFormat::Audacity && args.output.is_none() && files.len() > 1 {
+        bail!(
+            "--format audacity writes one label track per input: give -o DIR for {} inputs",
+            files.len()
+        );
+    }
     if args.plot.is_some() && files.len() != 1 {
         bail!("--plot draws one file; {} inputs given", files.len());
     }
@@ -67,8 +83,47 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
     bar.finish_and_clear();
 
     let name = |i: usize| labels.get(i).map_or("?", |l| l.name.as_str());
+    let labelled = |ev: &[Event]| -> Vec<Labelled> {
+        ev.iter()
+            .map(|e| Labelled {
+                onset: e.onset,
+                offset: e.offset,
+                label: name(e.class),
+                score: e.score,
+            })
+            .collect()
+    };
+    let nyquist = backbone.sample_rate() as f64 / 2.0;
+    if let Some(dir) = &per_input_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
+        for (path, _, ev) in &results {
+            let (file, text) = if args.format == DetectFormat::Audacity {
+                (
+                    label_file(dir, path, ".txt"),
+                    audacity_labels(&labelled(ev)),
+                )
+            } else {
+                let table = raven_table(&[(path.as_path(), labelled(ev))], nyquist);
+                (label_file(dir, path, ".selections.txt"), table)
+            };
+            output::atomically(&file, |tmp| std::fs::write(tmp, &text))?;
+        }
+        return Ok(failed);
+    }
     let mut buf = Vec::new();
     match args.format {
+        DetectFormat::Audacity => {
+            for (_, _, ev) in &results {
+                buf.extend_from_slice(audacity_labels(&labelled(ev)).as_bytes());
+            }
+        }
+        DetectFormat::Raven => {
+            let files: Vec<(&std::path::Path, Vec<Labelled>)> = (results.iter())
+                .map(|(path, _, ev)| (path.as_path(), labelled(ev)))
+                .collect();
+            buf.extend_from_slice(raven_table(&files, nyquist).as_bytes());
+        }
         DetectFormat::Tsv => {
             writeln!(buf, "filename\tonset\toffset\tevent_label")?;
             for (path, _, ev) in &results {
