@@ -13,6 +13,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 "$EARSHOT_VENV/bin/python" tests/gen_checkpoints.py
 "$EARSHOT_VENV/bin/python" tests/gen_panns.py
 "$EARSHOT_VENV/bin/python" tests/gen_metrics.py
+"$EARSHOT_VENV/bin/python" tests/gen_psds.py
 "$EARSHOT_VENV/bin/python" tests/gen_sed_eval.py
 "$EARSHOT_VENV/bin/python" tests/gen_frontend.py
 "$EARSHOT_VENV/bin/python" tests/gen_datasets.py

@@ -530,3 +530,73 @@ fn metric_errors_are_typed() {
     assert!(psds_eval::PsdsEval::new(&gt, &dur, bad.dtc, 0.5, 0.3).is_err());
     assert!(tagging::average_precision(&[true, false], &[0.5]).is_err());
 }
+
+/// Bootstrapped PSDS as `sed_scores_eval.intersection_based.bootstrapped_psds` computes it
+/// (`tests/gen_psds.py`): the PSDS and per-class PSDS of every fold, and the confidence
+/// intervals, for PSDS1, PSDS2, psds_eval's README parameters and a cross-trigger-only set,
+/// with 5 × 20 and 3 × 7 folds.
+#[test]
+fn bootstrapped_psds_matches_sed_scores_eval() {
+    use earshot_core::metrics::bootstrap::confidence_interval;
+    let path = common::data_dir().join("psds").join("manifest.json");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let (mut folds, mut cis) = (Agreement::default(), Agreement::default());
+    for case in m["cases"].as_array().unwrap() {
+        let dir = metrics_dir().join(case["dir"].as_str().unwrap());
+        let scores = dcase::read_scores_dir(&dir.join("scores")).unwrap();
+        let gt = load_strong(&dir.join("gt.tsv"));
+        let (durations, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
+        for run in case["runs"].as_array().unwrap() {
+            let name = run["params"].as_str().unwrap();
+            let p = &m["params"][name];
+            let g = |k: &str| p[k].as_f64().unwrap();
+            let params = PsdsParams {
+                dtc: g("dtc"),
+                gtc: g("gtc"),
+                cttc: g("cttc"),
+                alpha_ct: g("alpha_ct"),
+                alpha_st: g("alpha_st"),
+                max_efpr: g("max_efpr"),
+            };
+            let (n_folds, n_iter) = (
+                run["n_folds"].as_u64().unwrap() as usize,
+                run["n_iterations"].as_u64().unwrap() as usize,
+            );
+            let what = format!("{} {name} {n_folds}x{n_iter}", case["name"]);
+            let ours =
+                sed_scores::bootstrapped_psds(&scores, &gt, &durations, &[params], n_folds, n_iter)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"))
+                    .remove(0);
+            let want = run["values"].as_array().unwrap();
+            assert_eq!(ours.len(), want.len(), "{what}: folds");
+            let classes = &scores[0].classes;
+            for (k, (o, w)) in ours.iter().zip(want).enumerate() {
+                folds.check(&format!("{what} fold {k}"), o.value, num(w).unwrap(), TOL);
+                for (c, v) in classes.iter().zip(&o.per_class) {
+                    let w = num(&run["per_class"][k][c]).unwrap();
+                    folds.check(&format!("{what} fold {k} {c}"), *v, w, TOL);
+                }
+            }
+            let values: Vec<f64> = ours.iter().map(|r| r.value).collect();
+            for (conf, w) in run["ci"].as_object().unwrap() {
+                let ci = confidence_interval(&values, conf.parse().unwrap());
+                for (o, w) in [ci.mean, ci.low, ci.high].iter().zip(w.as_array().unwrap()) {
+                    cis.check(&format!("{what} CI {conf}"), *o, num(w).unwrap(), TOL);
+                }
+            }
+            for (c, class) in classes.iter().enumerate() {
+                let v: Vec<f64> = ours.iter().map(|r| r.per_class[c]).collect();
+                let ci = confidence_interval(&v, 0.9);
+                let w = run["class_ci"][class].as_array().unwrap();
+                for (o, w) in [ci.mean, ci.low, ci.high].iter().zip(w) {
+                    cis.check(&format!("{what} {class} CI"), *o, num(w).unwrap(), TOL);
+                }
+            }
+        }
+    }
+    assert!(folds.n > 5000, "too few fold values ({})", folds.n);
+    println!(
+        "bootstrapped PSDS: max |Δ| {:e} over {} fold values, {:e} over {} interval bounds",
+        folds.max_abs, folds.n, cis.max_abs, cis.n
+    );
+}

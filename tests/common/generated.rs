@@ -12,6 +12,7 @@ const OUTPUTS: &[(&str, &str)] = &[
     ("checkpoints/expected.json", "gen_checkpoints.py"),
     ("panns/manifest.json", "gen_panns.py"),
     ("metrics/manifest.json", "gen_metrics.py"),
+    ("psds/manifest.json", "gen_psds.py"),
     ("sed_eval/manifest.json", "gen_sed_eval.py"),
     ("frontend/manifest.json", "gen_frontend.py"),
     ("datasets/manifest.json", "gen_datasets.py"),

@@ -13,6 +13,7 @@
 //! The [`PsdsParams`] presets are the DCASE 2021–2024 PSDS1/PSDS2 scenarios.
 
 pub mod audio_tag;
+pub mod bootstrap;
 pub mod fancy;
 pub mod psds_eval;
 pub mod scenes;

@@ -186,13 +186,41 @@ fn class_frames(clips: &[ClipInput], offsets: &[usize], class: usize) -> ClassFr
 
 /// Change points of one class and criterion, clip after clip: (rank, Δtps, Δfps), and the
 /// non-zero Δcts as (rank, other class, Δ) (most change points cross-trigger nothing).
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Deltas {
     points: Vec<(u32, i32, i32)>,
     dc: Vec<(u32, u32, i64)>,
+    /// Where each clip's change points end in `points` and `dc`.
+    clip_ends: Vec<(usize, usize)>,
 }
 
 impl Deltas {
+    /// Close the current clip.
+    fn end_clip(&mut self) {
+        self.clip_ends.push((self.points.len(), self.dc.len()));
+    }
+
+    /// The change points of the clips `keep` lists (indices in clip order).
+    fn subset(&self, keep: &[usize]) -> Deltas {
+        let span = |ci: usize| {
+            let (p0, d0) = if ci == 0 {
+                (0, 0)
+            } else {
+                self.clip_ends[ci - 1]
+            };
+            let (p1, d1) = self.clip_ends[ci];
+            (p0..p1, d0..d1)
+        };
+        let mut out = Deltas::default();
+        for &ci in keep {
+            let (p, d) = span(ci);
+            out.points.extend_from_slice(&self.points[p]);
+            out.dc.extend_from_slice(&self.dc[d]);
+            out.end_clip();
+        }
+        out
+    }
+
     fn push(&mut self, rank: u32, dt: i64, df: i64, dc: &[i64]) {
         // Per clip |Δ| ≤ its frames: i32 holds them.
         self.points.push((rank, dt as i32, df as i32));
@@ -462,7 +490,7 @@ fn thresholds(rank: &[u32], order: &[u32], mut visit: impl FnMut(u32, &[u32])) {
 
 /// The accumulated statistics of one class and criterion from its change points.
 fn class_stats(
-    all: Deltas,
+    all: &Deltas,
     uniq: &[f64],
     others_t_ref: Option<Vec<f64>>,
     n_ref: f64,
@@ -544,6 +572,17 @@ pub fn statistics_many(
     durations: &Durations,
     criteria: &[Criteria],
 ) -> Result<Vec<Statistics>> {
+    let prepared = prepare(scores, ground_truth, durations)?;
+    let deltas = prepared.deltas(criteria);
+    Ok(prepared.accumulate(&deltas, criteria, None))
+}
+
+/// Validate the inputs as sed_scores_eval does and resolve each clip's ground truth.
+fn prepare<'a>(
+    scores: &'a [ScoreTable],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+) -> Result<Prepared<'a>> {
     let Some(first) = scores.first() else {
         return Err(MetricsError::Empty("no score tables".into()));
     };
@@ -595,7 +634,6 @@ pub fn statistics_many(
     compare("durations", dur_by_id.keys().copied().collect())?;
     // Ground truth per clip and class; connected events rejected.
     let mut n_ref = vec![0.0; n_classes];
-    let mut t_ref = vec![0.0; n_classes];
     let mut clips = Vec::with_capacity(scores.len());
     for table in scores {
         let mut gt = vec![Vec::new(); n_classes];
@@ -606,7 +644,6 @@ pub fn statistics_many(
                 .ok_or_else(|| MetricsError::UnknownLabel(e.label.clone()))?;
             gt[c].push((e.onset, e.offset));
             n_ref[c] += 1.0;
-            t_ref[c] += e.offset - e.onset;
         }
         for (c, events) in gt.iter().enumerate() {
             let mut sorted = events.clone();
@@ -634,52 +671,169 @@ pub fn statistics_many(
     if !without.is_empty() {
         return Err(MetricsError::NoGroundTruth(without.join(", ")));
     }
-    let mut offsets = vec![0usize];
-    for clip in &clips {
-        offsets.push(offsets.last().copied().unwrap_or(0) + clip.scores.n_frames());
-    }
-    // Per class: rank the frames once, then sweep every clip for each criterion.
-    let per_class: Vec<Vec<ClassStats>> = (0..n_classes)
-        .into_par_iter()
-        .map(|c| {
-            let frames = class_frames(&clips, &offsets, c);
-            let mut sweep = Sweep::default();
-            criteria
-                .iter()
-                .map(|&crit| {
-                    let mut all = Deltas::default();
-                    for (ci, clip) in clips.iter().enumerate() {
-                        let span = offsets[ci]..offsets[ci + 1];
-                        let parts = (&frames.rank[span.clone()], &frames.order[span]);
-                        clip_class_deltas(clip, c, crit, parts, &mut sweep, &mut all);
-                    }
-                    let others_t_ref = crit.cttc.map(|_| {
-                        (0..n_classes)
-                            .filter(|&k| k != c)
-                            .map(|k| t_ref[k].max(1e-12))
-                            .collect()
-                    });
-                    class_stats(all, &frames.uniq, others_t_ref, n_ref[c], t_ref[c])
-                })
-                .collect()
-        })
-        .collect();
-    let dataset_duration: f64 = scores.iter().map(|t| dur_by_id[t.id.as_str()]).sum();
-    let mut out: Vec<Statistics> = criteria
-        .iter()
-        .map(|_| Statistics {
-            classes: classes.clone(),
-            per_class: Vec::with_capacity(n_classes),
-            dataset_duration,
-            n_clips: scores.len(),
-        })
-        .collect();
-    for class in per_class {
-        for (stats, c) in out.iter_mut().zip(class) {
-            stats.per_class.push(c);
+    let durations: Vec<f64> = scores.iter().map(|t| dur_by_id[t.id.as_str()]).collect();
+    Ok(Prepared {
+        classes,
+        clips,
+        durations,
+    })
+}
+
+/// The clips of an evaluation, validated, with their ground truth per class: what the
+/// statistics of any subset of them need (the bootstrap's folds).
+struct Prepared<'a> {
+    classes: Vec<String>,
+    clips: Vec<ClipInput<'a>>,
+    /// Duration of each clip, seconds.
+    durations: Vec<f64>,
+}
+
+/// Per class: its distinct scores and, per criterion, every clip's change points.
+struct ClassDeltas {
+    uniq: Vec<f64>,
+    per_criterion: Vec<Deltas>,
+}
+
+impl Prepared<'_> {
+    /// Rank each class's frames once, then sweep every clip for each criterion.
+    fn deltas(&self, criteria: &[Criteria]) -> Vec<ClassDeltas> {
+        let clips = &self.clips;
+        let mut offsets = vec![0usize];
+        for clip in clips {
+            offsets.push(offsets.last().copied().unwrap_or(0) + clip.scores.n_frames());
         }
+        (0..self.classes.len())
+            .into_par_iter()
+            .map(|c| {
+                let frames = class_frames(clips, &offsets, c);
+                let mut sweep = Sweep::default();
+                let per_criterion = criteria
+                    .iter()
+                    .map(|&crit| {
+                        let mut all = Deltas::default();
+                        for (ci, clip) in clips.iter().enumerate() {
+                            let span = offsets[ci]..offsets[ci + 1];
+                            let parts = (&frames.rank[span.clone()], &frames.order[span]);
+                            clip_class_deltas(clip, c, crit, parts, &mut sweep, &mut all);
+                            all.end_clip();
+                        }
+                        all
+                    })
+                    .collect();
+                ClassDeltas {
+                    uniq: frames.uniq,
+                    per_criterion,
+                }
+            })
+            .collect()
     }
-    Ok(out)
+
+    /// The accumulated statistics over the clips `keep` lists (in that order; all clips in
+    /// clip order when `None`), as sed_scores_eval accumulates the deltas of those audio ids:
+    /// ground-truth counts, durations and the dataset duration of those clips only.
+    fn accumulate(
+        &self,
+        deltas: &[ClassDeltas],
+        criteria: &[Criteria],
+        keep: Option<&[usize]>,
+    ) -> Vec<Statistics> {
+        let all: Vec<usize>;
+        let keep = match keep {
+            Some(k) => k,
+            None => {
+                all = (0..self.clips.len()).collect();
+                &all
+            }
+        };
+        let n_classes = self.classes.len();
+        let mut n_ref = vec![0.0; n_classes];
+        let mut t_ref = vec![0.0; n_classes];
+        for &ci in keep {
+            for (c, events) in self.clips[ci].gt.iter().enumerate() {
+                for &(on, off) in events {
+                    n_ref[c] += 1.0;
+                    t_ref[c] += off - on;
+                }
+            }
+        }
+        let whole = keep.len() == self.clips.len();
+        let per_class: Vec<Vec<ClassStats>> = deltas
+            .par_iter()
+            .enumerate()
+            .map(|(c, cd)| {
+                (criteria.iter().zip(&cd.per_criterion))
+                    .map(|(crit, d)| {
+                        let others_t_ref = crit.cttc.map(|_| {
+                            (0..n_classes)
+                                .filter(|&k| k != c)
+                                .map(|k| t_ref[k].max(1e-12))
+                                .collect()
+                        });
+                        let sub;
+                        let d = if whole && keep.iter().enumerate().all(|(i, &k)| i == k) {
+                            d
+                        } else {
+                            sub = d.subset(keep);
+                            &sub
+                        };
+                        class_stats(d, &cd.uniq, others_t_ref, n_ref[c], t_ref[c])
+                    })
+                    .collect()
+            })
+            .collect();
+        let dataset_duration: f64 = keep.iter().map(|&ci| self.durations[ci]).sum();
+        let mut out: Vec<Statistics> = criteria
+            .iter()
+            .map(|_| Statistics {
+                classes: self.classes.clone(),
+                per_class: Vec::with_capacity(n_classes),
+                dataset_duration,
+                n_clips: keep.len(),
+            })
+            .collect();
+        for class in per_class {
+            for (stats, c) in out.iter_mut().zip(class) {
+                stats.per_class.push(c);
+            }
+        }
+        out
+    }
+}
+
+/// sed_scores_eval's bootstrap (`base_modules.bootstrap.bootstrap_from_deltas`): the clip ids
+/// sorted, then for each iteration i the list shuffled in place by
+/// `numpy.random.RandomState(i)` (each iteration shuffling the previous one's order) and cut
+/// into `n_folds` parts at `linspace(0, n, n_folds + 1).astype(int)`; each fold leaves one
+/// part out. Returns the statistics of each of the `n_folds × n_iterations` folds, for each
+/// criterion.
+pub fn bootstrapped_statistics(
+    scores: &[ScoreTable],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+    criteria: &[Criteria],
+    n_folds: usize,
+    n_iterations: usize,
+) -> Result<Vec<Vec<Statistics>>> {
+    if n_folds < 2 || n_iterations == 0 {
+        return Err(MetricsError::Parameter(format!(
+            "the bootstrap needs at least 2 folds and 1 iteration, got {n_folds} and {n_iterations}"
+        )));
+    }
+    // Validation and the per-clip change points, as for the whole set.
+    let prepared = prepare(scores, ground_truth, durations)?;
+    let deltas = prepared.deltas(criteria);
+    let mut ids: Vec<(&str, usize)> = (scores.iter().enumerate())
+        .map(|(i, t)| (t.id.as_str(), i))
+        .collect();
+    ids.sort();
+    let folds = super::bootstrap::folds(ids.len(), n_folds, n_iterations);
+    Ok(folds
+        .par_iter()
+        .map(|fold| {
+            let keep: Vec<usize> = fold.iter().map(|&k| ids[k].1).collect();
+            prepared.accumulate(&deltas, criteria, Some(&keep))
+        })
+        .collect())
 }
 
 /// PSDS with its per-class values and curves.
@@ -932,6 +1086,48 @@ mod tests {
             for &b in &values[i + 1..] {
                 assert!(total_order_key(a) < total_order_key(b), "{a} < {b}");
             }
+        }
+    }
+}
+
+/// Bootstrapped PSDS (`intersection_based.bootstrapped_psds`): the PSDS of each of the
+/// `n_folds × n_iterations` folds of [`bootstrapped_statistics`], for each parameter set
+/// (outer: parameter set, inner: fold). Summarise with
+/// [`super::bootstrap::confidence_interval`].
+pub fn bootstrapped_psds(
+    scores: &[ScoreTable],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+    params: &[PsdsParams],
+    n_folds: usize,
+    n_iterations: usize,
+) -> Result<Vec<Vec<ScoresPsds>>> {
+    for p in params {
+        p.validate()?;
+    }
+    let criteria: Vec<Criteria> = params.iter().map(Criteria::of).collect();
+    let folds = bootstrapped_statistics(
+        scores,
+        ground_truth,
+        durations,
+        &criteria,
+        n_folds,
+        n_iterations,
+    )?;
+    params
+        .iter()
+        .enumerate()
+        .map(|(k, p)| folds.par_iter().map(|fold| psds(&fold[k], p)).collect())
+        .collect()
+}
+
+impl Criteria {
+    /// The criteria a PSDS scenario is evaluated under (cross triggers only with α_ct > 0).
+    pub fn of(p: &PsdsParams) -> Criteria {
+        Criteria {
+            dtc: p.dtc,
+            gtc: p.gtc,
+            cttc: (p.alpha_ct > 0.0).then_some(p.cttc),
         }
     }
 }
