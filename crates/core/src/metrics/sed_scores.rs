@@ -1060,36 +1060,6 @@ pub fn fscore(stats: &Statistics, threshold: f64, beta: f64) -> FscoreResult {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn total_order_key_sorts_like_total_cmp_and_inverts() {
-        let values = [
-            f64::NEG_INFINITY,
-            -1e300,
-            -1.0,
-            -f64::MIN_POSITIVE,
-            -0.0,
-            0.0,
-            5e-324,
-            0.25,
-            1.0,
-            f64::INFINITY,
-        ];
-        for (i, &a) in values.iter().enumerate() {
-            assert_eq!(
-                from_total_order_key(total_order_key(a)).to_bits(),
-                a.to_bits()
-            );
-            for &b in &values[i + 1..] {
-                assert!(total_order_key(a) < total_order_key(b), "{a} < {b}");
-            }
-        }
-    }
-}
-
 /// Bootstrapped PSDS (`intersection_based.bootstrapped_psds`): the PSDS of each of the
 /// `n_folds × n_iterations` folds of [`bootstrapped_statistics`], for each parameter set
 /// (outer: parameter set, inner: fold). Summarise with
@@ -1128,6 +1098,36 @@ impl Criteria {
             dtc: p.dtc,
             gtc: p.gtc,
             cttc: (p.alpha_ct > 0.0).then_some(p.cttc),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn total_order_key_sorts_like_total_cmp_and_inverts() {
+        let values = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            5e-324,
+            0.25,
+            1.0,
+            f64::INFINITY,
+        ];
+        for (i, &a) in values.iter().enumerate() {
+            assert_eq!(
+                from_total_order_key(total_order_key(a)).to_bits(),
+                a.to_bits()
+            );
+            for &b in &values[i + 1..] {
+                assert!(total_order_key(a) < total_order_key(b), "{a} < {b}");
+            }
         }
     }
 }
