@@ -364,3 +364,198 @@ fn eval_bad_input_is_one_line() {
         &gt,
     );
 }
+
+/// `--psds` takes any scenario, on both paths: psds_eval's README parameters and a
+/// cross-trigger-only set, each under its own name, equal to psds_eval on operating points and
+/// to sed_scores_eval on score tables.
+#[test]
+fn eval_sed_any_psds_parameters_on_both_paths() {
+    let m = metrics_manifest();
+    let case = m["sed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["classes"].as_array().unwrap().len() > 3)
+        .unwrap();
+    let dir = metrics_dir().join(case["dir"].as_str().unwrap());
+    let (gt, dur) = (dir.join("gt.tsv"), dir.join("durations.tsv"));
+    let readme = "dtc=0.5,gtc=0.5,cttc=0.3,alpha_ct=0,alpha_st=0,max_efpr=100";
+    let ct = "name=ct_only,dtc=0.5,gtc=0.5,cttc=0.3,alpha_ct=1,alpha_st=0,max_efpr=50";
+    for (input, flag, reference) in [
+        (dir.join("scores"), "--scores", "sed_scores_eval"),
+        (dir.join("ops"), "--predictions", "psds_eval"),
+    ] {
+        let v = ok_json(&[
+            "eval",
+            "sed",
+            "--ground-truth",
+            p(&gt),
+            "--durations",
+            p(&dur),
+            flag,
+            p(&input),
+            "--psds",
+            readme,
+            "--psds",
+            ct,
+            "--psds",
+            "psds2",
+            "--json",
+        ]);
+        for (key, want) in [
+            (readme, "dcase2020"),
+            ("ct_only", "ct_only"),
+            ("psds2", "psds2"),
+        ] {
+            let got = v[key]["value"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{key}: {v}"));
+            let want = num(&case[reference][want]["value"]).unwrap();
+            assert!(
+                (got - want).abs() < 1e-9,
+                "{reference} {key}: {got} vs {want}"
+            );
+        }
+        assert!(v.get("psds1").is_none(), "only the scenarios asked for");
+    }
+    for (bad, says) in [
+        ("dtc=0.5,speed=3", "unknown key `speed`"),
+        ("dtc=1.5", "dtc must be between 0 and 1"),
+        ("gtc", "not key=value"),
+    ] {
+        let out = common::earshot(&[
+            "eval",
+            "sed",
+            "--ground-truth",
+            p(&gt),
+            "--durations",
+            p(&dur),
+            "--scores",
+            p(&dir.join("scores")),
+            "--psds",
+            bad,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{bad}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+/// `--bootstrap`: sed_scores_eval's bootstrapped PSDS and confidence interval, and
+/// `--merge-overlapping`: a ground truth with overlapping events, refused without it, scored
+/// as the references score its union with it.
+#[test]
+fn eval_sed_bootstrap_and_merge_overlapping() {
+    let path = common::data_dir().join("psds").join("manifest.json");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let case = (m["cases"].as_array().unwrap().iter())
+        .find(|c| c["name"] == "sed_036")
+        .unwrap();
+    let dir = metrics_dir().join(case["dir"].as_str().unwrap());
+    let (gt, dur, scores) = (
+        dir.join("gt.tsv"),
+        dir.join("durations.tsv"),
+        dir.join("scores"),
+    );
+    let v = ok_json(&[
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+        "--scores",
+        p(&scores),
+        "--psds1",
+        "--bootstrap",
+        "--json",
+    ]);
+    let run = (case["runs"].as_array().unwrap().iter())
+        .find(|r| r["params"] == "psds1" && r["n_folds"] == 5 && r["n_iterations"] == 20)
+        .unwrap();
+    let b = &v["psds1"]["bootstrap"];
+    for (k, want) in ["mean", "low", "high"]
+        .iter()
+        .zip(run["ci"]["0.9"].as_array().unwrap())
+    {
+        let got = b[*k].as_f64().unwrap();
+        assert!(
+            (got - num(want).unwrap()).abs() < 1e-9,
+            "{k}: {got} vs {want}"
+        );
+    }
+    assert_eq!(b["values"].as_array().unwrap().len(), 100);
+    let run = (case["runs"].as_array().unwrap().iter())
+        .find(|r| r["params"] == "psds2" && r["n_folds"] == 3)
+        .unwrap();
+    let v = ok_json(&[
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+        "--scores",
+        p(&scores),
+        "--psds2",
+        "--bootstrap",
+        "--bootstrap-folds",
+        "3",
+        "--bootstrap-iterations",
+        "7",
+        "--confidence",
+        "0.8",
+        "--json",
+    ]);
+    let b = &v["psds2"]["bootstrap"];
+    for (k, want) in ["mean", "low", "high"]
+        .iter()
+        .zip(run["ci"]["0.8"].as_array().unwrap())
+    {
+        let got = b[*k].as_f64().unwrap();
+        assert!(
+            (got - num(want).unwrap()).abs() < 1e-9,
+            "{k}: {got} vs {want}"
+        );
+    }
+
+    let mg = &m["merge"];
+    let overlap = common::data_dir().join(mg["gt"].as_str().unwrap());
+    let dir = metrics_dir().join(mg["case"].as_str().unwrap());
+    let dur = dir.join("durations.tsv");
+    let base = [
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&overlap),
+        "--durations",
+        p(&dur),
+        "--psds1",
+    ];
+    let scores = dir.join("scores");
+    let refused = common::earshot(&[&base[..], &["--scores", p(&scores)]].concat());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("--merge-overlapping"),
+        "{err}"
+    );
+    for (flag, input, want) in [
+        ("--scores", scores.clone(), "sed_scores_eval_psds1"),
+        ("--predictions", dir.join("ops"), "psds_eval_psds1"),
+    ] {
+        let out = common::earshot_ok(
+            &[
+                &base[..],
+                &[flag, p(&input), "--merge-overlapping", "--json"],
+            ]
+            .concat(),
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let got = v["psds1"]["value"].as_f64().unwrap();
+        let want = mg[want].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{flag}: {got} vs {want}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        let n = mg["n_merged"].as_u64().unwrap();
+        assert!(said.contains(&format!("merged {n} overlapping")), "{said}");
+    }
+}

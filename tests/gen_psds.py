@@ -43,11 +43,78 @@ def fnum(x):
     return x
 
 
+def merge_case():
+    """A ground truth with overlapping and touching same-class events (as real DCASE releases
+    have), and the references run on its union."""
+    import numpy as np
+    import pandas as pd
+    from psds_eval import PSDSEval
+    from sed_scores_eval import intersection_based
+    d = METRICS / "sed_010"
+    out = OUT / "merge"
+    out.mkdir()
+    gt = pd.read_csv(d / "gt.tsv", sep="\t")
+    dur = pd.read_csv(d / "durations.tsv", sep="\t")
+    length = dict(zip(dur.filename, dur.duration))
+    rows = []
+    for k, r in enumerate(gt.itertuples(index=False)):
+        rows.append((r.filename, r.onset, r.offset, r.event_label))
+        if pd.isna(r.event_label):
+            continue
+        if k % 3 == 0:  # overlapping
+            on = round(r.onset + 0.3 * (r.offset - r.onset), 3)
+            rows.append((r.filename, on, round(min(r.offset + 0.5, length[r.filename]), 3), r.event_label))
+        elif k % 7 == 1 and r.offset + 0.4 <= length[r.filename]:  # touching
+            rows.append((r.filename, r.offset, round(r.offset + 0.4, 3), r.event_label))
+    with open(out / "gt_overlap.tsv", "w") as f:
+        f.write("filename\tonset\toffset\tevent_label\n")
+        for fn, on, off, lab in rows:
+            if isinstance(lab, float):
+                f.write(f"{fn}\t\t\t\n")
+            else:
+                f.write(f"{fn}\t{on!r}\t{off!r}\t{lab}\n")
+    # The union, computed here independently: sort each clip's class by onset, join while the
+    # next starts at or before the running end.
+    merged, n_merged = [], 0
+    for (fn, lab), g in pd.DataFrame(rows, columns=["f", "on", "off", "lab"]).dropna().groupby(["f", "lab"]):
+        cur = None
+        for on, off in sorted(zip(g.on, g.off)):
+            if cur is not None and on <= cur[1]:
+                cur[1] = max(cur[1], off)
+                n_merged += 1
+            else:
+                if cur is not None:
+                    merged.append((fn, cur[0], cur[1], lab))
+                cur = [on, off]
+        merged.append((fn, cur[0], cur[1], lab))
+    with_events = {m[0] for m in merged}
+    with open(out / "gt_merged.tsv", "w") as f:
+        f.write("filename\tonset\toffset\tevent_label\n")
+        for fn, on, off, lab in merged:
+            f.write(f"{fn}\t{on!r}\t{off!r}\t{lab}\n")
+        for fn in dict.fromkeys(gt.filename):
+            if fn not in with_events:
+                f.write(f"{fn}\t\t\t\n")
+    merged_df = pd.read_csv(out / "gt_merged.tsv", sep="\t")
+    p = PARAMS["psds1"]
+    psds = PSDSEval(p["dtc"], p["gtc"], p["cttc"], ground_truth=merged_df, metadata=dur)
+    for op in sorted((d / "ops").glob("*.tsv")):
+        psds.add_operating_point(pd.read_csv(op, sep="\t"))
+    pe = psds.psds(alpha_ct=p["alpha_ct"], alpha_st=p["alpha_st"], max_efpr=p["max_efpr"]).value
+    sse, *_ = intersection_based.psds(
+        scores=str(d / "scores"), ground_truth=str(out / "gt_merged.tsv"),
+        audio_durations=str(d / "durations.tsv"), dtc_threshold=p["dtc"], gtc_threshold=p["gtc"],
+        alpha_st=p["alpha_st"], max_efpr=p["max_efpr"])
+    rel = lambda x: str(x.relative_to(GEN))
+    return dict(gt=rel(out / "gt_overlap.tsv"), case="sed_010", n_merged=n_merged,
+                psds_eval_psds1=float(pe), sed_scores_eval_psds1=float(sse))
+
+
 def fingerprint() -> str:
     import importlib.metadata as md
     h = hashlib.sha256(Path(__file__).read_bytes())
     h.update((METRICS / "manifest.json").read_bytes())
-    for pkg in ("numpy", "sed_scores_eval"):
+    for pkg in ("numpy", "pandas", "sed_scores_eval", "psds_eval"):
         h.update(f"{pkg}={md.version(pkg)}".encode())
     return h.hexdigest()
 
@@ -91,9 +158,12 @@ def main():
         cases.append(dict(name=name, dir=name, runs=runs))
         print(f"[gen-psds] {name}: {len(runs)} bootstrapped runs")
     import importlib.metadata as md
+    merge = merge_case()
+    print(f"[gen-psds] merge: {merge['n_merged']} events merged")
     manifest_path.write_text(json.dumps(dict(
-        fingerprint=fp, reference={"sed_scores_eval": md.version("sed_scores_eval")},
-        params=PARAMS, cases=cases), indent=1, allow_nan=False))
+        fingerprint=fp, reference={"sed_scores_eval": md.version("sed_scores_eval"),
+                                   "psds_eval": md.version("psds_eval")},
+        params=PARAMS, cases=cases, merge=merge), indent=1, allow_nan=False))
 
 
 if __name__ == "__main__":

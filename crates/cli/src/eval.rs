@@ -85,6 +85,18 @@ pub struct SedArgs {
     /// PSDS scenario 2 (dtc = gtc = 0.1, cttc = 0.3, α_ct = 0.5, α_st = 1).
     #[arg(long)]
     pub psds2: bool,
+    /// Any PSDS scenario, as `dtc=0.5,gtc=0.5,cttc=0.3,alpha_ct=0,alpha_st=0,max_efpr=100`
+    /// (keys left out take those values) with an optional `name=…` (default: the text
+    /// itself), or a preset name (`psds1`, `psds2`). Repeatable; each is reported under its
+    /// name.
+    #[arg(long = "psds", value_name = "PARAMS")]
+    pub psds: Vec<String>,
+    #[command(flatten)]
+    pub bootstrap: BootstrapArgs,
+    /// Union overlapping (or touching) ground-truth events of the same class in a clip before
+    /// scoring, and say how many were merged; psds_eval and sed_scores_eval refuse them.
+    #[arg(long)]
+    pub merge_overlapping: bool,
     /// sed_eval event-based metrics (`EventBasedMetrics`; by default the DESED settings: 200 ms
     /// collar, 20 % offset, zero_score). Like the DESED baseline, it scores only the files the
     /// ground truth lists: detections in other files (even ones in --durations) are dropped
@@ -117,6 +129,92 @@ pub struct SedArgs {
     /// Print JSON instead of a table (`--format json`).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Bootstrapped PSDS (sed_scores_eval's `bootstrapped_psds`, score tables only).
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Bootstrap every PSDS over clip folds and report the mean and confidence interval.
+    #[arg(long, requires = "scores")]
+    pub bootstrap: bool,
+    /// Folds per iteration (each leaves one fold of the clips out).
+    #[arg(long, default_value_t = 5, requires = "bootstrap")]
+    pub bootstrap_folds: usize,
+    /// Iterations (reshuffles of the clips).
+    #[arg(long, default_value_t = 20, requires = "bootstrap")]
+    pub bootstrap_iterations: usize,
+    /// Confidence of the interval.
+    #[arg(long, default_value_t = 0.9, requires = "bootstrap")]
+    pub confidence: f64,
+}
+
+impl Default for BootstrapArgs {
+    /// The command line's defaults (no bootstrap).
+    fn default() -> Self {
+        BootstrapArgs {
+            bootstrap: false,
+            bootstrap_folds: 5,
+            bootstrap_iterations: 20,
+            confidence: 0.9,
+        }
+    }
+}
+
+/// A PSDS scenario to report: (JSON key, name in the table, parameters).
+type PsdsSet = (String, String, PsdsParams);
+
+/// The scenarios asked for: `--psds1`, `--psds2` (or both by default), then each `--psds`.
+fn psds_sets(a: &SedArgs, default: bool) -> Result<Vec<PsdsSet>> {
+    let preset = |key: &str| match key {
+        "psds1" => Some(PsdsParams::PSDS1),
+        "psds2" => Some(PsdsParams::PSDS2),
+        _ => None,
+    };
+    let mut out: Vec<PsdsSet> = Vec::new();
+    for (key, flag) in [("psds1", a.psds1), ("psds2", a.psds2)] {
+        if flag || default {
+            out.push((key.into(), key.to_uppercase(), preset(key).expect("preset")));
+        }
+    }
+    for spec in &a.psds {
+        if let Some(p) = preset(spec.trim()) {
+            out.push((spec.trim().into(), spec.trim().to_uppercase(), p));
+            continue;
+        }
+        let mut p = PsdsParams::DCASE2020;
+        let mut name = None;
+        for part in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let Some((k, v)) = part.split_once('=') else {
+                bail!("--psds {spec}: `{part}` is not key=value");
+            };
+            let (k, v) = (k.trim(), v.trim());
+            if k == "name" {
+                name = Some(v.to_string());
+                continue;
+            }
+            let x: f64 = v
+                .parse()
+                .map_err(|_| anyhow!("--psds {spec}: {k}={v} is not a number"))?;
+            match k {
+                "dtc" => p.dtc = x,
+                "gtc" => p.gtc = x,
+                "cttc" => p.cttc = x,
+                "alpha_ct" => p.alpha_ct = x,
+                "alpha_st" => p.alpha_st = x,
+                "max_efpr" => p.max_efpr = x,
+                _ => bail!(
+                    "--psds {spec}: unknown key `{k}` (dtc, gtc, cttc, alpha_ct, alpha_st, max_efpr, name)"
+                ),
+            }
+        }
+        p.validate().map_err(|e| anyhow!("--psds {spec}: {e}"))?;
+        let name = name.unwrap_or_else(|| spec.trim().to_string());
+        if out.iter().any(|(k, _, _)| *k == name) {
+            bail!("--psds {spec}: the name `{name}` is used twice");
+        }
+        out.push((name.clone(), name, p));
+    }
+    Ok(out)
 }
 
 /// How `eval` prints its results.
@@ -683,6 +781,63 @@ pub fn sed_cmd(a: &SedArgs) -> Result<()> {
     Ok(())
 }
 
+/// Bootstrapped PSDS of every scenario (one shared set of per-clip change points), added to the
+/// table and to each scenario's JSON as `bootstrap`.
+fn bootstrap_report(
+    a: &SedArgs,
+    scores: &[dcase::ScoreTable],
+    gt: &dcase::StrongLabels,
+    durations: &dcase::Durations,
+    sets: &[PsdsSet],
+    text: &mut String,
+    report: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    use earshot_core::metrics::bootstrap::confidence_interval;
+    let b = &a.bootstrap;
+    if !(b.confidence > 0.0 && b.confidence < 1.0) {
+        bail!("--confidence must be between 0 and 1, got {}", b.confidence);
+    }
+    let params: Vec<PsdsParams> = sets.iter().map(|s| s.2).collect();
+    let folds = sed_scores::bootstrapped_psds(
+        scores,
+        gt,
+        durations,
+        &params,
+        b.bootstrap_folds,
+        b.bootstrap_iterations,
+    )?;
+    let classes = &scores[0].classes;
+    for ((key, name, _), runs) in sets.iter().zip(folds) {
+        let values: Vec<f64> = runs.iter().map(|r| r.value).collect();
+        let ci = confidence_interval(&values, b.confidence);
+        writeln!(
+            text,
+            "{:<28} {} ({}% CI {}–{}; {} folds × {})",
+            format!("{name} bootstrapped"),
+            fmt(ci.mean),
+            b.confidence * 100.0,
+            fmt(ci.low),
+            fmt(ci.high),
+            b.bootstrap_folds,
+            b.bootstrap_iterations
+        )?;
+        let per_class: serde_json::Map<String, serde_json::Value> = (classes.iter().enumerate())
+            .map(|(c, class)| {
+                let v: Vec<f64> = runs.iter().map(|r| r.per_class[c]).collect();
+                (class.clone(), json!(confidence_interval(&v, b.confidence)))
+            })
+            .collect();
+        if let Some(entry) = report.get_mut(key) {
+            entry["bootstrap"] = json!({
+                "mean": ci.mean, "low": ci.low, "high": ci.high, "confidence": b.confidence,
+                "n_folds": b.bootstrap_folds, "n_iterations": b.bootstrap_iterations,
+                "values": values, "per_class": per_class,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The durations table that PSDS and intersection F1 need.
 fn timed(durations: &Option<dcase::Durations>) -> Result<&dcase::Durations> {
     durations
@@ -712,11 +867,28 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         None => None,
     };
     warn(&all_issues);
-    let none = !(a.psds1 || a.psds2 || a.event_f1 || a.segment_f1 || a.intersection_f1);
+    let gt = if a.merge_overlapping {
+        let mut gt = gt;
+        let merged = gt.merge_overlapping();
+        eprintln!(
+            "{}: merged {merged} overlapping or touching same-class events",
+            a.ground_truth.display()
+        );
+        gt
+    } else {
+        gt
+    };
+    let none = !(a.psds1
+        || a.psds2
+        || !a.psds.is_empty()
+        || a.event_f1
+        || a.segment_f1
+        || a.intersection_f1);
     // With no metric named: all of them, those needing durations only when they are given.
     let want = |flag: bool| flag || none;
     let want_timed = |flag: bool| flag || (none && durations.is_some());
-    if durations.is_none() && (a.psds1 || a.psds2 || a.intersection_f1 || a.scores.is_some()) {
+    let any_psds = a.psds1 || a.psds2 || !a.psds.is_empty();
+    if durations.is_none() && (any_psds || a.intersection_f1 || a.scores.is_some()) {
         bail!("PSDS, intersection F1 and score tables need --durations (filename, duration)");
     }
     let format = EvalFormat::of(a.format, a.json);
@@ -726,14 +898,7 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
     let mut report = serde_json::Map::new();
     let mut text = String::new();
     let mut curves: Vec<(String, PsdRoc, f64)> = Vec::new();
-    let psds_sets: Vec<(&str, PsdsParams)> = [
-        ("psds1", a.psds1, PsdsParams::PSDS1),
-        ("psds2", a.psds2, PsdsParams::PSDS2),
-    ]
-    .into_iter()
-    .filter(|(_, f, _)| want_timed(*f))
-    .map(|(n, _, p)| (n, p))
-    .collect();
+    let psds_sets = psds_sets(a, none && durations.is_some())?;
     // What was read: shown in the table, left out of sed_eval's layout.
     let mut info = String::new();
     writeln!(
@@ -753,13 +918,8 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
             scores.len()
         )?;
         // Every criterion in one pass over the ranked scores.
-        let mut criteria: Vec<sed_scores::Criteria> = psds_sets
-            .iter()
-            .map(|(_, p)| sed_scores::Criteria {
-                dtc: p.dtc,
-                gtc: p.gtc,
-                cttc: (p.alpha_ct > 0.0).then_some(p.cttc),
-            })
+        let mut criteria: Vec<sed_scores::Criteria> = (psds_sets.iter())
+            .map(|(_, _, p)| sed_scores::Criteria::of(p))
             .collect();
         if want_timed(a.intersection_f1) {
             criteria.push(sed_scores::Criteria {
@@ -774,23 +934,35 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         let results: Vec<_> = psds_sets
             .iter()
             .zip(all)
-            .map(|((_, p), stats)| {
+            .map(|((_, _, p), stats)| {
                 let r = sed_scores::psds(&stats, p).map_err(gt_err)?;
                 Ok((stats.classes, r))
             })
             .collect::<Result<_>>()?;
-        for ((name, p), (classes, r)) in psds_sets.iter().zip(results) {
+        for ((key, name, p), (classes, r)) in psds_sets.iter().zip(results) {
             writeln!(
                 text,
                 "{:<28} {}",
-                format!("{} (sed_scores_eval)", name.to_uppercase()),
+                format!("{name} (sed_scores_eval)"),
                 fmt(r.value)
             )?;
             for (c, v) in classes.iter().zip(&r.per_class) {
                 writeln!(text, "    {c:<24} {}", fmt(*v))?;
             }
-            curves.push((name.to_uppercase(), r.roc.clone(), p.max_efpr));
-            report.insert(name.to_string(), json!({"value": r.value, "classes": classes, "per_class": r.per_class, "roc": r.roc, "params": p}));
+            curves.push((name.clone(), r.roc.clone(), p.max_efpr));
+            report.insert(key.clone(), json!({"value": r.value, "classes": classes, "per_class": r.per_class, "roc": r.roc, "params": p}));
+        }
+        if a.bootstrap.bootstrap && !psds_sets.is_empty() {
+            bootstrap_report(
+                a,
+                &scores,
+                &gt,
+                durations,
+                &psds_sets,
+                &mut text,
+                &mut report,
+            )
+            .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
         }
         if let Some(plain) = plain {
             let f = sed_scores::fscore(&plain, a.threshold, 1.0);
@@ -831,7 +1003,7 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         // The scenarios are independent: evaluate them side by side.
         let results: Vec<_> = psds_sets
             .par_iter()
-            .map(|(_, p)| {
+            .map(|(_, _, p)| {
                 let mut eval =
                     psds_eval::PsdsEval::new(&gt, timed(&durations)?, p.dtc, p.gtc, p.cttc)
                         .map_err(gt_err)?;
@@ -842,16 +1014,16 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
                 eval.psds(p).map_err(gt_err)
             })
             .collect::<Result<_>>()?;
-        for ((name, p), r) in psds_sets.iter().zip(results) {
+        for ((key, name, p), r) in psds_sets.iter().zip(results) {
             writeln!(
                 text,
                 "{:<28} {} ({} operating points)",
-                format!("{} (psds_eval)", name.to_uppercase()),
+                format!("{name} (psds_eval)"),
                 fmt(r.value),
                 r.n_operating_points
             )?;
-            curves.push((name.to_uppercase(), r.roc.clone(), p.max_efpr));
-            report.insert(name.to_string(), json!({"value": r.value, "operating_points": r.n_operating_points, "roc": r.roc, "params": p}));
+            curves.push((name.clone(), r.roc.clone(), p.max_efpr));
+            report.insert(key.clone(), json!({"value": r.value, "operating_points": r.n_operating_points, "roc": r.roc, "params": p}));
         }
         if want_timed(a.intersection_f1) {
             let eval =

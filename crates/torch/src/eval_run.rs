@@ -32,8 +32,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use earshot_cli::eval::{
-    scenes_cmd, sed_report, tagging_cmd, warn, EvalFormat, ScenesArgs, SedArgs, SedEvalArgs,
-    TaggingArgs,
+    scenes_cmd, sed_report, tagging_cmd, warn, BootstrapArgs, EvalFormat, ScenesArgs, SedArgs,
+    SedEvalArgs, TaggingArgs,
 };
 use earshot_cli::eval_run::{DatasetKind, RunArgs};
 use earshot_cli::{output, progress, report, Cli};
@@ -369,6 +369,9 @@ fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
         scores,
         psds1: psds,
         psds2: psds,
+        psds: Vec::new(),
+        bootstrap: BootstrapArgs::default(),
+        merge_overlapping: false,
         event_f1: !psds,
         segment_f1: !psds,
         all_files: false,

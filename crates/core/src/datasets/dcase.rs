@@ -103,6 +103,75 @@ impl StrongLabels {
         self.clips.iter().find(|c| c.filename == filename)
     }
 
+    /// Union overlapping or touching events of the same class within each clip (an event that
+    /// starts at or before the end of the one before it joins it): each group becomes one
+    /// event from its earliest onset to its latest offset, at the place (and line) of its
+    /// first event in file order; other events keep their order. Returns how many events were
+    /// merged away.
+    pub fn merge_overlapping(&mut self) -> usize {
+        let mut merged = 0;
+        for clip in &mut self.clips {
+            let n = clip.events.len();
+            let mut by_label: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+            for (i, e) in clip.events.iter().enumerate() {
+                by_label.entry(&e.label).or_default().push(i);
+            }
+            // For each event: the index of the group's first event, and the group's span.
+            let mut group_of: Vec<usize> = (0..n).collect();
+            let mut span: Vec<(f64, f64)> =
+                clip.events.iter().map(|e| (e.onset, e.offset)).collect();
+            for (_, mut idx) in by_label {
+                idx.sort_by(|&a, &b| {
+                    (clip.events[a].onset.total_cmp(&clip.events[b].onset)).then(a.cmp(&b))
+                });
+                let mut members: Vec<usize> = Vec::new();
+                let mut end = f64::NEG_INFINITY;
+                let mut flush = |members: &mut Vec<usize>| {
+                    if let Some(&first) = members.iter().min() {
+                        let on = members
+                            .iter()
+                            .map(|&i| clip.events[i].onset)
+                            .fold(f64::INFINITY, f64::min);
+                        let off = members
+                            .iter()
+                            .map(|&i| clip.events[i].offset)
+                            .fold(f64::NEG_INFINITY, f64::max);
+                        for &i in members.iter() {
+                            group_of[i] = first;
+                        }
+                        span[first] = (on, off);
+                    }
+                    members.clear();
+                };
+                for i in idx {
+                    let e = &clip.events[i];
+                    if !members.is_empty() && e.onset > end {
+                        flush(&mut members);
+                    }
+                    end = if members.is_empty() {
+                        e.offset
+                    } else {
+                        end.max(e.offset)
+                    };
+                    members.push(i);
+                }
+                flush(&mut members);
+            }
+            let keep: Vec<usize> = (0..n).filter(|&i| group_of[i] == i).collect();
+            merged += n - keep.len();
+            clip.events = keep
+                .iter()
+                .map(|&i| Event {
+                    onset: span[i].0,
+                    offset: span[i].1,
+                    label: clip.events[i].label.clone(),
+                })
+                .collect();
+            clip.lines = keep.iter().map(|&i| clip.lines[i]).collect();
+        }
+        merged
+    }
+
     /// Issues with the events themselves: onset after offset, zero length, overlapping or
     /// touching events of the same class in one clip (psds_eval rejects overlaps;
     /// sed_scores_eval rejects overlaps and touching ground-truth events).

@@ -47,7 +47,7 @@ pub enum MetricsError {
     },
     /// Two same-class events of one clip overlap (psds_eval) or overlap/touch (sed_scores_eval
     /// ground truth).
-    #[error("{file}: {label} events overlap or touch ({detail}); merge them first")]
+    #[error("{file}: {label} events overlap or touch ({detail}); merge them first (eval sed --merge-overlapping)")]
     Overlap {
         /// Filename or clip id.
         file: String,
@@ -119,7 +119,9 @@ impl PsdsParams {
         max_efpr: 100.0,
     };
 
-    pub(crate) fn validate(&self) -> Result<()> {
+    /// Check the parameters as psds_eval does (thresholds and α_ct in [0, 1], α_st ≥ 0,
+    /// max_efpr > 0).
+    pub fn validate(&self) -> Result<()> {
         for (name, v) in [("dtc", self.dtc), ("gtc", self.gtc), ("cttc", self.cttc)] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(MetricsError::Parameter(format!(
