@@ -7,6 +7,8 @@ baseline does), then times, on the same files:
 
 * sed_scores_eval `intersection_based.psds` (PSDS1 and PSDS2, every threshold) against
   `earshot eval sed --scores DIR --psds1 --psds2`;
+* sed_scores_eval `intersection_based.bootstrapped_psds` (PSDS1, 5 folds × 20 iterations)
+  with `confidence_interval` against `earshot eval sed --scores DIR --psds1 --bootstrap`;
 * psds_eval `PSDSEval` over the 50 operating points (PSDS1 and PSDS2) against
   `earshot eval sed --predictions OPS_DIR --psds1 --psds2`.
 
@@ -108,6 +110,33 @@ def main():
         print(f"earshot        : {t_ours:8.2f} s  PSDS1 {v_ours[0]:.12f}  PSDS2 {v_ours[1]:.12f}"
               f"  -> {t_ref / t_ours:.0f}x faster, max |Δ| "
               f"{max(abs(a - b) for a, b in zip(v_ref, v_ours)):.1e}")
+
+        from sed_scores_eval.base_modules.bootstrap import confidence_interval
+
+        def boot():
+            p = g.PSDS_PARAMS["psds1"]
+            values = intersection_based.bootstrapped_psds(
+                scores=str(full / "scores"), ground_truth=str(full / "gt.tsv"),
+                audio_durations=str(full / "durations.tsv"), dtc_threshold=p["dtc"],
+                gtc_threshold=p["gtc"], alpha_st=p["alpha_st"], max_efpr=p["max_efpr"])[0]
+            return confidence_interval(list(values))
+
+        def boot_ours():
+            out = subprocess.run([args.earshot, "eval", "sed", "--ground-truth", str(full / "gt.tsv"),
+                                  "--durations", str(full / "durations.tsv"), "--scores",
+                                  str(full / "scores"), "--psds1", "--bootstrap", "--json"],
+                                 check=True, capture_output=True, text=True)
+            b = json.loads(out.stdout)["psds1"]["bootstrap"]
+            return b["mean"], b["low"], b["high"]
+
+        t_ref, ci_ref = timed(boot)
+        t_ours, ci_ours = min((timed(boot_ours) for _ in range(args.repeat)), key=lambda x: x[0])
+        print(f"sed_scores_eval bootstrapped PSDS1 (5x20): {t_ref:8.2f} s  mean/low/high "
+              + " ".join(f"{v:.12f}" for v in ci_ref))
+        print(f"earshot --bootstrap                     : {t_ours:8.2f} s  mean/low/high "
+              + " ".join(f"{v:.12f}" for v in ci_ours)
+              + f"  -> {t_ref / t_ours:.0f}x faster, max |Δ| "
+              f"{max(abs(a - b) for a, b in zip(ci_ref, ci_ours)):.1e}")
 
         sub = Path(tmp) / "sub"
         keep = files[: args.psds_eval_files]

@@ -559,3 +559,79 @@ fn eval_sed_bootstrap_and_merge_overlapping() {
         assert!(said.contains(&format!("merged {n} overlapping")), "{said}");
     }
 }
+
+/// `--select`: psds_eval's `select_operating_points_per_class` — the same TPR, FPR, eFPR,
+/// F-score and operating point for every constraint kind, NaN where none meets it.
+#[test]
+fn eval_sed_selects_operating_points_per_class_as_psds_eval() {
+    let path = common::data_dir().join("psds").join("manifest.json");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let sel = &m["selection"];
+    let dir = metrics_dir().join(sel["case"].as_str().unwrap());
+    let (gt, dur, ops) = (
+        dir.join("gt.tsv"),
+        dir.join("durations.tsv"),
+        dir.join("ops"),
+    );
+    let mut compared = 0;
+    for run in sel["runs"].as_array().unwrap() {
+        let alpha = run["alpha_ct"].as_f64().unwrap().to_string();
+        let mut args = vec![
+            "eval".to_string(),
+            "sed".into(),
+            "--ground-truth".into(),
+            p(&gt).into(),
+            "--durations".into(),
+            p(&dur).into(),
+            "--predictions".into(),
+            p(&ops).into(),
+            "--psds1".into(),
+            "--select-alpha-ct".into(),
+            alpha,
+            "--json".into(),
+        ];
+        for c in run["constraints"].as_array().unwrap() {
+            let (class, kind, value) = (
+                c[0].as_str().unwrap(),
+                c[1].as_str().unwrap(),
+                c[2].as_f64().unwrap(),
+            );
+            args.push("--select".into());
+            args.push(if kind == "fscore" {
+                format!("{class}:fscore")
+            } else {
+                format!("{class}:{kind}={value}")
+            });
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let v = ok_json(&args);
+        let ours = v["selected_operating_points"].as_array().unwrap();
+        let want = run["selected"].as_array().unwrap();
+        assert_eq!(ours.len(), want.len());
+        for (o, w) in ours.iter().zip(want) {
+            for (ok, wk) in [
+                ("tpr", "TPR"),
+                ("fpr", "FPR"),
+                ("efpr", "eFPR"),
+                ("fscore", "Fscore"),
+            ] {
+                let (a, b) = (o[ok].as_f64(), num(&w[wk]).filter(|x| !x.is_nan()));
+                match (a, b) {
+                    (Some(a), Some(b)) => assert!((a - b).abs() < 1e-9, "{o} vs {w}"),
+                    (a, b) => assert_eq!(a.is_none(), b.is_none(), "{o} vs {w}"),
+                }
+            }
+            let file = o["file"].as_str().map(|f| {
+                Path::new(f)
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string()
+            });
+            assert_eq!(file.as_deref(), w["file"].as_str(), "{o} vs {w}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 30, "{compared}");
+}

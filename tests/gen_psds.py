@@ -110,6 +110,35 @@ def merge_case():
                 psds_eval_psds1=float(pe), sed_scores_eval_psds1=float(sse))
 
 
+def selection_case():
+    """psds_eval's select_operating_points_per_class on one case's operating points, each
+    added with its threshold as info, for every constraint kind per class (one not
+    achievable), with α_ct 0 and 0.5."""
+    import pandas as pd
+    from psds_eval import PSDSEval
+    d = METRICS / "sed_010"
+    gt = pd.read_csv(d / "gt.tsv", sep="\t")
+    dur = pd.read_csv(d / "durations.tsv", sep="\t")
+    p = PARAMS["psds1"]
+    ops = sorted((d / "ops").glob("*.tsv"))
+    classes = sorted(gt.event_label.dropna().unique())
+    out = []
+    for alpha_ct in (0.0, 0.5):
+        e = PSDSEval(p["dtc"], p["gtc"], p["cttc"], ground_truth=gt, metadata=dur)
+        for op in ops:
+            e.add_operating_point(pd.read_csv(op, sep="\t"), info={"file": op.name})
+        rows = []
+        for c in classes:
+            rows += [(c, "tpr", 0.5), (c, "fpr", 30.0), (c, "efpr", 30.0), (c, "fscore", 0.0)]
+        rows.append((classes[0], "tpr", 1.01))
+        table = pd.DataFrame(rows, columns=["class_name", "constraint", "value"])
+        sel = e.select_operating_points_per_class(table, alpha_ct=alpha_ct)
+        out.append(dict(alpha_ct=alpha_ct, constraints=[list(r) for r in rows], selected=[
+            dict(TPR=fnum(r.TPR), FPR=fnum(r.FPR), eFPR=fnum(r.eFPR), Fscore=fnum(r.Fscore),
+                 file=None if pd.isna(r.file) else r.file) for r in sel.itertuples()]))
+    return dict(case="sed_010", runs=out)
+
+
 def fingerprint() -> str:
     import importlib.metadata as md
     h = hashlib.sha256(Path(__file__).read_bytes())
@@ -159,11 +188,12 @@ def main():
         print(f"[gen-psds] {name}: {len(runs)} bootstrapped runs")
     import importlib.metadata as md
     merge = merge_case()
+    selection = selection_case()
     print(f"[gen-psds] merge: {merge['n_merged']} events merged")
     manifest_path.write_text(json.dumps(dict(
         fingerprint=fp, reference={"sed_scores_eval": md.version("sed_scores_eval"),
                                    "psds_eval": md.version("psds_eval")},
-        params=PARAMS, cases=cases, merge=merge), indent=1, allow_nan=False))
+        params=PARAMS, cases=cases, merge=merge, selection=selection), indent=1, allow_nan=False))
 
 
 if __name__ == "__main__":

@@ -93,6 +93,16 @@ pub struct SedArgs {
     pub psds: Vec<String>,
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
+    /// psds_eval's operating-point selection per class (`select_operating_points_per_class`):
+    /// `CLASS:tpr=0.8` (lowest eFPR with TPR ≥ 0.8), `CLASS:fpr=30` or `CLASS:efpr=30` (highest
+    /// TPR with at most that many per hour), `CLASS:fscore` (best F). Repeatable; operating
+    /// points (--predictions) only, under the first PSDS scenario's dtc/gtc/cttc (psds_eval's
+    /// defaults 0.5/0.5/0.3 when none is asked for).
+    #[arg(long, value_name = "CLASS:CONSTRAINT", conflicts_with = "scores")]
+    pub select: Vec<String>,
+    /// The α_ct of the eFPR that --select uses.
+    #[arg(long, default_value_t = 0.0)]
+    pub select_alpha_ct: f64,
     /// Union overlapping (or touching) ground-truth events of the same class in a clip before
     /// scoring, and say how many were merged; psds_eval and sed_scores_eval refuse them.
     #[arg(long)]
@@ -838,6 +848,29 @@ fn bootstrap_report(
     Ok(())
 }
 
+/// One `--select`: `CLASS:tpr=V`, `CLASS:fpr=V`, `CLASS:efpr=V` or `CLASS:fscore`.
+fn parse_select(spec: &str) -> Result<(String, psds_eval::Constraint)> {
+    use psds_eval::Constraint;
+    let bad = || {
+        anyhow!("--select {spec}: expected CLASS:tpr=V, CLASS:fpr=V, CLASS:efpr=V or CLASS:fscore")
+    };
+    let (class, what) = spec.rsplit_once(':').ok_or_else(bad)?;
+    let constraint = match what.split_once('=') {
+        None if what == "fscore" => Constraint::Fscore,
+        Some((k, v)) => {
+            let v: f64 = v.trim().parse().map_err(|_| bad())?;
+            match k.trim() {
+                "tpr" => Constraint::Tpr(v),
+                "fpr" => Constraint::Fpr(v),
+                "efpr" => Constraint::Efpr(v),
+                _ => return Err(bad()),
+            }
+        }
+        None => return Err(bad()),
+    };
+    Ok((class.to_string(), constraint))
+}
+
 /// The durations table that PSDS and intersection F1 need.
 fn timed(durations: &Option<dcase::Durations>) -> Result<&dcase::Durations> {
     durations
@@ -1024,6 +1057,56 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
             )?;
             curves.push((name.clone(), r.roc.clone(), p.max_efpr));
             report.insert(key.clone(), json!({"value": r.value, "operating_points": r.n_operating_points, "roc": r.roc, "params": p}));
+        }
+        if !a.select.is_empty() {
+            let p = psds_sets.first().map_or(PsdsParams::DCASE2020, |s| s.2);
+            let mut eval = psds_eval::PsdsEval::new(&gt, timed(&durations)?, p.dtc, p.gtc, p.cttc)
+                .map_err(gt_err)?;
+            // A table identical to an earlier one is skipped: keep the files of those added.
+            let mut files_of_points: Vec<&Path> = Vec::new();
+            for (f, t) in &tables {
+                if eval
+                    .add_operating_point(t)
+                    .map_err(|e| anyhow!("{}: {e}", f.display()))?
+                {
+                    files_of_points.push(f);
+                }
+            }
+            let wanted = a
+                .select
+                .iter()
+                .map(|s| parse_select(s))
+                .collect::<Result<Vec<_>>>()?;
+            let chosen = eval
+                .select_operating_points(&wanted, a.select_alpha_ct, 1.0)
+                .map_err(|e| anyhow!("--select: {e}"))?;
+            writeln!(text, "operating points per class (psds_eval):")?;
+            let mut rows = Vec::new();
+            for c in &chosen {
+                let file = c
+                    .operating_point
+                    .map(|i| files_of_points[i].display().to_string());
+                writeln!(
+                    text,
+                    "    {:<24} {:<14} TPR {} FPR {} eFPR {} F {}  {}",
+                    c.class,
+                    match c.constraint {
+                        psds_eval::Constraint::Tpr(v) => format!("tpr>={v}"),
+                        psds_eval::Constraint::Fpr(v) => format!("fpr<={v}"),
+                        psds_eval::Constraint::Efpr(v) => format!("efpr<={v}"),
+                        psds_eval::Constraint::Fscore => "fscore".into(),
+                    },
+                    fmt(c.tpr),
+                    fmt(c.fpr),
+                    fmt(c.efpr),
+                    fmt(c.fscore),
+                    file.as_deref().unwrap_or("(not achievable)")
+                )?;
+                let mut v = serde_json::to_value(c)?;
+                v["file"] = json!(file);
+                rows.push(v);
+            }
+            report.insert("selected_operating_points".into(), json!(rows));
         }
         if want_timed(a.intersection_f1) {
             let eval =

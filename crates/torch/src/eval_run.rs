@@ -372,6 +372,8 @@ fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
         psds: Vec::new(),
         bootstrap: BootstrapArgs::default(),
         merge_overlapping: false,
+        select: Vec::new(),
+        select_alpha_ct: 0.0,
         event_f1: !psds,
         segment_f1: !psds,
         all_files: false,

@@ -48,6 +48,39 @@ pub struct OperatingPoint {
     pub ctr: Vec<Vec<f64>>,
 }
 
+/// A constraint of [`PsdsEval::select_operating_points`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "constraint", content = "value")]
+pub enum Constraint {
+    /// TPR at least this.
+    Tpr(f64),
+    /// FPR (per hour) at most this.
+    Fpr(f64),
+    /// eFPR (per hour) at most this.
+    Efpr(f64),
+    /// The best F-score.
+    Fscore,
+}
+
+/// The operating point chosen for one constraint (NaN and `None` when none meets it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SelectedPoint {
+    /// The class.
+    pub class: String,
+    /// The constraint.
+    pub constraint: Constraint,
+    /// Its TPR.
+    pub tpr: f64,
+    /// Its FPR per hour.
+    pub fpr: f64,
+    /// Its eFPR per hour.
+    pub efpr: f64,
+    /// Its F-score.
+    pub fscore: f64,
+    /// Index of the operating point, in the order added.
+    pub operating_point: Option<usize>,
+}
+
 /// A `PSDSEval` with its ground truth and the operating points added so far.
 #[derive(Debug, Clone)]
 pub struct PsdsEval {
@@ -513,6 +546,78 @@ impl PsdsEval {
             params: *params,
             n_operating_points: self.operating_points.len(),
         })
+    }
+
+    /// `select_operating_points_per_class(class_constraints, alpha_ct, beta)`: for each
+    /// (class, constraint), the operating point that best meets it — the lowest eFPR with
+    /// TPR ≥ value, the highest TPR with FPR (or eFPR) ≤ value, or the highest F-score — among
+    /// the added points and psds_eval's zero point (which, chosen, means "not achievable": a
+    /// row of NaN). Ties go to the first point in the order added, and a NaN wins as
+    /// `numpy.argmax`/`argmin` let it.
+    pub fn select_operating_points(
+        &self,
+        constraints: &[(String, Constraint)],
+        alpha_ct: f64,
+        beta: f64,
+    ) -> Result<Vec<SelectedPoint>> {
+        if !(0.0..=1.0).contains(&alpha_ct) {
+            return Err(MetricsError::Parameter(format!(
+                "alpha_ct must be between 0 and 1, got {alpha_ct}"
+            )));
+        }
+        let n = self.classes.len();
+        let mut out = Vec::with_capacity(constraints.len());
+        for (class, constraint) in constraints {
+            let c = (self.classes.iter().position(|x| x == class))
+                .ok_or_else(|| MetricsError::UnknownLabel(class.clone()))?;
+            // The added points, then the zero point (rates 0, cross-trigger rates 0).
+            let mut tpr: Vec<f64> = self.operating_points.iter().map(|o| o.tpr[c]).collect();
+            let mut fpr: Vec<f64> = self.operating_points.iter().map(|o| o.fpr[c]).collect();
+            let mut efpr: Vec<f64> = (self.operating_points.iter())
+                .map(|o| o.fpr[c] + alpha_ct * super::nanmean(&o.ctr[c]))
+                .collect();
+            tpr.push(0.0);
+            fpr.push(0.0);
+            efpr.push(0.0 + alpha_ct * super::nanmean(&vec![0.0; n]));
+            let k = 1.0 + beta * beta;
+            let fscore: Vec<f64> = (0..tpr.len())
+                .map(|i| {
+                    let tp = tpr[i] * self.n_gt[c];
+                    let fn_ = self.n_gt[c] - tp;
+                    let fp = fpr[i] * self.dataset_duration / 3600.0;
+                    k * tp / (k * tp + beta * beta * fn_ + fp)
+                })
+                .collect();
+            let (keep, arr, lowest): (Vec<bool>, &[f64], bool) = match *constraint {
+                Constraint::Tpr(v) => (tpr.iter().map(|&x| x >= v).collect(), &efpr, true),
+                Constraint::Fpr(v) => (fpr.iter().map(|&x| x <= v).collect(), &tpr, false),
+                Constraint::Efpr(v) => (efpr.iter().map(|&x| x <= v).collect(), &tpr, false),
+                Constraint::Fscore => (vec![true; tpr.len()], &fscore, false),
+            };
+            let candidates: Vec<usize> = (0..tpr.len()).filter(|&i| keep[i]).collect();
+            // numpy's argmin/argmax: the first NaN if any, else the first extreme.
+            let pick = candidates.iter().copied().reduce(|best, i| {
+                let (b, x) = (arr[best], arr[i]);
+                if b.is_nan() {
+                    best
+                } else if x.is_nan() || (lowest && x < b) || (!lowest && x > b) {
+                    i
+                } else {
+                    best
+                }
+            });
+            let chosen = pick.filter(|&i| i < self.operating_points.len());
+            out.push(SelectedPoint {
+                class: class.clone(),
+                constraint: *constraint,
+                tpr: chosen.map_or(f64::NAN, |i| tpr[i]),
+                fpr: chosen.map_or(f64::NAN, |i| fpr[i]),
+                efpr: chosen.map_or(f64::NAN, |i| efpr[i]),
+                fscore: chosen.map_or(f64::NAN, |i| fscore[i]),
+                operating_point: chosen,
+            });
+        }
+        Ok(out)
     }
 
     /// `compute_macro_f_score(detections, beta)`: (macro F, per-class F) on one detection
