@@ -107,6 +107,41 @@ def psds(
     )
 
 
+def bootstrapped_psds(
+    scores: Any,
+    ground_truth: Any,
+    durations: Any,
+    dtc_threshold: float = 0.7,
+    gtc_threshold: float = 0.7,
+    cttc_threshold: float | None = None,
+    alpha_ct: float = 0.0,
+    alpha_st: float = 1.0,
+    max_efpr: float = 100.0,
+    n_folds: int = 5,
+    n_iterations: int = 20,
+):
+    """Bootstrapped PSDS, as ``sed_scores_eval.intersection_based.bootstrapped_psds``: the
+    same folds (sorted clip ids, ``numpy.random.RandomState(i).shuffle``), returned as
+    (list of PSDS, list of {class: PSDS}), one per fold. Summarise with
+    :func:`confidence_interval`."""
+    if alpha_ct != 0.0 and cttc_threshold is None:
+        raise ValueError("alpha_ct > 0 needs a cttc_threshold")
+    values, per_class = _earshot.bootstrapped_psds(
+        *_sed_inputs(scores, ground_truth, durations), float(dtc_threshold), float(gtc_threshold),
+        None if cttc_threshold is None else float(cttc_threshold),
+        float(alpha_ct), float(alpha_st), float(max_efpr), int(n_folds), int(n_iterations))
+    return list(values), [dict(p) for p in per_class]
+
+
+def confidence_interval(values: Any, confidence: float = 0.9):
+    """``sed_scores_eval.base_modules.bootstrap.confidence_interval``: (mean, low, high) of a
+    list of values, or {class: (mean, low, high)} of a list of per-class dicts."""
+    values = list(values)
+    if values and isinstance(values[0], dict):
+        return {c: confidence_interval([v[c] for v in values], confidence) for c in values[0]}
+    return _earshot.confidence_interval([float(v) for v in values], float(confidence))
+
+
 def intersection_f1(
     scores: Any,
     ground_truth: Any,

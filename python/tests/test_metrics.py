@@ -128,3 +128,28 @@ def test_sed_eval_reports_from_any_layout(case):
             want = run["results"]["overall"]["accuracy"]
             for k in ("sensitivity", "specificity", "balanced_accuracy", "accuracy"):
                 assert close(r["overall"][k], want[k]), k
+
+
+def test_bootstrapped_psds_is_sed_scores_eval_s():
+    from sed_scores_eval import intersection_based
+    from sed_scores_eval.base_modules.bootstrap import confidence_interval
+    d = DIR / "sed_002"
+    args = (d / "scores", d / "gt.tsv", d / "durations.tsv")
+    for kw in (dict(), dict(dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3, alpha_ct=0.5,
+                            n_folds=3, n_iterations=4)):
+        ref_kw = {k: v for k, v in kw.items() if k not in ("n_folds", "n_iterations")}
+        ref_kw.setdefault("dtc_threshold", 0.7)
+        ref_kw.setdefault("gtc_threshold", 0.7)
+        ref_values, ref_classes, *_ = intersection_based.bootstrapped_psds(
+            scores=str(args[0]), ground_truth=str(args[1]), audio_durations=str(args[2]),
+            alpha_st=1.0, max_efpr=100.0, n_folds=kw.get("n_folds", 5),
+            n_iterations=kw.get("n_iterations", 20), **ref_kw)
+        values, classes = metrics.bootstrapped_psds(*args, **kw)
+        assert len(values) == len(ref_values)
+        assert all(close(a, b) for a, b in zip(values, ref_values))
+        assert all(close(a[c], b[c]) for a, b in zip(classes, ref_classes) for c in b)
+        assert all(close(a, b) for a, b in zip(metrics.confidence_interval(values),
+                                               confidence_interval(list(ref_values))))
+        ours = metrics.confidence_interval(classes)
+        for c, want in confidence_interval(list(ref_classes)).items():
+            assert all(close(a, b) for a, b in zip(ours[c], want)), c

@@ -559,6 +559,65 @@ fn intersection_statistics(
         .map_err(value_error)
 }
 
+/// Bootstrapped PSDS as `sed_scores_eval.intersection_based.bootstrapped_psds`: the PSDS of
+/// every fold and each fold's [(class, psds)].
+#[pyfunction]
+#[pyo3(signature = (scores, ground_truth, durations, dtc_threshold, gtc_threshold, cttc_threshold, alpha_ct, alpha_st, max_efpr, n_folds, n_iterations))]
+#[allow(clippy::too_many_arguments)] // sed_scores_eval's keyword arguments, one by one
+fn bootstrapped_psds(
+    py: Python<'_>,
+    scores: Scores<'_>,
+    ground_truth: GroundTruth,
+    durations: ClipDurations,
+    dtc_threshold: f64,
+    gtc_threshold: f64,
+    cttc_threshold: Option<f64>,
+    alpha_ct: f64,
+    alpha_st: f64,
+    max_efpr: f64,
+    n_folds: usize,
+    n_iterations: usize,
+) -> PyResult<(Vec<f64>, Vec<Vec<(String, f64)>>)> {
+    let params = PsdsParams {
+        dtc: dtc_threshold,
+        gtc: gtc_threshold,
+        cttc: cttc_threshold.unwrap_or(0.0),
+        alpha_ct,
+        alpha_st,
+        max_efpr,
+    };
+    let (tables, truth, durations) = (scores.read()?, ground_truth.read()?, durations.read()?);
+    let folds = py
+        .detach(|| {
+            sed_scores::bootstrapped_psds(
+                &tables,
+                &truth,
+                &durations,
+                &[params],
+                n_folds,
+                n_iterations,
+            )
+        })
+        .map_err(value_error)?
+        .remove(0);
+    let classes = tables.first().map(|t| t.classes.clone()).unwrap_or_default();
+    Ok((
+        folds.iter().map(|r| r.value).collect(),
+        (folds.iter())
+            .map(|r| classes.iter().cloned().zip(r.per_class.iter().copied()).collect())
+            .collect(),
+    ))
+}
+
+/// `sed_scores_eval.base_modules.bootstrap.confidence_interval(values, confidence)`:
+/// (mean, low, high).
+#[pyfunction]
+#[pyo3(signature = (values, confidence=0.9))]
+fn confidence_interval(values: Vec<f64>, confidence: f64) -> (f64, f64, f64) {
+    let ci = earshot_core::metrics::bootstrap::confidence_interval(&values, confidence);
+    (ci.mean, ci.low, ci.high)
+}
+
 /// PSDS as `sed_scores_eval.intersection_based.psds`: (psds, [(class, psds)], (eTPR, eFPR) of
 /// the effective PSD-ROC, [(class, (TPR, eFPR))]).
 #[pyfunction]
@@ -814,6 +873,8 @@ fn _earshot(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(models, m)?)?;
     m.add_function(wrap_pyfunction!(load_model, m)?)?;
     m.add_function(wrap_pyfunction!(psds, m)?)?;
+    m.add_function(wrap_pyfunction!(bootstrapped_psds, m)?)?;
+    m.add_function(wrap_pyfunction!(confidence_interval, m)?)?;
     m.add_function(wrap_pyfunction!(intersection_f1, m)?)?;
     m.add_function(wrap_pyfunction!(event_f1, m)?)?;
     m.add_function(wrap_pyfunction!(segment_f1, m)?)?;
