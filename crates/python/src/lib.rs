@@ -600,11 +600,20 @@ fn bootstrapped_psds(
         })
         .map_err(value_error)?
         .remove(0);
-    let classes = tables.first().map(|t| t.classes.clone()).unwrap_or_default();
+    let classes = tables
+        .first()
+        .map(|t| t.classes.clone())
+        .unwrap_or_default();
     Ok((
         folds.iter().map(|r| r.value).collect(),
         (folds.iter())
-            .map(|r| classes.iter().cloned().zip(r.per_class.iter().copied()).collect())
+            .map(|r| {
+                classes
+                    .iter()
+                    .cloned()
+                    .zip(r.per_class.iter().copied())
+                    .collect()
+            })
             .collect(),
     ))
 }
