@@ -559,6 +559,9 @@ fn intersection_statistics(
         .map_err(value_error)
 }
 
+/// Each fold's PSDS, and each fold's [(class, PSDS)].
+type BootstrapOutput = (Vec<f64>, Vec<Vec<(String, f64)>>);
+
 /// Bootstrapped PSDS as `sed_scores_eval.intersection_based.bootstrapped_psds`: the PSDS of
 /// every fold and each fold's [(class, psds)].
 #[pyfunction]
@@ -577,7 +580,7 @@ fn bootstrapped_psds(
     max_efpr: f64,
     n_folds: usize,
     n_iterations: usize,
-) -> PyResult<(Vec<f64>, Vec<Vec<(String, f64)>>)> {
+) -> PyResult<BootstrapOutput> {
     let params = PsdsParams {
         dtc: dtc_threshold,
         gtc: gtc_threshold,
