@@ -14,10 +14,11 @@ manifest and the packages).
 
 import hashlib
 import json
-import math
 import shutil
 import warnings
 from pathlib import Path
+
+from gen_metrics import fnum  # noqa: E402  (tests/ is the script's folder)
 
 HERE = Path(__file__).resolve().parent
 GEN = HERE / "data" / "generated"
@@ -34,13 +35,6 @@ PARAMS = dict(
 )
 CASES = ["sed_001", "sed_002", "sed_010", "sed_033", "sed_036"]
 SETTINGS = [(5, 20), (3, 7)]
-
-
-def fnum(x):
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    return x
 
 
 def merge_case():

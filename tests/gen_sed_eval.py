@@ -2,10 +2,11 @@
 """Make the sed_eval fixtures: event, scene and tag lists in every layout sed_eval reads, and
 what sed_eval 0.2.1 (through dcase_util 0.2.20) reports on them.
 
-* Event lists: each case is written as a DESED TSV, a headerless 4-column tab list, a
-  headerless 5-column comma list (`filename scene onset offset label`), per-recording 3-column
-  files (tab `.ann` for the reference; space-separated Audacity-style `.txt`, with `\\`
-  frequency lines, for the system) and a Raven selection table. `sed_eval.io.load_event_list`
+* Event lists: each case is written as a DESED TSV, a headerless 4-column list with tab,
+  space and semicolon delimiters, a comma-separated CSV with a header, a headerless 5-column
+  comma list (`filename scene onset offset label`), per-recording 3-column files (tab `.ann`
+  for the reference; Audacity label tracks, with their `\\` frequency lines, for the system)
+  and a Raven selection table. `sed_eval.io.load_event_list`
   must read every sed_eval layout back as the same events (checked here); the metrics are run
   on what it read, file by file, over a sweep of parameters: event-based collars, offset
   percentages, onset-only / offset-only, greedy and optimal matching, zero_score; segment-based
@@ -24,28 +25,18 @@ the packages).
 
 import hashlib
 import json
-import math
 import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from gen_metrics import fnum  # noqa: E402  (tests/ is the script's folder)
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "data" / "generated" / "sed_eval"
 
 warnings.filterwarnings("ignore")
-
-
-def fnum(x):
-    if x is None:
-        return None
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 def jsonable(v):
@@ -139,6 +130,20 @@ def write_formats(root, name, files, ref, est):
                     f.write(f"{stem}.wav\n")
                 for on, off, lab in table[stem]:
                     f.write(f"{stem}.wav\t{on!r}\t{off!r}\t{lab}\n")
+        for fmt, sep in (("space", " "), ("semicolon", ";")):
+            with open(d / f"{side}_{fmt}.txt", "w") as f:
+                for stem in files:
+                    if not table[stem]:
+                        f.write(f"{stem}.wav\n")
+                    for on, off, lab in table[stem]:
+                        f.write(sep.join([f"{stem}.wav", repr(on), repr(off), lab]) + "\n")
+        with open(d / f"{side}_header.csv", "w") as f:
+            f.write("filename,onset,offset,event_label\n")
+            for stem in files:
+                if not table[stem]:
+                    f.write(f"{stem}.wav,,,\n")
+                for on, off, lab in table[stem]:
+                    f.write(f"{stem}.wav,{on!r},{off!r},{lab}\n")
         with open(d / f"{side}_five.txt", "w") as f:
             for stem in files:
                 if not table[stem]:
@@ -164,7 +169,8 @@ def write_formats(root, name, files, ref, est):
                         f.write(f"{on!r}\t{off!r}\t{lab}\n")
                         f.write("\\\t100.000000\t5000.000000\n")
     rel = lambda p: str(p.relative_to(OUT))
-    for fmt in ("desed.tsv", "four.txt", "five.txt", "raven.txt"):
+    for fmt in ("desed.tsv", "four.txt", "space.txt", "semicolon.txt", "header.csv", "five.txt",
+                "raven.txt"):
         out[fmt.split(".")[0]] = (rel(d / f"ref_{fmt}"), rel(d / f"est_{fmt}"))
     out["per_recording"] = (rel(d / "ref_per_recording"), rel(d / "est_per_recording"))
     return out
@@ -263,6 +269,9 @@ def event_cases(rng, root):
         for side, table in ((0, ref), (1, est)):
             check_dcase_util_reads(OUT / formats["four"][side], files, table)
             check_dcase_util_reads(OUT / formats["five"][side], files, table, delimiter=",")
+            check_dcase_util_reads(OUT / formats["space"][side], files, table, delimiter=" ")
+            check_dcase_util_reads(OUT / formats["semicolon"][side], files, table, delimiter=";")
+            check_dcase_util_reads(OUT / formats["header"][side], files, table)
         check_dcase_util_reads(OUT / formats["per_recording"][0], files, ref, per_recording=True)
         labels = sorted({e[2] for t in (ref, est) for s in files for e in t[s]})
         durations_path = root / name / "durations.tsv"

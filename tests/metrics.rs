@@ -253,7 +253,11 @@ fn sed_eval_event_and_segment_based_match() {
 }
 
 fn params(m: &Value, name: &str) -> PsdsParams {
-    let p = &m["psds_params"][name];
+    params_from(&m["psds_params"][name])
+}
+
+/// PSDS parameters from their JSON object (`dtc`, `gtc`, `cttc`, `alpha_ct`, …).
+fn params_from(p: &Value) -> PsdsParams {
     let g = |k: &str| p[k].as_f64().unwrap();
     PsdsParams {
         dtc: g("dtc"),
@@ -548,16 +552,7 @@ fn bootstrapped_psds_matches_sed_scores_eval() {
         let (durations, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
         for run in case["runs"].as_array().unwrap() {
             let name = run["params"].as_str().unwrap();
-            let p = &m["params"][name];
-            let g = |k: &str| p[k].as_f64().unwrap();
-            let params = PsdsParams {
-                dtc: g("dtc"),
-                gtc: g("gtc"),
-                cttc: g("cttc"),
-                alpha_ct: g("alpha_ct"),
-                alpha_st: g("alpha_st"),
-                max_efpr: g("max_efpr"),
-            };
+            let params = params_from(&m["params"][name]);
             let (n_folds, n_iter) = (
                 run["n_folds"].as_u64().unwrap() as usize,
                 run["n_iterations"].as_u64().unwrap() as usize,

@@ -559,6 +559,22 @@ fn intersection_statistics(
         .map_err(value_error)
 }
 
+/// sed_scores_eval's keyword arguments as [`PsdsParams`]: (dtc, gtc, cttc) and
+/// (alpha_ct, alpha_st, max_efpr); no cttc is 0 (unused with alpha_ct = 0).
+fn psds_params(
+    (dtc, gtc, cttc): (f64, f64, Option<f64>),
+    (alpha_ct, alpha_st, max_efpr): (f64, f64, f64),
+) -> PsdsParams {
+    PsdsParams {
+        dtc,
+        gtc,
+        cttc: cttc.unwrap_or(0.0),
+        alpha_ct,
+        alpha_st,
+        max_efpr,
+    }
+}
+
 /// Each fold's PSDS, and each fold's [(class, PSDS)].
 type BootstrapOutput = (Vec<f64>, Vec<Vec<(String, f64)>>);
 
@@ -581,14 +597,10 @@ fn bootstrapped_psds(
     n_folds: usize,
     n_iterations: usize,
 ) -> PyResult<BootstrapOutput> {
-    let params = PsdsParams {
-        dtc: dtc_threshold,
-        gtc: gtc_threshold,
-        cttc: cttc_threshold.unwrap_or(0.0),
-        alpha_ct,
-        alpha_st,
-        max_efpr,
-    };
+    let params = psds_params(
+        (dtc_threshold, gtc_threshold, cttc_threshold),
+        (alpha_ct, alpha_st, max_efpr),
+    );
     let (tables, truth, durations) = (scores.read()?, ground_truth.read()?, durations.read()?);
     let folds = py
         .detach(|| {
@@ -647,14 +659,10 @@ fn psds(
     alpha_st: f64,
     max_efpr: f64,
 ) -> PyResult<PsdsOutput> {
-    let params = PsdsParams {
-        dtc: dtc_threshold,
-        gtc: gtc_threshold,
-        cttc: cttc_threshold.unwrap_or(0.0),
-        alpha_ct,
-        alpha_st,
-        max_efpr,
-    };
+    let params = psds_params(
+        (dtc_threshold, gtc_threshold, cttc_threshold),
+        (alpha_ct, alpha_st, max_efpr),
+    );
     let cttc = (alpha_ct != 0.0).then_some(params.cttc);
     let stats = intersection_statistics(
         py,

@@ -368,51 +368,70 @@ pub struct SceneRow {
     pub line: usize,
 }
 
-/// Read a scene list: `filename scene` rows (any delimiter), with or without a
-/// `filename scene_label` header.
-pub fn read_scene_list(path: &Path) -> Result<Vec<SceneRow>> {
+/// The (line, filename, second field) rows of a two-column list: `filename X` rows, or a
+/// header naming the filename column and one of `names` (`what` names it in errors). A
+/// headerless row may lack X only when `optional`.
+fn two_columns(
+    path: &Path,
+    names: &[&str],
+    what: &str,
+    optional: bool,
+) -> Result<Vec<(usize, String, String)>> {
     let rows = rows_of(path)?;
-    let (c_file, c_scene, body) = match &rows.header {
+    let (c_file, c_value, body) = match &rows.header {
         Some(h) => (
             column(h, &["filename", "file"]),
-            column(h, &["scene_label", "scene", "label"]),
+            column(h, names),
             &rows.rows[1..],
         ),
         None => (Some(0), Some(1), &rows.rows[..]),
     };
-    let (Some(c_file), Some(c_scene)) = (c_file, c_scene) else {
+    let (Some(c_file), Some(c_value)) = (c_file, c_value) else {
         return Err(DatasetError::format(
             path,
-            "the header needs filename and scene_label columns",
+            format!(
+                "the header needs filename and {} columns",
+                names.join(" (or ")
+            ),
         ));
     };
+    let fields = if optional { 1..=2 } else { 2..=2 };
     let mut out = Vec::with_capacity(body.len());
     for (line, row) in body {
         let f = rows.delimiter.split(row);
-        if rows.header.is_none() && f.len() != 2 {
+        if rows.header.is_none() && !fields.contains(&f.len()) {
             return Err(DatasetError::format(
                 path,
                 format!(
-                    "line {line}: {} fields; a scene list row is `filename scene`",
+                    "line {line}: {} fields; a row is `filename {what}`",
                     f.len()
                 ),
             ));
         }
         let get = |c: usize| f.get(c).cloned().unwrap_or_default();
-        let (filename, scene_label) = (get(c_file), get(c_scene));
-        if filename.is_empty() || scene_label.is_empty() {
+        let (filename, value) = (get(c_file), get(c_value));
+        if filename.is_empty() || (value.is_empty() && !optional) {
             return Err(DatasetError::format(
                 path,
-                format!("line {line}: needs a filename and a scene label"),
+                format!("line {line}: needs a filename and a {what}"),
             ));
         }
-        out.push(SceneRow {
-            filename,
-            scene_label,
-            line: *line,
-        });
+        out.push((*line, filename, value));
     }
     Ok(out)
+}
+
+/// Read a scene list: `filename scene` rows (any delimiter), with or without a
+/// `filename scene_label` header.
+pub fn read_scene_list(path: &Path) -> Result<Vec<SceneRow>> {
+    let rows = two_columns(path, &["scene_label", "scene", "label"], "scene", false)?;
+    Ok((rows.into_iter())
+        .map(|(line, filename, scene_label)| SceneRow {
+            filename,
+            scene_label,
+            line,
+        })
+        .collect())
 }
 
 /// dcase_util's tag splitting: by `#`, else `,`, else `;`, else `:`; stripped, empties
@@ -445,51 +464,17 @@ pub struct TagRow {
     pub line: usize,
 }
 
-/// Read a tag list: `filename tags` rows, or a header naming `filename` and `tags` (or
-/// DESED's `event_labels`).
+/// Read a tag list: `filename tags` rows (tags inside one field, separated by `;` or `,`),
+/// or a header naming `filename` and `tags` (or DESED's `event_labels`).
 pub fn read_tag_list(path: &Path) -> Result<Vec<TagRow>> {
-    let rows = rows_of(path)?;
-    let (c_file, c_tags, body) = match &rows.header {
-        Some(h) => (
-            column(h, &["filename", "file"]),
-            column(h, &["tags", "event_labels", "labels"]),
-            &rows.rows[1..],
-        ),
-        None => (Some(0), Some(1), &rows.rows[..]),
-    };
-    let (Some(c_file), Some(c_tags)) = (c_file, c_tags) else {
-        return Err(DatasetError::format(
-            path,
-            "the header needs filename and tags (or event_labels) columns",
-        ));
-    };
-    let mut out = Vec::with_capacity(body.len());
-    for (line, row) in body {
-        let f = rows.delimiter.split(row);
-        if rows.header.is_none() && !(1..=2).contains(&f.len()) {
-            return Err(DatasetError::format(
-                path,
-                format!(
-                    "line {line}: {} fields; a tag list row is `filename tags` (tags inside \
-                     one field, separated by `;` or `,`)",
-                    f.len()
-                ),
-            ));
-        }
-        let filename = f.get(c_file).cloned().unwrap_or_default();
-        if filename.is_empty() {
-            return Err(DatasetError::format(
-                path,
-                format!("line {line}: no filename"),
-            ));
-        }
-        out.push(TagRow {
+    let rows = two_columns(path, &["tags", "event_labels", "labels"], "tags", true)?;
+    Ok((rows.into_iter())
+        .map(|(line, filename, tags)| TagRow {
             filename,
-            tags: split_tags(f.get(c_tags).map_or("", String::as_str)),
-            line: *line,
-        });
-    }
-    Ok(out)
+            tags: split_tags(&tags),
+            line,
+        })
+        .collect())
 }
 
 /// Read tag probabilities in dcase_util's `ProbabilityContainer` layout: `filename tag

@@ -63,21 +63,9 @@ fn prf(tp: f64, nsys: f64, nref: f64) -> (Option<f64>, Option<f64>, Option<f64>)
 
 /// `sklearn.metrics.roc_curve(y_true, y_score, drop_intermediate=True)`: (fpr, tpr).
 pub fn roc_curve(truth: &[bool], scores: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let (mut fps, mut tps) = (Vec::new(), Vec::new());
-    let (mut tp, mut fp) = (0.0, 0.0);
-    for (k, &i) in order.iter().enumerate() {
-        if truth[i] {
-            tp += 1.0;
-        } else {
-            fp += 1.0;
-        }
-        if k + 1 == order.len() || scores[order[k + 1]] != scores[i] {
-            tps.push(tp);
-            fps.push(fp);
-        }
-    }
+    // (tps, fps) at the last item of each group of tied scores, descending.
+    let (mut tps, mut fps): (Vec<f64>, Vec<f64>) =
+        super::tagging::clf_curve(truth, scores).into_iter().unzip();
     if fps.len() > 2 {
         let d2 = |v: &[f64], k: usize| (v[k + 2] - v[k + 1]) - (v[k + 1] - v[k]);
         let keep: Vec<usize> = (0..fps.len())

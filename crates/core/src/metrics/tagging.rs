@@ -19,7 +19,7 @@ use super::{MetricsError, Result};
 /// Descending distinct-threshold statistics of one class: (true positives, false positives)
 /// cumulated at the last item of each group of tied scores, as sklearn's
 /// `_binary_clf_curve`.
-fn clf_curve(truth: &[bool], scores: &[f64]) -> Vec<(f64, f64)> {
+pub(crate) fn clf_curve(truth: &[bool], scores: &[f64]) -> Vec<(f64, f64)> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let mut out = Vec::new();
