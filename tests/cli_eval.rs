@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{earshot, metrics_dir, metrics_manifest, num};
 use serde_json::Value;
@@ -17,6 +17,17 @@ fn ok_json(args: &[&str]) -> Value {
     );
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The first SED case of the metric manifest with more than `classes` classes: the case, its
+/// folder, ground truth and durations.
+fn sed_case(m: &Value, classes: usize) -> (&Value, PathBuf, PathBuf, PathBuf) {
+    let case = (m["sed"].as_array().unwrap().iter())
+        .find(|c| c["classes"].as_array().unwrap().len() > classes)
+        .unwrap();
+    let dir = metrics_dir().join(case["dir"].as_str().unwrap());
+    let (gt, dur) = (dir.join("gt.tsv"), dir.join("durations.tsv"));
+    (case, dir, gt, dur)
 }
 
 fn p(path: &Path) -> &str {
@@ -95,14 +106,7 @@ fn eval_tagging_npy_and_tsv() {
 #[test]
 fn eval_sed_predictions_and_scores() {
     let m = metrics_manifest();
-    let case = m["sed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["classes"].as_array().unwrap().len() > 2)
-        .unwrap();
-    let dir = metrics_dir().join(case["dir"].as_str().unwrap());
-    let (gt, dur) = (dir.join("gt.tsv"), dir.join("durations.tsv"));
+    let (case, dir, gt, dur) = sed_case(&m, 2);
     let svg = tempfile::Builder::new().suffix(".svg").tempfile().unwrap();
     let v = ok_json(&[
         "eval",
@@ -371,14 +375,7 @@ fn eval_bad_input_is_one_line() {
 #[test]
 fn eval_sed_any_psds_parameters_on_both_paths() {
     let m = metrics_manifest();
-    let case = m["sed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["classes"].as_array().unwrap().len() > 3)
-        .unwrap();
-    let dir = metrics_dir().join(case["dir"].as_str().unwrap());
-    let (gt, dur) = (dir.join("gt.tsv"), dir.join("durations.tsv"));
+    let (case, dir, gt, dur) = sed_case(&m, 3);
     let readme = "dtc=0.5,gtc=0.5,cttc=0.3,alpha_ct=0,alpha_st=0,max_efpr=100";
     let ct = "name=ct_only,dtc=0.5,gtc=0.5,cttc=0.3,alpha_ct=1,alpha_st=0,max_efpr=50";
     for (input, flag, reference) in [
