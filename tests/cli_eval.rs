@@ -438,6 +438,17 @@ fn eval_sed_any_psds_parameters_on_both_paths() {
     }
 }
 
+/// A bootstrap's mean, low and high against sed_scores_eval's.
+fn same_interval(ours: &Value, want: &Value) {
+    for (k, want) in ["mean", "low", "high"].iter().zip(want.as_array().unwrap()) {
+        let got = ours[*k].as_f64().unwrap();
+        assert!(
+            (got - num(want).unwrap()).abs() < 1e-9,
+            "{k}: {got} vs {want}"
+        );
+    }
+}
+
 /// `--bootstrap`: sed_scores_eval's bootstrapped PSDS and confidence interval, and
 /// `--merge-overlapping`: a ground truth with overlapping events, refused without it, scored
 /// as the references score its union with it.
@@ -471,16 +482,7 @@ fn eval_sed_bootstrap_and_merge_overlapping() {
         .find(|r| r["params"] == "psds1" && r["n_folds"] == 5 && r["n_iterations"] == 20)
         .unwrap();
     let b = &v["psds1"]["bootstrap"];
-    for (k, want) in ["mean", "low", "high"]
-        .iter()
-        .zip(run["ci"]["0.9"].as_array().unwrap())
-    {
-        let got = b[*k].as_f64().unwrap();
-        assert!(
-            (got - num(want).unwrap()).abs() < 1e-9,
-            "{k}: {got} vs {want}"
-        );
-    }
+    same_interval(b, &run["ci"]["0.9"]);
     assert_eq!(b["values"].as_array().unwrap().len(), 100);
     let run = (case["runs"].as_array().unwrap().iter())
         .find(|r| r["params"] == "psds2" && r["n_folds"] == 3)
@@ -505,16 +507,7 @@ fn eval_sed_bootstrap_and_merge_overlapping() {
         "--json",
     ]);
     let b = &v["psds2"]["bootstrap"];
-    for (k, want) in ["mean", "low", "high"]
-        .iter()
-        .zip(run["ci"]["0.8"].as_array().unwrap())
-    {
-        let got = b[*k].as_f64().unwrap();
-        assert!(
-            (got - num(want).unwrap()).abs() < 1e-9,
-            "{k}: {got} vs {want}"
-        );
-    }
+    same_interval(b, &run["ci"]["0.8"]);
 
     let mg = &m["merge"];
     let overlap = common::data_dir().join(mg["gt"].as_str().unwrap());
