@@ -200,27 +200,6 @@ impl Deltas {
         self.clip_ends.push((self.points.len(), self.dc.len()));
     }
 
-    /// The change points of the clips `keep` lists (indices in clip order).
-    fn subset(&self, keep: &[usize]) -> Deltas {
-        let span = |ci: usize| {
-            let (p0, d0) = if ci == 0 {
-                (0, 0)
-            } else {
-                self.clip_ends[ci - 1]
-            };
-            let (p1, d1) = self.clip_ends[ci];
-            (p0..p1, d0..d1)
-        };
-        let mut out = Deltas::default();
-        for &ci in keep {
-            let (p, d) = span(ci);
-            out.points.extend_from_slice(&self.points[p]);
-            out.dc.extend_from_slice(&self.dc[d]);
-            out.end_clip();
-        }
-        out
-    }
-
     fn push(&mut self, rank: u32, dt: i64, df: i64, dc: &[i64]) {
         // Per clip |Δ| ≤ its frames: i32 holds them.
         self.points.push((rank, dt as i32, df as i32));
@@ -498,6 +477,96 @@ fn class_stats(
 ) -> ClassStats {
     // Group ranks with a change point, ascending; cumulate from the top.
     let (ranks, dt, df) = all.grouped(uniq.len());
+    cumulated(
+        Grouped {
+            ranks,
+            dt,
+            df,
+            dc: &all.dc,
+        },
+        uniq,
+        others_t_ref,
+        n_ref,
+        t_ref,
+    )
+}
+
+/// The change points of one class and criterion grouped by rank (ascending), with the
+/// cross-trigger deltas by rank.
+struct Grouped<'a> {
+    ranks: Vec<u32>,
+    dt: Vec<f64>,
+    df: Vec<f64>,
+    dc: &'a [(u32, u32, i64)],
+}
+
+/// A class's change points sorted by rank once, each with its clip, so that the grouped
+/// change points of any subset of clips (a bootstrap fold) take one pass, not a sort.
+struct Ranked {
+    points: Vec<(u32, u32, i32, i32)>,
+    dc: Vec<(u32, u32, u32, i64)>,
+}
+
+impl Ranked {
+    fn new(d: &Deltas) -> Ranked {
+        let (mut points, mut dc) = (Vec::new(), Vec::new());
+        let (mut p0, mut d0) = (0, 0);
+        for (ci, &(p1, d1)) in d.clip_ends.iter().enumerate() {
+            let ci = ci as u32;
+            points.extend(d.points[p0..p1].iter().map(|&(r, t, f)| (r, ci, t, f)));
+            dc.extend(d.dc[d0..d1].iter().map(|&(r, k, x)| (r, ci, k, x)));
+            (p0, d0) = (p1, d1);
+        }
+        points.sort_unstable_by_key(|p| p.0);
+        dc.sort_unstable_by_key(|p| p.0);
+        Ranked { points, dc }
+    }
+
+    /// The statistics over the clips `kept` marks.
+    fn class_stats(
+        &self,
+        kept: &[bool],
+        uniq: &[f64],
+        others_t_ref: Option<Vec<f64>>,
+        n_ref: f64,
+        t_ref: f64,
+    ) -> ClassStats {
+        let (mut ranks, mut dt, mut df) = (Vec::new(), Vec::new(), Vec::new());
+        for &(r, ci, t, f) in &self.points {
+            if !kept[ci as usize] {
+                continue;
+            }
+            if ranks.last() != Some(&r) {
+                ranks.push(r);
+                dt.push(0.0);
+                df.push(0.0);
+            }
+            *dt.last_mut().expect("pushed") += f64::from(t);
+            *df.last_mut().expect("pushed") += f64::from(f);
+        }
+        let dc: Vec<(u32, u32, i64)> = (self.dc.iter())
+            .filter(|x| kept[x.1 as usize])
+            .map(|&(r, _, k, x)| (r, k, x))
+            .collect();
+        let grouped = Grouped {
+            ranks,
+            dt,
+            df,
+            dc: &dc,
+        };
+        cumulated(grouped, uniq, others_t_ref, n_ref, t_ref)
+    }
+}
+
+/// Cumulate grouped change points from the top into a class's statistics.
+fn cumulated(
+    g: Grouped<'_>,
+    uniq: &[f64],
+    others_t_ref: Option<Vec<f64>>,
+    n_ref: f64,
+    t_ref: f64,
+) -> ClassStats {
+    let Grouped { ranks, dt, df, dc } = g;
     let mut scores: Vec<f64> = ranks.iter().map(|&r| uniq[r as usize]).collect();
     let m = scores.len();
     let mut tps = vec![0.0; m + 1];
@@ -510,8 +579,7 @@ fn class_stats(
     // into the mean rate over the other classes.
     let mut ct_rate = Vec::new();
     if let Some(t_refs) = others_t_ref {
-        let mut deltas: Vec<(u32, u32, i64)> = all
-            .dc
+        let mut deltas: Vec<(u32, u32, i64)> = dc
             .iter()
             .map(|&(r, k, d)| (ranks.partition_point(|&x| x < r) as u32, k, d))
             .collect();
@@ -731,12 +799,18 @@ impl Prepared<'_> {
     /// The accumulated statistics over the clips `keep` lists (in that order; all clips in
     /// clip order when `None`), as sed_scores_eval accumulates the deltas of those audio ids:
     /// ground-truth counts, durations and the dataset duration of those clips only.
+    ///
+    /// A subset needs `ranked` (each class's and criterion's [`Ranked`] change points).
     fn accumulate(
         &self,
         deltas: &[ClassDeltas],
         criteria: &[Criteria],
-        keep: Option<&[usize]>,
+        keep: Option<(&[usize], &[Vec<Ranked>])>,
     ) -> Vec<Statistics> {
+        let (keep, ranked) = match keep {
+            Some((k, r)) => (Some(k), Some(r)),
+            None => (None, None),
+        };
         let all: Vec<usize>;
         let keep = match keep {
             Some(k) => k,
@@ -756,27 +830,32 @@ impl Prepared<'_> {
                 }
             }
         }
-        let whole = keep.len() == self.clips.len();
+        let mut kept = vec![false; self.clips.len()];
+        for &ci in keep {
+            kept[ci] = true;
+        }
         let per_class: Vec<Vec<ClassStats>> = deltas
             .par_iter()
             .enumerate()
             .map(|(c, cd)| {
-                (criteria.iter().zip(&cd.per_criterion))
-                    .map(|(crit, d)| {
+                (criteria.iter().zip(&cd.per_criterion).enumerate())
+                    .map(|(k, (crit, d))| {
                         let others_t_ref = crit.cttc.map(|_| {
                             (0..n_classes)
                                 .filter(|&k| k != c)
                                 .map(|k| t_ref[k].max(1e-12))
                                 .collect()
                         });
-                        let sub;
-                        let d = if whole && keep.iter().enumerate().all(|(i, &k)| i == k) {
-                            d
-                        } else {
-                            sub = d.subset(keep);
-                            &sub
-                        };
-                        class_stats(d, &cd.uniq, others_t_ref, n_ref[c], t_ref[c])
+                        match ranked {
+                            Some(r) => r[c][k].class_stats(
+                                &kept,
+                                &cd.uniq,
+                                others_t_ref,
+                                n_ref[c],
+                                t_ref[c],
+                            ),
+                            None => class_stats(d, &cd.uniq, others_t_ref, n_ref[c], t_ref[c]),
+                        }
                     })
                     .collect()
             })
@@ -814,6 +893,18 @@ pub fn bootstrapped_statistics(
     n_folds: usize,
     n_iterations: usize,
 ) -> Result<Vec<Vec<Statistics>>> {
+    let inputs = (scores, ground_truth, durations);
+    bootstrap_with(inputs, criteria, (n_folds, n_iterations), Ok)
+}
+
+/// [`bootstrapped_statistics`], each fold's statistics handed to `each` as soon as they are
+/// made (a fold's statistics are large; PSDS keeps only its value).
+fn bootstrap_with<T: Send>(
+    (scores, ground_truth, durations): (&[ScoreTable], &StrongLabels, &Durations),
+    criteria: &[Criteria],
+    (n_folds, n_iterations): (usize, usize),
+    each: impl Fn(Vec<Statistics>) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
     if n_folds < 2 || n_iterations == 0 {
         return Err(MetricsError::Parameter(format!(
             "the bootstrap needs at least 2 folds and 1 iteration, got {n_folds} and {n_iterations}"
@@ -826,14 +917,17 @@ pub fn bootstrapped_statistics(
         .map(|(i, t)| (t.id.as_str(), i))
         .collect();
     ids.sort();
+    let ranked: Vec<Vec<Ranked>> = (deltas.par_iter())
+        .map(|cd| cd.per_criterion.iter().map(Ranked::new).collect())
+        .collect();
     let folds = super::bootstrap::folds(ids.len(), n_folds, n_iterations);
-    Ok(folds
+    folds
         .par_iter()
         .map(|fold| {
             let keep: Vec<usize> = fold.iter().map(|&k| ids[k].1).collect();
-            prepared.accumulate(&deltas, criteria, Some(&keep))
+            each(prepared.accumulate(&deltas, criteria, Some((&keep, &ranked))))
         })
-        .collect())
+        .collect()
 }
 
 /// PSDS with its per-class values and curves.
@@ -1076,19 +1170,23 @@ pub fn bootstrapped_psds(
         p.validate()?;
     }
     let criteria: Vec<Criteria> = params.iter().map(Criteria::of).collect();
-    let folds = bootstrapped_statistics(
-        scores,
-        ground_truth,
-        durations,
-        &criteria,
-        n_folds,
-        n_iterations,
-    )?;
-    params
+    let inputs = (scores, ground_truth, durations);
+    let folds = bootstrap_with(inputs, &criteria, (n_folds, n_iterations), |stats| {
+        (stats.iter().zip(params))
+            .map(|(st, p)| psds(st, p))
+            .collect::<Result<Vec<ScoresPsds>>>()
+    })?;
+    // Fold-major to scenario-major.
+    let mut out: Vec<Vec<ScoresPsds>> = params
         .iter()
-        .enumerate()
-        .map(|(k, p)| folds.par_iter().map(|fold| psds(&fold[k], p)).collect())
-        .collect()
+        .map(|_| Vec::with_capacity(folds.len()))
+        .collect();
+    for fold in folds {
+        for (scenario, r) in out.iter_mut().zip(fold) {
+            scenario.push(r);
+        }
+    }
+    Ok(out)
 }
 
 impl Criteria {
