@@ -885,6 +885,241 @@ type SedEvalMetric<'a> = &'a dyn Fn(
     sed_eval::FileScope<'_>,
 ) -> earshot_core::metrics::Result<sed_eval::SedEvalResult>;
 
+/// What [`sed_report`] gathers: what was read, the metric lines, the JSON, the PSD-ROC curves.
+struct SedOutput {
+    info: String,
+    text: String,
+    report: serde_json::Map<String, serde_json::Value>,
+    curves: Vec<(String, PsdRoc, f64)>,
+}
+
+/// The inputs both PSDS paths share.
+struct SedContext<'a> {
+    a: &'a SedArgs,
+    gt: &'a dcase::StrongLabels,
+    durations: &'a Option<dcase::Durations>,
+    sets: &'a [PsdsSet],
+    /// Intersection F1 asked for.
+    intersection: bool,
+    /// Event- or segment-based F1 asked for.
+    f1: bool,
+}
+
+/// PSDS (and bootstrap, intersection F1) from sed_scores_eval score tables; returns the
+/// detections decoded at the threshold for the F1 metrics.
+fn psds_from_scores(
+    ctx: &SedContext<'_>,
+    dir: &Path,
+    out: &mut SedOutput,
+) -> Result<dcase::StrongLabels> {
+    let SedContext {
+        a,
+        gt,
+        durations,
+        sets: psds_sets,
+        ..
+    } = *ctx;
+    let SedOutput {
+        info,
+        text,
+        report,
+        curves,
+    } = out;
+    let gt_err =
+        |e: earshot_core::metrics::MetricsError| anyhow!("{}: {e}", a.ground_truth.display());
+    let durations = timed(durations)?;
+    let scores = dcase::read_scores_dir(dir)?;
+    writeln!(
+        info,
+        "scores: {} clips (sed_scores_eval, every threshold)",
+        scores.len()
+    )?;
+    // Every criterion in one pass over the ranked scores.
+    let mut criteria: Vec<sed_scores::Criteria> = (psds_sets.iter())
+        .map(|(_, _, p)| sed_scores::Criteria::of(p))
+        .collect();
+    if ctx.intersection {
+        criteria.push(sed_scores::Criteria {
+            dtc: 0.5,
+            gtc: 0.5,
+            cttc: None,
+        });
+    }
+    let mut all = sed_scores::statistics_many(&scores, gt, durations, &criteria)
+        .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+    let plain = ctx.intersection.then(|| all.pop()).flatten();
+    let results: Vec<_> = psds_sets
+        .iter()
+        .zip(all)
+        .map(|((_, _, p), stats)| {
+            let r = sed_scores::psds(&stats, p).map_err(gt_err)?;
+            Ok((stats.classes, r))
+        })
+        .collect::<Result<_>>()?;
+    for ((key, name, p), (classes, r)) in psds_sets.iter().zip(results) {
+        writeln!(
+            text,
+            "{:<28} {}",
+            format!("{name} (sed_scores_eval)"),
+            fmt(r.value)
+        )?;
+        for (c, v) in classes.iter().zip(&r.per_class) {
+            writeln!(text, "    {c:<24} {}", fmt(*v))?;
+        }
+        curves.push((name.clone(), r.roc.clone(), p.max_efpr));
+        report.insert(key.clone(), json!({"value": r.value, "classes": classes, "per_class": r.per_class, "roc": r.roc, "params": p}));
+    }
+    if a.bootstrap.bootstrap && !psds_sets.is_empty() {
+        bootstrap_report(a, &scores, gt, durations, psds_sets, text, report)
+            .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+    }
+    if let Some(plain) = plain {
+        let f = sed_scores::fscore(&plain, a.threshold, 1.0);
+        writeln!(
+            text,
+            "{:<28} {}",
+            "intersection F1 (macro)",
+            fmt(f.macro_average.f)
+        )?;
+        report.insert(
+            "intersection_f1".into(),
+            json!({"classes": plain.classes, "result": f}),
+        );
+    }
+    Ok(if ctx.f1 {
+        decode(&scores, gt, a.threshold)
+    } else {
+        dcase::StrongLabels::default()
+    })
+}
+
+/// PSDS (and selection, intersection F1) from psds_eval operating points; returns the first
+/// table for the F1 metrics.
+fn psds_from_operating_points(
+    ctx: &SedContext<'_>,
+    out: &mut SedOutput,
+) -> Result<dcase::StrongLabels> {
+    let SedContext {
+        a,
+        gt,
+        durations,
+        sets: psds_sets,
+        ..
+    } = *ctx;
+    let SedOutput {
+        info,
+        text,
+        report,
+        curves,
+    } = out;
+    let gt_err =
+        |e: earshot_core::metrics::MetricsError| anyhow!("{}: {e}", a.ground_truth.display());
+    let files = prediction_files(&a.predictions)?;
+    // Read in parallel; report in file order.
+    let read: Vec<_> = files
+        .par_iter()
+        .map(|f| event_list::read_event_list(f))
+        .collect();
+    let mut tables = Vec::with_capacity(files.len());
+    for (f, table) in files.iter().zip(read) {
+        let (t, issues) = table?;
+        warn(&issues);
+        tables.push((f.clone(), t));
+    }
+    writeln!(
+        info,
+        "predictions: {} operating point(s) (psds_eval)",
+        tables.len()
+    )?;
+    // The scenarios are independent: evaluate them side by side.
+    let results: Vec<_> = psds_sets
+        .par_iter()
+        .map(|(_, _, p)| {
+            let mut eval = psds_eval::PsdsEval::new(gt, timed(durations)?, p.dtc, p.gtc, p.cttc)
+                .map_err(gt_err)?;
+            for (f, t) in &tables {
+                eval.add_operating_point(t)
+                    .map_err(|e| anyhow!("{}: {e}", f.display()))?;
+            }
+            eval.psds(p).map_err(gt_err)
+        })
+        .collect::<Result<_>>()?;
+    for ((key, name, p), r) in psds_sets.iter().zip(results) {
+        writeln!(
+            text,
+            "{:<28} {} ({} operating points)",
+            format!("{name} (psds_eval)"),
+            fmt(r.value),
+            r.n_operating_points
+        )?;
+        curves.push((name.clone(), r.roc.clone(), p.max_efpr));
+        report.insert(key.clone(), json!({"value": r.value, "operating_points": r.n_operating_points, "roc": r.roc, "params": p}));
+    }
+    if !a.select.is_empty() {
+        let p = psds_sets.first().map_or(PsdsParams::DCASE2020, |s| s.2);
+        let mut eval = psds_eval::PsdsEval::new(gt, timed(durations)?, p.dtc, p.gtc, p.cttc)
+            .map_err(gt_err)?;
+        // A table identical to an earlier one is skipped: keep the files of those added.
+        let mut files_of_points: Vec<&Path> = Vec::new();
+        for (f, t) in &tables {
+            if eval
+                .add_operating_point(t)
+                .map_err(|e| anyhow!("{}: {e}", f.display()))?
+            {
+                files_of_points.push(f);
+            }
+        }
+        let wanted = a
+            .select
+            .iter()
+            .map(|s| parse_select(s))
+            .collect::<Result<Vec<_>>>()?;
+        let chosen = eval
+            .select_operating_points(&wanted, a.select_alpha_ct, 1.0)
+            .map_err(|e| anyhow!("--select: {e}"))?;
+        writeln!(text, "operating points per class (psds_eval):")?;
+        let mut rows = Vec::new();
+        for c in &chosen {
+            let file = c
+                .operating_point
+                .map(|i| files_of_points[i].display().to_string());
+            writeln!(
+                text,
+                "    {:<24} {:<14} TPR {} FPR {} eFPR {} F {}  {}",
+                c.class,
+                match c.constraint {
+                    psds_eval::Constraint::Tpr(v) => format!("tpr>={v}"),
+                    psds_eval::Constraint::Fpr(v) => format!("fpr<={v}"),
+                    psds_eval::Constraint::Efpr(v) => format!("efpr<={v}"),
+                    psds_eval::Constraint::Fscore => "fscore".into(),
+                },
+                fmt(c.tpr),
+                fmt(c.fpr),
+                fmt(c.efpr),
+                fmt(c.fscore),
+                file.as_deref().unwrap_or("(not achievable)")
+            )?;
+            let mut v = serde_json::to_value(c)?;
+            v["file"] = json!(file);
+            rows.push(v);
+        }
+        report.insert("selected_operating_points".into(), json!(rows));
+    }
+    if ctx.intersection {
+        let eval =
+            psds_eval::PsdsEval::new(gt, timed(durations)?, 0.5, 0.5, 0.3).map_err(gt_err)?;
+        let (f, per_class) = eval
+            .macro_f(&tables[0].1, 1.0)
+            .map_err(|e| anyhow!("{}: {e}", tables[0].0.display()))?;
+        writeln!(text, "{:<28} {}", "intersection F1 (macro)", fmt(f))?;
+        report.insert(
+            "intersection_f1".into(),
+            json!({"macro": f, "classes": eval.classes, "per_class": per_class}),
+        );
+    }
+    Ok(tables.swap_remove(0).1)
+}
+
 /// The metrics `a` asks for, as a readable table and as JSON.
 pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_json::Value>)> {
     let (gt, issues) = event_list::read_event_list(&a.ground_truth)?;
@@ -928,9 +1163,6 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
 
     let gt_err =
         |e: earshot_core::metrics::MetricsError| anyhow!("{}: {e}", a.ground_truth.display());
-    let mut report = serde_json::Map::new();
-    let mut text = String::new();
-    let mut curves: Vec<(String, PsdRoc, f64)> = Vec::new();
     let psds_sets = psds_sets(a, none && durations.is_some())?;
     // What was read: shown in the table, left out of sed_eval's layout.
     let mut info = String::new();
@@ -941,187 +1173,30 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         gt.n_events(),
         gt.labels().len()
     )?;
-    let f1_table: dcase::StrongLabels;
-    if let Some(dir) = &a.scores {
-        let durations = timed(&durations)?;
-        let scores = dcase::read_scores_dir(dir)?;
-        writeln!(
-            info,
-            "scores: {} clips (sed_scores_eval, every threshold)",
-            scores.len()
-        )?;
-        // Every criterion in one pass over the ranked scores.
-        let mut criteria: Vec<sed_scores::Criteria> = (psds_sets.iter())
-            .map(|(_, _, p)| sed_scores::Criteria::of(p))
-            .collect();
-        if want_timed(a.intersection_f1) {
-            criteria.push(sed_scores::Criteria {
-                dtc: 0.5,
-                gtc: 0.5,
-                cttc: None,
-            });
-        }
-        let mut all = sed_scores::statistics_many(&scores, &gt, durations, &criteria)
-            .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
-        let plain = want_timed(a.intersection_f1).then(|| all.pop()).flatten();
-        let results: Vec<_> = psds_sets
-            .iter()
-            .zip(all)
-            .map(|((_, _, p), stats)| {
-                let r = sed_scores::psds(&stats, p).map_err(gt_err)?;
-                Ok((stats.classes, r))
-            })
-            .collect::<Result<_>>()?;
-        for ((key, name, p), (classes, r)) in psds_sets.iter().zip(results) {
-            writeln!(
-                text,
-                "{:<28} {}",
-                format!("{name} (sed_scores_eval)"),
-                fmt(r.value)
-            )?;
-            for (c, v) in classes.iter().zip(&r.per_class) {
-                writeln!(text, "    {c:<24} {}", fmt(*v))?;
-            }
-            curves.push((name.clone(), r.roc.clone(), p.max_efpr));
-            report.insert(key.clone(), json!({"value": r.value, "classes": classes, "per_class": r.per_class, "roc": r.roc, "params": p}));
-        }
-        if a.bootstrap.bootstrap && !psds_sets.is_empty() {
-            bootstrap_report(
-                a,
-                &scores,
-                &gt,
-                durations,
-                &psds_sets,
-                &mut text,
-                &mut report,
-            )
-            .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
-        }
-        if let Some(plain) = plain {
-            let f = sed_scores::fscore(&plain, a.threshold, 1.0);
-            writeln!(
-                text,
-                "{:<28} {}",
-                "intersection F1 (macro)",
-                fmt(f.macro_average.f)
-            )?;
-            report.insert(
-                "intersection_f1".into(),
-                json!({"classes": plain.classes, "result": f}),
-            );
-        }
-        f1_table = if want(a.event_f1) || want(a.segment_f1) {
-            decode(&scores, &gt, a.threshold)
-        } else {
-            dcase::StrongLabels::default()
-        };
-    } else {
-        let files = prediction_files(&a.predictions)?;
-        // Read in parallel; report in file order.
-        let read: Vec<_> = files
-            .par_iter()
-            .map(|f| event_list::read_event_list(f))
-            .collect();
-        let mut tables = Vec::with_capacity(files.len());
-        for (f, table) in files.iter().zip(read) {
-            let (t, issues) = table?;
-            warn(&issues);
-            tables.push((f.clone(), t));
-        }
-        writeln!(
-            info,
-            "predictions: {} operating point(s) (psds_eval)",
-            tables.len()
-        )?;
-        // The scenarios are independent: evaluate them side by side.
-        let results: Vec<_> = psds_sets
-            .par_iter()
-            .map(|(_, _, p)| {
-                let mut eval =
-                    psds_eval::PsdsEval::new(&gt, timed(&durations)?, p.dtc, p.gtc, p.cttc)
-                        .map_err(gt_err)?;
-                for (f, t) in &tables {
-                    eval.add_operating_point(t)
-                        .map_err(|e| anyhow!("{}: {e}", f.display()))?;
-                }
-                eval.psds(p).map_err(gt_err)
-            })
-            .collect::<Result<_>>()?;
-        for ((key, name, p), r) in psds_sets.iter().zip(results) {
-            writeln!(
-                text,
-                "{:<28} {} ({} operating points)",
-                format!("{name} (psds_eval)"),
-                fmt(r.value),
-                r.n_operating_points
-            )?;
-            curves.push((name.clone(), r.roc.clone(), p.max_efpr));
-            report.insert(key.clone(), json!({"value": r.value, "operating_points": r.n_operating_points, "roc": r.roc, "params": p}));
-        }
-        if !a.select.is_empty() {
-            let p = psds_sets.first().map_or(PsdsParams::DCASE2020, |s| s.2);
-            let mut eval = psds_eval::PsdsEval::new(&gt, timed(&durations)?, p.dtc, p.gtc, p.cttc)
-                .map_err(gt_err)?;
-            // A table identical to an earlier one is skipped: keep the files of those added.
-            let mut files_of_points: Vec<&Path> = Vec::new();
-            for (f, t) in &tables {
-                if eval
-                    .add_operating_point(t)
-                    .map_err(|e| anyhow!("{}: {e}", f.display()))?
-                {
-                    files_of_points.push(f);
-                }
-            }
-            let wanted = a
-                .select
-                .iter()
-                .map(|s| parse_select(s))
-                .collect::<Result<Vec<_>>>()?;
-            let chosen = eval
-                .select_operating_points(&wanted, a.select_alpha_ct, 1.0)
-                .map_err(|e| anyhow!("--select: {e}"))?;
-            writeln!(text, "operating points per class (psds_eval):")?;
-            let mut rows = Vec::new();
-            for c in &chosen {
-                let file = c
-                    .operating_point
-                    .map(|i| files_of_points[i].display().to_string());
-                writeln!(
-                    text,
-                    "    {:<24} {:<14} TPR {} FPR {} eFPR {} F {}  {}",
-                    c.class,
-                    match c.constraint {
-                        psds_eval::Constraint::Tpr(v) => format!("tpr>={v}"),
-                        psds_eval::Constraint::Fpr(v) => format!("fpr<={v}"),
-                        psds_eval::Constraint::Efpr(v) => format!("efpr<={v}"),
-                        psds_eval::Constraint::Fscore => "fscore".into(),
-                    },
-                    fmt(c.tpr),
-                    fmt(c.fpr),
-                    fmt(c.efpr),
-                    fmt(c.fscore),
-                    file.as_deref().unwrap_or("(not achievable)")
-                )?;
-                let mut v = serde_json::to_value(c)?;
-                v["file"] = json!(file);
-                rows.push(v);
-            }
-            report.insert("selected_operating_points".into(), json!(rows));
-        }
-        if want_timed(a.intersection_f1) {
-            let eval =
-                psds_eval::PsdsEval::new(&gt, timed(&durations)?, 0.5, 0.5, 0.3).map_err(gt_err)?;
-            let (f, per_class) = eval
-                .macro_f(&tables[0].1, 1.0)
-                .map_err(|e| anyhow!("{}: {e}", tables[0].0.display()))?;
-            writeln!(text, "{:<28} {}", "intersection F1 (macro)", fmt(f))?;
-            report.insert(
-                "intersection_f1".into(),
-                json!({"macro": f, "classes": eval.classes, "per_class": per_class}),
-            );
-        }
-        f1_table = tables.swap_remove(0).1;
-    }
+    let ctx = SedContext {
+        a,
+        gt: &gt,
+        durations: &durations,
+        sets: &psds_sets,
+        intersection: want_timed(a.intersection_f1),
+        f1: want(a.event_f1) || want(a.segment_f1),
+    };
+    let mut out = SedOutput {
+        info,
+        text: String::new(),
+        report: serde_json::Map::new(),
+        curves: Vec::new(),
+    };
+    let f1_table = match &a.scores {
+        Some(dir) => psds_from_scores(&ctx, dir, &mut out)?,
+        None => psds_from_operating_points(&ctx, &mut out)?,
+    };
+    let SedOutput {
+        info,
+        mut text,
+        mut report,
+        curves,
+    } = out;
     let every_file: Vec<String> = (durations.iter())
         .flat_map(|d| d.clips.iter().map(|(f, _)| f.clone()))
         .collect();
