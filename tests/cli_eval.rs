@@ -625,3 +625,61 @@ fn eval_sed_selects_operating_points_per_class_as_psds_eval() {
     }
     assert!(compared >= 30, "{compared}");
 }
+
+/// The per-class PSD-ROCs in the JSON: psds_eval's `psd_roc_curves` TPR vs eFPR on operating
+/// points, sed_scores_eval's single-class ROCs on score tables.
+#[test]
+fn eval_sed_per_class_psd_rocs_are_the_references() {
+    let path = common::data_dir().join("psds").join("manifest.json");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let want = &m["class_rocs"];
+    let dir = metrics_dir().join(want["case"].as_str().unwrap());
+    let (gt, dur) = (dir.join("gt.tsv"), dir.join("durations.tsv"));
+    let close = |what: &str, ours: &Value, theirs: &Value| {
+        let (a, b) = (ours.as_array().unwrap(), theirs.as_array().unwrap());
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (x, y) in a.iter().zip(b) {
+            let (x, y) = (x.as_f64().unwrap(), num(y).unwrap());
+            assert!((x - y).abs() < 1e-9, "{what}: {x} vs {y}");
+        }
+    };
+    let base = [
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+        "--json",
+    ];
+    let v = ok_json(
+        &[
+            &base[..],
+            &["--predictions", p(&dir.join("ops")), "--psds2"],
+        ]
+        .concat(),
+    );
+    let ours = &v["psds2"]["class_rocs"];
+    close(
+        "psds_eval eFPR grid",
+        &ours["efpr"],
+        &want["psds_eval"]["efpr"],
+    );
+    for (class, tpr) in want["psds_eval"]["tpr"].as_object().unwrap() {
+        close(&format!("psds_eval {class}"), &ours["tpr"][class], tpr);
+    }
+    let v = ok_json(&[&base[..], &["--scores", p(&dir.join("scores")), "--psds1"]].concat());
+    for (class, roc) in want["sed_scores_eval"].as_object().unwrap() {
+        let ours = &v["psds1"]["class_rocs"][class];
+        close(
+            &format!("sed_scores_eval {class} TPR"),
+            &ours["tpr"],
+            &roc["tpr"],
+        );
+        close(
+            &format!("sed_scores_eval {class} eFPR"),
+            &ours["efpr"],
+            &roc["efpr"],
+        );
+    }
+}

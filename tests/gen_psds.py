@@ -133,6 +133,33 @@ def selection_case():
     return dict(case="sed_010", runs=out)
 
 
+def class_roc_case():
+    """Per-class PSD-ROCs: psds_eval's `psd_roc_curves(alpha_ct)` TPR vs eFPR (PSDS2's
+    parameters) over operating points, and sed_scores_eval's single-class ROCs (PSDS1)."""
+    import pandas as pd
+    from psds_eval import PSDSEval
+    from sed_scores_eval import intersection_based
+    d = METRICS / "sed_010"
+    gt = pd.read_csv(d / "gt.tsv", sep="\t")
+    dur = pd.read_csv(d / "durations.tsv", sep="\t")
+    p = PARAMS["psds2"]
+    e = PSDSEval(p["dtc"], p["gtc"], p["cttc"], ground_truth=gt, metadata=dur)
+    for op in sorted((d / "ops").glob("*.tsv")):
+        e.add_operating_point(pd.read_csv(op, sep="\t"))
+    _, _, tpr_efpr = e.psd_roc_curves(alpha_ct=p["alpha_ct"])
+    classes = sorted(gt.event_label.dropna().unique())
+    q = PARAMS["psds1"]
+    *_, rocs = intersection_based.psds(
+        scores=str(d / "scores"), ground_truth=str(d / "gt.tsv"),
+        audio_durations=str(d / "durations.tsv"), dtc_threshold=q["dtc"], gtc_threshold=q["gtc"],
+        alpha_st=q["alpha_st"], max_efpr=q["max_efpr"])
+    return dict(case="sed_010", psds_eval=dict(
+        efpr=[fnum(x) for x in tpr_efpr.xp],
+        tpr={c: [fnum(x) for x in tpr_efpr.yp[k]] for k, c in enumerate(classes)}),
+        sed_scores_eval={c: dict(tpr=[fnum(x) for x in r[0]], efpr=[fnum(x) for x in r[1]])
+                         for c, r in rocs.items()})
+
+
 def fingerprint() -> str:
     import importlib.metadata as md
     h = hashlib.sha256(Path(__file__).read_bytes())
@@ -183,11 +210,13 @@ def main():
     import importlib.metadata as md
     merge = merge_case()
     selection = selection_case()
+    class_rocs = class_roc_case()
     print(f"[gen-psds] merge: {merge['n_merged']} events merged")
     manifest_path.write_text(json.dumps(dict(
         fingerprint=fp, reference={"sed_scores_eval": md.version("sed_scores_eval"),
                                    "psds_eval": md.version("psds_eval")},
-        params=PARAMS, cases=cases, merge=merge, selection=selection), indent=1, allow_nan=False))
+        params=PARAMS, cases=cases, merge=merge, selection=selection,
+        class_rocs=class_rocs), indent=1, allow_nan=False))
 
 
 if __name__ == "__main__":

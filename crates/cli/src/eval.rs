@@ -967,7 +967,14 @@ fn psds_from_scores(
             writeln!(text, "    {c:<24} {}", fmt(*v))?;
         }
         curves.push((name.clone(), r.roc.clone(), p.max_efpr));
-        report.insert(key.clone(), json!({"value": r.value, "classes": classes, "per_class": r.per_class, "roc": r.roc, "params": p}));
+        let class_rocs: serde_json::Map<String, serde_json::Value> = (classes.iter().cloned())
+            .zip(
+                r.class_rocs
+                    .iter()
+                    .map(|c| json!({"efpr": c.efpr, "tpr": c.etpr})),
+            )
+            .collect();
+        report.insert(key.clone(), json!({"value": r.value, "classes": classes, "per_class": r.per_class, "roc": r.roc, "class_rocs": class_rocs, "params": p}));
     }
     if a.bootstrap.bootstrap && !psds_sets.is_empty() {
         bootstrap_report(a, &scores, gt, durations, psds_sets, text, report)
@@ -1053,7 +1060,12 @@ fn psds_from_operating_points(
             r.n_operating_points
         )?;
         curves.push((name.clone(), r.roc.clone(), p.max_efpr));
-        report.insert(key.clone(), json!({"value": r.value, "operating_points": r.n_operating_points, "roc": r.roc, "params": p}));
+        // psds_eval's classes: the ground truth's, sorted.
+        let tpr: serde_json::Map<String, serde_json::Value> = (gt.labels().into_iter())
+            .zip(r.class_rocs.tpr.iter().map(|t| json!(t)))
+            .collect();
+        let class_rocs = json!({"efpr": r.class_rocs.efpr, "tpr": tpr});
+        report.insert(key.clone(), json!({"value": r.value, "operating_points": r.n_operating_points, "roc": r.roc, "class_rocs": class_rocs, "params": p}));
     }
     if !a.select.is_empty() {
         let p = psds_sets.first().map_or(PsdsParams::DCASE2020, |s| s.2);

@@ -120,6 +120,18 @@ pub struct PsdsResult {
     pub params: PsdsParams,
     /// Operating points that entered the curve.
     pub n_operating_points: usize,
+    /// Per class, TPR on the union eFPR grid (psds_eval's `psd_roc_curves(alpha_ct)` TPR vs
+    /// eFPR: highest TPR per eFPR, made non-decreasing, held to the right).
+    pub class_rocs: ClassRocs,
+}
+
+/// Per-class ROCs on one eFPR grid.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClassRocs {
+    /// The union eFPR grid, ascending.
+    pub efpr: Vec<f64>,
+    /// TPR per class (class order of [`PsdsEval::classes`]), one per grid point.
+    pub tpr: Vec<Vec<f64>>,
 }
 
 fn strict_overlap(a_on: f64, a_off: f64, b_on: f64, b_off: f64) -> bool {
@@ -545,6 +557,10 @@ impl PsdsEval {
             roc: PsdRoc { efpr: x, etpr: y },
             params: *params,
             n_operating_points: self.operating_points.len(),
+            class_rocs: ClassRocs {
+                efpr: grid,
+                tpr: curves,
+            },
         })
     }
 
