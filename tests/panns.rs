@@ -73,7 +73,12 @@ fn every_model_matches_the_reference_on_real_audio() {
                     .embedding
                     .as_ref()
                     .unwrap_or_else(|| panic!("{name}: no embedding"));
-                worst[1] = worst[1].max(max_diff(&e.squeeze_dim(0), &read(f.as_str().unwrap())));
+                // Embeddings are not probabilities: compare relative to their largest value
+                // (ResNet38's random-weight embeddings reach ~9, where float32 rounding alone
+                // is ~1e-6 per op).
+                let want = read(f.as_str().unwrap());
+                let scale = want.data.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                worst[1] = worst[1].max(max_diff(&e.squeeze_dim(0), &want) / scale);
             }
             if let Some(f) = files.get("framewise_output") {
                 let fw = out
@@ -84,7 +89,7 @@ fn every_model_matches_the_reference_on_real_audio() {
             }
         }
         table.push(format!(
-            "{name:<24} clipwise {:.2e}  embedding {:.2e}  framewise {:.2e}",
+            "{name:<24} clipwise {:.2e}  embedding {:.2e} (relative)  framewise {:.2e}",
             worst[0], worst[1], worst[2]
         ));
         if worst.iter().any(|&w| w > 1e-4) {

@@ -754,16 +754,8 @@ fn decode(
 /// Whether a folder holds per-recording event lists (read as one list) rather than DESED TSVs
 /// (one operating point each): its first list file is not a DESED TSV.
 fn per_recording_folder(dir: &Path) -> Result<bool> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot read directory", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|f| f.is_file())
-        .collect();
-    files.sort();
-    match files.first() {
-        Some(f) => Ok(!event_list::is_dcase_tsv(f)?),
-        None => bail!("{}: empty folder", dir.display()),
-    }
+    let files = event_list::list_files(dir)?;
+    Ok(!event_list::is_dcase_tsv(&files[0])?)
 }
 
 fn sed_eval_json(r: &sed_eval::SedEvalResult, all_files: bool) -> serde_json::Value {

@@ -138,8 +138,9 @@ fn stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The list files of a folder (sorted), or the path itself.
-fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
+/// The list files of a folder (`.txt`, `.ann`, `.tsv`, `.csv`, `.lab`; sorted), or the path
+/// itself.
+pub fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
