@@ -11,6 +11,13 @@ pub const AUDIO_EXTENSIONS: &[&str] = &[
 /// An input argument: a file to process, or a problem with the argument itself.
 pub type Input = (PathBuf, Option<String>);
 
+/// The audio files below `dir` (recursively, sorted), by extension.
+pub fn audio_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    walk(dir, &mut found)?;
+    Ok(found)
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))

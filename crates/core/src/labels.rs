@@ -242,7 +242,7 @@ impl std::ops::Index<usize> for Labels {
 
 /// Split one CSV record: fields separated by commas, optionally in double quotes, `""` inside
 /// quotes standing for one quote.
-fn split_csv(line: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split_csv(line: &str) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
     let mut chars = line.chars().peekable();
     loop {

@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod ctc;
 pub mod datasets;
 pub mod device;
+pub mod embedding_cache;
 pub mod frontend;
 pub mod inputs;
 pub mod labels;

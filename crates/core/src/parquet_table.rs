@@ -258,6 +258,110 @@ pub fn concat(inputs: &[&Path], out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A whole table read back: one entry per row in file order; `layer`, `frame` and `timestamp`
+/// are empty when the table has no such column.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableData {
+    /// `file` of each row.
+    pub files: Vec<String>,
+    /// `layer` of each row.
+    pub layers: Vec<i32>,
+    /// `frame` of each row.
+    pub frames: Vec<i32>,
+    /// `timestamp` of each row.
+    pub timestamps: Vec<f64>,
+    /// Size of each embedding.
+    pub dim: usize,
+    /// The embeddings, row after row (`files.len() × dim`).
+    pub values: Vec<f32>,
+    /// The `earshot.model` metadata, when present.
+    pub model: Option<String>,
+}
+
+/// Read a table earshot wrote (`earshot embed -o X.parquet`, or an embedding cache).
+pub fn read(path: &Path) -> Result<TableData> {
+    let file = File::open(path)?;
+    let reader = SerializedFileReader::new(file)
+        .map_err(|e| TableError::Invalid(format!("not a Parquet file ({e})")))?;
+    let meta = reader.metadata().file_metadata();
+    let mut data = TableData {
+        model: (meta.key_value_metadata().into_iter().flatten())
+            .find(|kv| kv.key == "earshot.model")
+            .and_then(|kv| kv.value.clone()),
+        ..TableData::default()
+    };
+    let schema = meta.schema_descr();
+    let names: Vec<String> = (0..schema.num_columns())
+        .map(|c| schema.column(c).path().parts()[0].clone())
+        .collect();
+    if !names.iter().any(|n| n == "file") || !names.iter().any(|n| n == "embedding") {
+        return Err(TableError::Invalid(
+            "not an embedding table (needs `file` and `embedding` columns)".into(),
+        ));
+    }
+    for g in 0..reader.num_row_groups() {
+        let rg = reader.get_row_group(g)?;
+        let rows = rg.metadata().num_rows() as usize;
+        for (c, name) in names.iter().enumerate() {
+            let (mut def, mut rep) = (Vec::new(), Vec::new());
+            macro_rules! read_all {
+                ($r:expr, $values:expr) => {{
+                    let mut left = rows;
+                    while left > 0 {
+                        let (n, _, _) =
+                            $r.read_records(left, Some(&mut def), Some(&mut rep), $values)?;
+                        if n == 0 {
+                            return Err(TableError::Invalid("a column chunk ends early".into()));
+                        }
+                        left -= n;
+                    }
+                }};
+            }
+            match (name.as_str(), rg.get_column_reader(c)?) {
+                ("file", ColumnReader::ByteArrayColumnReader(mut r)) => {
+                    let mut v = Vec::new();
+                    read_all!(r, &mut v);
+                    for b in v {
+                        let s = std::str::from_utf8(b.data())
+                            .map_err(|_| TableError::Invalid("a file name is not UTF-8".into()))?;
+                        data.files.push(s.to_string());
+                    }
+                }
+                ("layer", ColumnReader::Int32ColumnReader(mut r)) => read_all!(r, &mut data.layers),
+                ("frame", ColumnReader::Int32ColumnReader(mut r)) => read_all!(r, &mut data.frames),
+                ("timestamp", ColumnReader::DoubleColumnReader(mut r)) => {
+                    read_all!(r, &mut data.timestamps)
+                }
+                ("embedding", ColumnReader::FloatColumnReader(mut r)) => {
+                    let before = data.values.len();
+                    read_all!(r, &mut data.values);
+                    let added = data.values.len() - before;
+                    let dim = if rows == 0 { 0 } else { added / rows };
+                    if rows > 0 && (dim == 0 || dim * rows != added) {
+                        return Err(TableError::Invalid(
+                            "embeddings of different sizes in one table".into(),
+                        ));
+                    }
+                    if rows > 0 && data.dim != 0 && data.dim != dim {
+                        return Err(TableError::Invalid(
+                            "embeddings of different sizes in one table".into(),
+                        ));
+                    }
+                    if rows > 0 {
+                        data.dim = dim;
+                    }
+                }
+                (other, _) => {
+                    return Err(TableError::Invalid(format!(
+                        "column {other:?} is not one earshot writes"
+                    )))
+                }
+            }
+        }
+    }
+    Ok(data)
+}
+
 /// Copy `rows` records of one column chunk, levels included.
 fn copy_column(reader: ColumnReader, writer: &mut ColumnWriter<'_>, rows: usize) -> Result<()> {
     macro_rules! copy {
@@ -379,6 +483,19 @@ mod tests {
             got[2][2],
             "embedding=[Float(4.0), Float(5.0), Float(6.0), Float(7.0)]"
         );
+
+        // Read back whole.
+        let back = read(&frames).unwrap();
+        assert_eq!(back.files, vec!["a.wav"; 6]);
+        assert_eq!(back.layers, [0, 0, 0, 1, 1, 1]);
+        assert_eq!(back.frames, [0, 1, 2, 0, 1, 2]);
+        assert_eq!(back.timestamps[5], 2.5);
+        assert_eq!((back.dim, back.values), (4, e.frames.clone()));
+        assert_eq!(back.model.as_deref(), Some("test"));
+        let back = read(&scenes).unwrap();
+        assert!(back.frames.is_empty() && back.timestamps.is_empty());
+        assert_eq!(back.files, ["a.wav", "a.wav", "b.wav", "b.wav"]);
+        assert_eq!(&back.values[8..12], [4.0, 5.0, 6.0, 7.0]);
     }
 
     #[test]

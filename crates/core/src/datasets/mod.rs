@@ -17,6 +17,7 @@ pub mod dcase;
 pub mod esc50;
 pub mod event_list;
 pub mod fsd50k;
+pub mod labelled;
 pub mod tau;
 pub mod urbansound8k;
 

@@ -18,6 +18,7 @@
 
 pub mod fetch;
 pub mod import;
+pub mod trained;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
