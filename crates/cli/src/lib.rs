@@ -23,6 +23,7 @@ pub mod output;
 pub mod plot;
 pub mod shard;
 pub mod tag;
+pub mod train;
 pub mod transcribe;
 
 use std::path::PathBuf;
@@ -91,6 +92,9 @@ pub enum Command {
     Merge(merge::MergeArgs),
     /// Speech to text with a CTC model (wav2vec2-base-960h), greedy decoding.
     Transcribe(transcribe::TranscribeArgs),
+    /// Train a classifier head on a backbone's embeddings from a labelled folder; the output
+    /// folder is a model for tag, detect, embed and eval run.
+    Train(train::TrainArgs),
 }
 
 /// Exit status when some inputs failed but the run went on.
@@ -196,6 +200,8 @@ pub enum ModelCommand<'a> {
     Transcribe(&'a transcribe::TranscribeArgs),
     /// `earshot eval run`.
     EvalRun(&'a eval_run::RunArgs),
+    /// `earshot train`.
+    Train(&'a train::TrainArgs),
     /// `earshot info` without files: this build, its libtorch and devices (`--json`).
     BuildInfo { json: bool },
 }
@@ -241,6 +247,7 @@ pub fn dispatch(cli: &Cli) -> Dispatch<'_> {
         Command::Detect(args) => Dispatch::Model(ModelCommand::Detect(args)),
         Command::Embed(args) => Dispatch::Model(ModelCommand::Embed(args)),
         Command::Transcribe(args) => Dispatch::Model(ModelCommand::Transcribe(args)),
+        Command::Train(args) => Dispatch::Model(ModelCommand::Train(args)),
     }
 }
 

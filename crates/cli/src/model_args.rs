@@ -11,7 +11,8 @@ use earshot_core::device::Precision;
 /// Which model, from which file.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// Model name (`earshot models list`), or a family name for its default model: `panns`
+    /// Model name (`earshot models list`), a trained model's folder or installed name
+    /// (`earshot train`), or a family name for its default model: `panns`
     /// (cnn14), `passt`, `openl3`, `wav2vec2`, `hubert`, `wavlm`. `yamnet` is Google's Keras
     /// `yamnet.h5`; `yamnet-w8a8`, its ONNX export, is the one scripts/setup.sh installs.
     #[arg(long, default_value = "cnn14")]
@@ -47,6 +48,9 @@ impl ModelArgs {
     /// `--input-repr`, `--content-type` and `--embedding-size` pick (defaults as torchopenl3's:
     /// mel256, music, 6144; clap has checked each value).
     pub fn model_name(&self) -> Result<String> {
+        if earshot_core::registry::trained::find(&self.model).is_some() {
+            return Ok(self.model.clone());
+        }
         let model = self.model.to_ascii_lowercase();
         let picks = [&self.input_repr, &self.content_type, &self.embedding_size];
         if model == "openl3" {

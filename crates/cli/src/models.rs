@@ -89,8 +89,23 @@ pub fn run(_cli: &Cli, args: &ModelsArgs) -> Result<usize> {
     match &args.action {
         Action::List { json } => {
             let rows: Vec<Listed> = registry.specs().iter().map(listed).collect();
+            let trained = earshot_core::registry::trained::installed()?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                let mut all = serde_json::to_value(&rows)?;
+                if let Some(list) = all.as_array_mut() {
+                    for (path, card) in &trained {
+                        list.push(serde_json::json!({
+                            "name": card.name,
+                            "family": "trained",
+                            "path": path,
+                            "cached": true,
+                            "backbone": card.backbone,
+                            "labels": card.labels,
+                            "validation": card.validation,
+                        }));
+                    }
+                }
+                println!("{}", serde_json::to_string_pretty(&all)?);
                 return Ok(0);
             }
             let width = rows.iter().map(|r| r.spec.name.len()).max().unwrap_or(4);
@@ -109,6 +124,22 @@ pub fn run(_cli: &Cli, args: &ModelsArgs) -> Result<usize> {
                     metric(s),
                     if row.cached { "yes" } else { "no" }
                 );
+            }
+            if !trained.is_empty() {
+                println!("\nTRAINED (earshot train --install)  BACKBONE  CLASSES  VALIDATION");
+                for (path, card) in &trained {
+                    let score: Vec<String> = (card.validation.iter())
+                        .map(|(k, v)| format!("{k} {v:.3}"))
+                        .collect();
+                    println!(
+                        "{}  {}  {}  {}  {}",
+                        card.name,
+                        card.backbone.model,
+                        card.labels.len(),
+                        score.join(", "),
+                        path.display()
+                    );
+                }
             }
             Ok(0)
         }

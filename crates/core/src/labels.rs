@@ -128,6 +128,18 @@ impl Labels {
         Self::from_rows(lines, 2, |[index, mid, name]| [index, mid, name])
     }
 
+    /// Classes named in output order, each name its own id (a trained model's labels).
+    pub fn from_names(names: &[String]) -> Labels {
+        let labels = (names.iter().enumerate())
+            .map(|(index, name)| Label {
+                index,
+                mid: name.clone(),
+                name: name.clone(),
+            })
+            .collect();
+        Labels { labels }
+    }
+
     /// Parse FSD50K's `vocabulary.csv`: `index,label,mid` rows, no header.
     pub fn from_fsd50k_vocabulary(text: &str) -> Result<Labels, LabelsError> {
         Self::from_rows(text.lines(), 1, |[index, name, mid]| [index, mid, name])

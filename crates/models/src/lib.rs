@@ -14,6 +14,7 @@ pub mod passt;
 pub mod strict;
 pub mod tasks;
 pub mod tensor;
+pub mod trained;
 pub mod wav2vec2;
 pub mod yamnet;
 pub mod yamnet_qdq;

@@ -132,7 +132,7 @@ fn tagging_report(
 }
 
 /// The AudioSet labels, after checking that the model is an AudioSet tagger.
-fn audioset_tagger(backbone: &LoadedModel) -> Result<&'static Labels> {
+fn audioset_tagger(backbone: &LoadedModel) -> Result<&Labels> {
     if backbone.label_set != "audioset" {
         bail!(
             "model {} tags {} classes, not AudioSet's",

@@ -11,6 +11,7 @@ mod embed;
 mod eval_run;
 mod info;
 mod tag;
+mod train;
 mod transcribe;
 
 use std::process::ExitCode;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
             ModelCommand::Embed(args) => embed::run(&cli, args),
             ModelCommand::Transcribe(args) => transcribe::run(&cli, args),
             ModelCommand::EvalRun(args) => eval_run::run(&cli, args),
+            ModelCommand::Train(args) => train::run(&cli, args),
             ModelCommand::BuildInfo { json } => info::run(&cli, json),
         },
     };

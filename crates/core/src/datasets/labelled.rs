@@ -169,16 +169,18 @@ pub fn from_folder(root: &Path, negatives: &[String]) -> Result<LabelledSet> {
 }
 
 /// Read a label file (see the module notes), resolving paths against `root` (default: the label
-/// file's folder). Every listed file must exist.
-pub fn from_label_file(file: &Path, root: Option<&Path>) -> Result<LabelledSet> {
+/// file's folder). With `must_exist`, every listed file must exist; without (rows of an
+/// embedding table, not audio), paths stay as written unless a root is given.
+pub fn from_label_file(file: &Path, root: Option<&Path>, must_exist: bool) -> Result<LabelledSet> {
     let text = std::fs::read_to_string(file).map_err(|source| LabelledError::Io {
         path: file.to_path_buf(),
         source,
     })?;
-    let root = root.map_or_else(
-        || file.parent().unwrap_or(Path::new("")).to_path_buf(),
-        Path::to_path_buf,
-    );
+    let root = match root {
+        Some(r) => r.to_path_buf(),
+        None if must_exist => file.parent().unwrap_or(Path::new("")).to_path_buf(),
+        None => PathBuf::new(),
+    };
     let tsv = text.lines().next().is_some_and(|l| l.contains('\t'));
     let (field_sep, label_sep) = if tsv { ('\t', ',') } else { (',', ';') };
     let row = |line: usize, reason: String| LabelledError::Row {
@@ -220,7 +222,7 @@ pub fn from_label_file(file: &Path, root: Option<&Path>) -> Result<LabelledSet> 
             .filter(|l| !l.is_empty())
             .collect();
         let path = root.join(name);
-        if !path.is_file() {
+        if must_exist && !path.is_file() {
             return Err(LabelledError::Missing {
                 file: file.to_path_buf(),
                 line: i + 1,
@@ -328,16 +330,16 @@ mod tests {
         }
         let csv = dir.path().join("labels.csv");
         std::fs::write(&csv, "filename,labels\na.wav,dog;cat\nb.wav,\"cat\"\nc.wav,\n").unwrap();
-        let set = from_label_file(&csv, None).unwrap();
+        let set = from_label_file(&csv, None, true).unwrap();
         assert_eq!(set.labels, ["cat", "dog"]);
         assert_eq!(set.items[0].labels, [0, 1]);
         assert_eq!(set.items[2].labels, Vec::<usize>::new());
         let tsv = dir.path().join("weak.tsv");
         std::fs::write(&tsv, "filename\tevent_labels\na.wav\tDog,Cat\nb.wav\tCat\n").unwrap();
-        let set = from_label_file(&tsv, Some(dir.path())).unwrap();
+        let set = from_label_file(&tsv, Some(dir.path()), true).unwrap();
         assert_eq!(set.labels, ["Cat", "Dog"]);
         std::fs::write(&csv, "a.wav,dog\nmissing.wav,cat\n").unwrap();
-        let err = from_label_file(&csv, None).unwrap_err().to_string();
+        let err = from_label_file(&csv, None, true).unwrap_err().to_string();
         assert!(err.contains("labels.csv:2: ") && err.ends_with("missing.wav does not exist"));
     }
 

@@ -4,8 +4,10 @@
 //! a long file tagged or embedded window by window, pooled ([`tag_windows`], [`embed_windows`]).
 //! The CLI's `tag`, `detect`, `embed`, `transcribe` and `eval run` are built on these.
 
+pub mod head;
 pub mod probe;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -208,8 +210,8 @@ pub struct LoadedModel {
     /// The card's `labels`: the vocabulary of the head (`audioset`, `fsd50k`, ...).
     pub label_set: String,
     /// That vocabulary, in head order, for heads that tag (`None` for `librispeech-chars`,
-    /// `none`).
-    labels: Option<&'static Labels>,
+    /// `none`); a trained model's own labels.
+    labels: Option<Cow<'static, Labels>>,
     model: Box<dyn AudioModel>,
     device: tch::Device,
     precision: Precision,
@@ -233,6 +235,49 @@ fn head_labels(spec: &registry::ModelSpec, outputs: usize) -> Result<Option<&'st
     Ok(Some(labels))
 }
 
+/// Load the backbone of `spec`'s family from `path`; `given`: the file was named by the user
+/// (it brings its own configuration), not the card's download.
+pub fn load_family(
+    spec: &registry::ModelSpec,
+    path: &Path,
+    given: bool,
+    quantized: bool,
+    device: tch::Device,
+) -> Result<Box<dyn AudioModel>> {
+    let name = &spec.name;
+    let at = || path.display().to_string();
+    if quantized && spec.family != "yamnet" {
+        bail!(
+            "--quantized runs QDQ ONNX exports of YAMNet; model {name} is {}",
+            spec.family
+        );
+    }
+    Ok(match spec.family.as_str() {
+        "panns" => {
+            let cfg = panns::Config::from_spec(spec)?;
+            Box::new(panns::load(path, &cfg, device).with_context(at)?)
+        }
+        "openl3" => {
+            let cfg = openl3::Config::from_spec(spec)?;
+            Box::new(openl3::load(path, &cfg, device).with_context(at)?)
+        }
+        "wav2vec2" | "hubert" | "wavlm" => {
+            let family = wav2vec2::Family::parse(&spec.family).expect("a speech family");
+            // The card's arguments describe its own download only; a given checkpoint
+            // brings its configuration (config.json, fairseq args/cfg).
+            let card = serde_json::to_value(&spec.arguments)?;
+            let card = (!given).then_some(&card);
+            Box::new(wav2vec2::load(path, family, card, device).with_context(at)?)
+        }
+        "passt" => {
+            let cfg = passt::Config::from_spec(spec)?;
+            Box::new(passt::load(path, &cfg, device).with_context(at)?)
+        }
+        "yamnet" => Box::new(yamnet::load(path, device, quantized).with_context(at)?),
+        family => bail!("model {name}: the {family} family cannot run yet"),
+    })
+}
+
 impl LoadedModel {
     /// Resolve the checkpoint, then load it strictly.
     pub fn load(args: &ModelRequest, device: tch::Device) -> Result<LoadedModel> {
@@ -243,49 +288,55 @@ impl LoadedModel {
     }
 
     fn load_untimed(args: &ModelRequest, device: tch::Device) -> Result<LoadedModel> {
+        if let Some(dir) = registry::trained::find(&args.name) {
+            return Self::load_trained(&dir, args, device);
+        }
         let name = args.name.clone();
         let spec = registry::spec(&name)?;
         let path = match &args.checkpoint {
             Some(p) => p.clone(),
             None => registry::resolve_checkpoint(&name)?,
         };
-        let at = || path.display().to_string();
-        if args.quantized && spec.family != "yamnet" {
-            bail!(
-                "--quantized runs QDQ ONNX exports of YAMNet; model {name} is {}",
-                spec.family
-            );
-        }
-        let model: Box<dyn AudioModel> = match spec.family.as_str() {
-            "panns" => {
-                let cfg = panns::Config::from_spec(spec)?;
-                Box::new(panns::load(&path, &cfg, device).with_context(at)?)
-            }
-            "openl3" => {
-                let cfg = openl3::Config::from_spec(spec)?;
-                Box::new(openl3::load(&path, &cfg, device).with_context(at)?)
-            }
-            "wav2vec2" | "hubert" | "wavlm" => {
-                let family = wav2vec2::Family::parse(&spec.family).expect("a speech family");
-                // The card's arguments describe its own download only; a given checkpoint
-                // brings its configuration (config.json, fairseq args/cfg).
-                let card = serde_json::to_value(&spec.arguments)?;
-                let card = args.checkpoint.is_none().then_some(&card);
-                Box::new(wav2vec2::load(&path, family, card, device).with_context(at)?)
-            }
-            "passt" => {
-                let cfg = passt::Config::from_spec(spec)?;
-                Box::new(passt::load(&path, &cfg, device).with_context(at)?)
-            }
-            "yamnet" => Box::new(yamnet::load(&path, device, args.quantized).with_context(at)?),
-            family => bail!("model {name}: the {family} family cannot run yet"),
-        };
+        let model = load_family(spec, &path, args.checkpoint.is_some(), args.quantized, device)?;
         let labels = head_labels(spec, model.classes())?;
         Ok(LoadedModel {
             name,
             label_set: spec.labels.clone(),
-            labels,
+            labels: labels.map(Cow::Borrowed),
             model,
+            device,
+            precision: args.precision,
+        })
+    }
+
+    /// A trained model's folder: its backbone from the checkpoint it was trained on (a file whose
+    /// sha256 differs is refused), with its head.
+    fn load_trained(dir: &Path, args: &ModelRequest, device: tch::Device) -> Result<LoadedModel> {
+        let card = registry::trained::TrainedCard::read(dir)?;
+        let spec = registry::spec(&card.backbone.model)?;
+        let given = args.checkpoint.clone().or(card.backbone.checkpoint.clone());
+        let path = match &given {
+            Some(p) => p.clone(),
+            None => registry::resolve_checkpoint(&spec.name)?,
+        };
+        let sha = earshot_core::embedding_cache::content_sha256(&path)
+            .with_context(|| format!("{}", path.display()))?;
+        if !card.backbone.sha256.is_empty() && sha != card.backbone.sha256 {
+            bail!(
+                "{}: its backbone checkpoint {} has changed since training (sha256 {}, trained on                  {}); pass --checkpoint with the original file, or train again",
+                dir.display(),
+                path.display(),
+                &sha[..12],
+                &card.backbone.sha256[..card.backbone.sha256.len().min(12)]
+            );
+        }
+        let backbone = load_family(spec, &path, given.is_some(), args.quantized, device)?;
+        let model = crate::trained::TrainedModel::new(dir, &card, backbone)?;
+        Ok(LoadedModel {
+            name: card.name.clone(),
+            label_set: format!("trained ({} classes)", card.labels.len()),
+            labels: Some(Cow::Owned(Labels::from_names(&card.labels))),
+            model: Box::new(model),
             device,
             precision: args.precision,
         })
@@ -314,8 +365,8 @@ impl LoadedModel {
     }
 
     /// The class names of the head's outputs, from the model card's vocabulary.
-    pub fn labels(&self) -> Result<&'static Labels> {
-        self.labels.with_context(|| {
+    pub fn labels(&self) -> Result<&Labels> {
+        self.labels.as_deref().with_context(|| {
             format!(
                 "model {}: its outputs ({}) are not classes to tag",
                 self.name, self.label_set
@@ -377,6 +428,21 @@ impl LoadedModel {
         let outs = self.timed(clips.len(), || self.model.embed_batch(clips, options))?;
         self.finite(outs.iter().flat_map(|o| [&o.frames, &o.scene]))?;
         Ok(outs)
+    }
+
+    /// A trained head's input rows for one clip: the frame embeddings, or one per window
+    /// ([`crate::trained::clip_rows`]).
+    pub fn clip_rows(
+        &self,
+        samples: &[f32],
+        options: &EmbedOptions,
+        window: Option<(f64, Option<f64>)>,
+    ) -> Result<earshot_core::embedding_cache::Cached> {
+        let rows = self.timed(1, || {
+            crate::trained::clip_rows(self.model.as_ref(), samples, options, window)
+        })?;
+        self.finite(std::iter::once(&rows.frames))?;
+        Ok(rows)
     }
 
     /// Whether the model gives framewise output.
