@@ -21,6 +21,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 "$EARSHOT_VENV/bin/python" tests/gen_speech.py
 "$EARSHOT_VENV/bin/python" tests/gen_passt.py
 "$EARSHOT_VENV/bin/python" tests/gen_yamnet.py
+"$EARSHOT_VENV/bin/python" tests/gen_train.py
 cargo fmt --all --check
 cargo clippy --release --workspace --all-targets -q -- -D warnings
 # `earshot` runs `earshot-torch` from its own folder, and `cargo test` builds only the root

@@ -23,4 +23,5 @@ mod passt;
 mod sed_eval;
 mod shard;
 mod speech;
+mod train;
 mod yamnet;

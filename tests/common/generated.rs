@@ -20,6 +20,7 @@ const OUTPUTS: &[(&str, &str)] = &[
     ("speech/manifest.json", "gen_speech.py"),
     ("passt/manifest.json", "gen_passt.py"),
     ("yamnet/manifest.json", "gen_yamnet.py"),
+    ("train/manifest.json", "gen_train.py"),
 ];
 
 /// Root of the generated data (`$EARSHOT_TEST_DATA` if set, else `tests/data/generated`),
