@@ -54,7 +54,11 @@ fn reference(model: &Path, extra: &[&str]) -> Value {
         .args(extra)
         .output()
         .unwrap();
-    assert!(out.status.success(), "reference_train.py: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "reference_train.py: {}",
+        text(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -203,7 +207,13 @@ fn test_accuracy(home: &Path, model: &str, extra: &[&str]) -> f64 {
         .iter()
         .filter(|r| {
             let file = PathBuf::from(r["file"].as_str().unwrap());
-            let class = file.parent().unwrap().file_name().unwrap().to_str().unwrap();
+            let class = file
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap();
             let labels = r["labels"].as_array().unwrap();
             let sum: f64 = labels.iter().map(|l| l["score"].as_f64().unwrap()).sum();
             assert!((sum - 1.0).abs() < 1e-4, "softmax sums to 1: {sum}");
@@ -276,21 +286,101 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
     assert_eq!(test_accuracy(home.path(), "sounds-yamnet", &[]), real);
     let listed = text(&run_ok(home.path(), &["models", "list"]).stdout);
     assert!(
-        listed.lines().any(|l| l.starts_with("sounds-yamnet  yamnet-w8a8  4  accuracy")),
+        listed
+            .lines()
+            .any(|l| l.starts_with("sounds-yamnet  yamnet-w8a8  4  accuracy")),
         "{listed}"
     );
 
+    // Its scores go to `eval tagging` and `eval scenes` as they are.
+    let test = sounds().join("test");
+    let scores = work.path().join("scores.tsv");
+    run_ok(
+        home.path(),
+        &[
+            "tag",
+            "--model",
+            m,
+            test.to_str().unwrap(),
+            "--format",
+            "scores",
+            "-o",
+            scores.to_str().unwrap(),
+        ],
+    );
+    let (mut weak, mut scenes) = (
+        String::from("filename\tevent_labels\n"),
+        String::from("filename\tscene_label\n"),
+    );
+    for line in std::fs::read_to_string(&scores).unwrap().lines().skip(1) {
+        let file = line.split('\t').next().unwrap();
+        let class = Path::new(file)
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        weak.push_str(&format!("{file}\t{class}\n"));
+        scenes.push_str(&format!("{file}\t{class}\n"));
+    }
+    let (weak_tsv, scenes_tsv) = (work.path().join("weak.tsv"), work.path().join("scenes.tsv"));
+    std::fs::write(&weak_tsv, weak).unwrap();
+    std::fs::write(&scenes_tsv, scenes).unwrap();
+    let out = run_ok(
+        home.path(),
+        &[
+            "eval",
+            "tagging",
+            "--ground-truth",
+            weak_tsv.to_str().unwrap(),
+            "--scores",
+            scores.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let tagging: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let map = tagging["result"]["map"].as_f64().unwrap();
+    assert!(map >= 0.95, "{tagging}");
+    let out = run_ok(
+        home.path(),
+        &[
+            "eval",
+            "scenes",
+            "--ground-truth",
+            scenes_tsv.to_str().unwrap(),
+            "--predictions",
+            scores.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let sc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sc["overall_accuracy"].as_f64(), Some(real), "{sc}");
+
     // Detection: YAMNet's 0.96-s patches through the head.
     let speech = sounds().join("test/speech/speech12.wav");
-    let out = run_ok(home.path(), &["detect", "--model", m, speech.to_str().unwrap()]);
+    let out = run_ok(
+        home.path(),
+        &["detect", "--model", m, speech.to_str().unwrap()],
+    );
     let events = text(&out.stdout);
-    assert!(events.starts_with("filename\tonset\toffset\tevent_label\n"), "{events}");
+    assert!(
+        events.starts_with("filename\tonset\toffset\tevent_label\n"),
+        "{events}"
+    );
     assert!(events.lines().any(|l| l.ends_with("\tspeech")), "{events}");
     // Embeddings are the backbone's.
     let npy = work.path().join("e.npy");
     run_ok(
         home.path(),
-        &["embed", "--model", m, speech.to_str().unwrap(), "-o", npy.to_str().unwrap()],
+        &[
+            "embed",
+            "--model",
+            m,
+            speech.to_str().unwrap(),
+            "-o",
+            npy.to_str().unwrap(),
+        ],
     );
     let e = earshot_core::npy::read(&npy).unwrap();
     assert_eq!(e.shape, [1, 1024]);
@@ -313,7 +403,11 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
             "64",
         ],
     );
-    assert!(!text(&out.stderr).contains(" clips in "), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains(" clips in "),
+        "{}",
+        text(&out.stderr)
+    );
     let cache = serde_json::from_slice::<Value>(&std::fs::read(model.join("report.json")).unwrap())
         .unwrap()["embedding_cache"]
         .as_str()
@@ -329,6 +423,37 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
             assert!((a - b.as_f64().unwrap()).abs() < 1e-4, "{f}: {a} vs {b}");
         }
     }
+
+    // Trained on 1-s windows: tags by the mean of its windows, detects window by window.
+    let windowed = work.path().join("windowed");
+    let w = windowed.to_str().unwrap();
+    run_ok(
+        home.path(),
+        &[
+            "train",
+            data.to_str().unwrap(),
+            "--model",
+            "yamnet-w8a8",
+            "-o",
+            w,
+            "--window",
+            "1",
+        ],
+    );
+    assert_eq!(card(&windowed)["backbone"]["window"].as_float(), Some(1.0));
+    let acc = test_accuracy(home.path(), w, &[]);
+    eprintln!("yamnet-w8a8 + linear head on 1-s windows: test accuracy {acc:.3} (24 files)");
+    assert!(acc >= 0.95, "{acc}");
+    let tone = sounds().join("test/tone/tone12.wav");
+    let out = run_ok(
+        home.path(),
+        &["detect", "--model", w, tone.to_str().unwrap()],
+    );
+    let events = text(&out.stdout);
+    assert!(
+        events.lines().nth(1) == Some("tone12.wav\t0.000\t2.000\ttone"),
+        "{events}"
+    );
 
     // A random-weight backbone (tests/gen_yamnet.py's Keras file) learns less; report it.
     let random = common::data_dir().join("yamnet/keras_random.h5");
@@ -360,10 +485,20 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
     }
     let out = run_ok(
         home.path(),
-        &["train", data.to_str().unwrap(), "--model", "yamnet-w8a8", "-o", neg.to_str().unwrap()],
+        &[
+            "train",
+            data.to_str().unwrap(),
+            "--model",
+            "yamnet-w8a8",
+            "-o",
+            neg.to_str().unwrap(),
+        ],
     );
     let report = text(&out.stdout);
-    assert!(report.contains("multi-label") && report.contains("(4 negatives)"), "{report}");
+    assert!(
+        report.contains("multi-label") && report.contains("(4 negatives)"),
+        "{report}"
+    );
     assert!(report.contains("mAP"), "{report}");
 }
 
@@ -381,7 +516,14 @@ fn bad_training_data_gets_one_line_each() {
     let model = work.path().join("m");
     let m = model.to_str().unwrap();
     let train = |data: &Path, extra: &[&str]| {
-        let mut args = vec!["train", data.to_str().unwrap(), "--model", "yamnet-w8a8", "-o", m];
+        let mut args = vec![
+            "train",
+            data.to_str().unwrap(),
+            "--model",
+            "yamnet-w8a8",
+            "-o",
+            m,
+        ];
         args.extend(extra);
         run(home.path(), &args)
     };
@@ -401,7 +543,11 @@ fn bad_training_data_gets_one_line_each() {
 
     // A label file naming a missing file.
     let labels = work.path().join("labels.csv");
-    std::fs::write(&labels, "filename,labels\ntone/tone00.wav,tone\nnothere.wav,hiss\n").unwrap();
+    std::fs::write(
+        &labels,
+        "filename,labels\ntone/tone00.wav,tone\nnothere.wav,hiss\n",
+    )
+    .unwrap();
     let out = run(
         home.path(),
         &[
@@ -417,7 +563,9 @@ fn bad_training_data_gets_one_line_each() {
         ],
     );
     one_line(&out, "labels.csv:3: ");
-    assert!(text(&out.stderr).trim_end().ends_with("nothere.wav does not exist"));
+    assert!(text(&out.stderr)
+        .trim_end()
+        .ends_with("nothere.wav does not exist"));
 
     // Unreadable audio inside DATA: reported, skipped, the model is still written (exit 1).
     std::fs::create_dir_all(data.join("pluck")).unwrap();
@@ -456,11 +604,21 @@ fn bad_training_data_gets_one_line_each() {
         "has changed since training",
     );
     // A head file that does not fit its card.
-    std::fs::write(model.join("head.safetensors"), b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
-        .unwrap();
+    std::fs::write(
+        model.join("head.safetensors"),
+        b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ",
+    )
+    .unwrap();
     let out = run(
         home.path(),
-        &["tag", "--model", m, "--checkpoint", onnx.to_str().unwrap(), clip.to_str().unwrap()],
+        &[
+            "tag",
+            "--model",
+            m,
+            "--checkpoint",
+            onnx.to_str().unwrap(),
+            clip.to_str().unwrap(),
+        ],
     );
     one_line(&out, "head.safetensors");
 }

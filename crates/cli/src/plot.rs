@@ -203,12 +203,22 @@ impl Canvas {
 pub fn confusion_png(path: &Path, labels: &[String], matrix: &[Vec<usize>]) -> Result<()> {
     const CELL: usize = 36;
     let k = labels.len();
-    let name_w = 8 * labels.iter().map(|l| l.chars().count().min(24)).max().unwrap_or(1) + 8;
+    let name_w = 8 * labels
+        .iter()
+        .map(|l| l.chars().count().min(24))
+        .max()
+        .unwrap_or(1)
+        + 8;
     let (x0, y0) = (name_w, TITLE_H + 12);
     let width = (x0 + k * CELL + 8).max(8 * 40);
     let height = y0 + k * CELL + 12 + 10 * k.min(40) + 8;
     let mut c = Canvas::new(width, height);
-    c.text(2, 3, "confusion (rows: true, columns: predicted)", [0, 0, 0]);
+    c.text(
+        2,
+        3,
+        "confusion (rows: true, columns: predicted)",
+        [0, 0, 0],
+    );
     for (i, row) in matrix.iter().enumerate() {
         let total = row.iter().sum::<usize>().max(1) as f32;
         let short: String = labels[i].chars().take(24).collect();
@@ -219,19 +229,38 @@ pub fn confusion_png(path: &Path, labels: &[String], matrix: &[Vec<usize>]) -> R
             let (x, y) = (x0 + j * CELL, y0 + i * CELL);
             c.fill(x, y, x + CELL - 1, y + CELL - 1, [v, v, 255]);
             let text = n.to_string();
-            let ink = if share > 0.6 { [255, 255, 255] } else { [0, 0, 0] };
-            c.text(x + (CELL - 8 * text.len()) / 2, y + CELL / 2 - 4, &text, ink);
+            let ink = if share > 0.6 {
+                [255, 255, 255]
+            } else {
+                [0, 0, 0]
+            };
+            c.text(
+                x + (CELL - 8 * text.len()) / 2,
+                y + CELL / 2 - 4,
+                &text,
+                ink,
+            );
         }
     }
     // Column legend: column j is class j.
     let legend_y = y0 + k * CELL + 12;
     for (j, l) in labels.iter().enumerate().take(40) {
         let short: String = l.chars().take(36).collect();
-        c.text(2, legend_y + 10 * j, &format!("col {}: {short}", j + 1), [60, 60, 60]);
+        c.text(
+            2,
+            legend_y + 10 * j,
+            &format!("col {}: {short}", j + 1),
+            [60, 60, 60],
+        );
     }
     for j in 0..k {
         let text = (j + 1).to_string();
-        c.text(x0 + j * CELL + (CELL - 8 * text.len()) / 2, TITLE_H, &text, [60, 60, 60]);
+        c.text(
+            x0 + j * CELL + (CELL - 8 * text.len()) / 2,
+            TITLE_H,
+            &text,
+            [60, 60, 60],
+        );
     }
     c.write_png(path)
 }

@@ -28,6 +28,9 @@ pub enum TagFormat {
     Csv,
     /// One JSON object per file and line (JSON Lines), written as each file finishes.
     Jsonl,
+    /// A TSV of every class's probability: `filename<TAB><class>...`, one row per file, the
+    /// layout `eval tagging --scores` and `eval scenes --predictions` read.
+    Scores,
 }
 
 /// How window probabilities pool into one clip score.
@@ -165,6 +168,22 @@ pub fn render(
                         csv_field(name)
                     )?;
                 }
+            }
+        }
+        TagFormat::Scores => {
+            if header {
+                write!(buf, "filename")?;
+                for l in labels.iter() {
+                    write!(buf, "\t{}", l.name)?;
+                }
+                writeln!(buf)?;
+            }
+            for (path, out) in rows {
+                write!(buf, "{}", path.display())?;
+                for v in &out.clipwise {
+                    write!(buf, "\t{v}")?;
+                }
+                writeln!(buf)?;
             }
         }
     }

@@ -291,7 +291,13 @@ impl Report {
         if let Some(m) = self.map {
             let _ = writeln!(s, "  {:<18} {m:.4}", "mAP");
         }
-        let width = self.classes.iter().map(|c| c.label.len()).max().unwrap_or(5).max(5);
+        let width = self
+            .classes
+            .iter()
+            .map(|c| c.label.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let _ = writeln!(
             s,
             "\n  {:<width$}  support  precision  recall      F1{}",

@@ -336,18 +336,12 @@ pub fn read(path: &Path) -> Result<TableData> {
                     let before = data.values.len();
                     read_all!(r, &mut data.values);
                     let added = data.values.len() - before;
-                    let dim = if rows == 0 { 0 } else { added / rows };
-                    if rows > 0 && (dim == 0 || dim * rows != added) {
-                        return Err(TableError::Invalid(
-                            "embeddings of different sizes in one table".into(),
-                        ));
-                    }
-                    if rows > 0 && data.dim != 0 && data.dim != dim {
-                        return Err(TableError::Invalid(
-                            "embeddings of different sizes in one table".into(),
-                        ));
-                    }
-                    if rows > 0 {
+                    if let Some(dim) = added.checked_div(rows) {
+                        if dim == 0 || dim * rows != added || (data.dim != 0 && data.dim != dim) {
+                            return Err(TableError::Invalid(
+                                "embeddings of different sizes in one table".into(),
+                            ));
+                        }
                         data.dim = dim;
                     }
                 }

@@ -138,7 +138,10 @@ impl TrainedModel {
             acc.iter_mut().for_each(|a| *a /= framewise.len() as f32);
             acc
         } else {
-            self.head.predict(std::slice::from_ref(&mean)).map_err(head_err)?.remove(0)
+            self.head
+                .predict(std::slice::from_ref(&mean))
+                .map_err(head_err)?
+                .remove(0)
         };
         let ts = &rows.timestamps;
         let frame_hop = if ts.len() >= 2 {

@@ -30,7 +30,7 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
     // Table and CSV go to standard output file by file, so an interrupted batch keeps what it
     // printed; JSON (one array) and `-o` files are written once at the end.
     let stream = args.output.is_none() && args.format != TagFormat::Json;
-    if stream && args.format == TagFormat::Csv {
+    if stream && matches!(args.format, TagFormat::Csv | TagFormat::Scores) {
         std::io::stdout().write_all(&render(args, &backbone.name, &[], labels, true)?)?;
     }
     let mut rows = Vec::new();

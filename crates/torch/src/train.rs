@@ -8,15 +8,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use earshot_cli::tag::csv_field;
 use earshot_cli::train::{ClassWeightArg, HeadArg, KeepArg, Report, TrainArgs};
 use earshot_cli::{output, progress, report, Cli};
 use earshot_core::datasets::labelled::{self, Item, LabelledSet};
 use earshot_core::embedding_cache::{self, content_sha256, Cached, EmbeddingCache};
 use earshot_core::registry::{self, trained};
+use earshot_models::tasks::for_each_clip;
 use earshot_models::tasks::head::{
     ClassWeight, EpochReport, Examples, Head, HeadKind, TrainOptions,
 };
-use earshot_models::tasks::for_each_clip;
 use earshot_models::trained::parse_layer;
 use earshot_models::EmbedOptions;
 
@@ -91,7 +92,11 @@ fn single_class_folder(dir: &Path, negatives: &[String]) -> Result<LabelledSet> 
         if !sub.is_dir() {
             continue;
         }
-        let name = sub.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = sub
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let negative = labelled::NEGATIVE_FOLDERS.contains(&name.to_ascii_lowercase().as_str())
             || negatives.contains(&name);
         let labels = if negative { vec![] } else { vec![name] };
@@ -127,14 +132,19 @@ struct Backbone {
 }
 
 /// Each item's rows (`None`: its audio could not be read; reported).
-fn embed_audio(cli: &Cli, args: &TrainArgs, plan: &Plan) -> Result<(Backbone, Vec<Option<Cached>>)> {
+fn embed_audio(
+    cli: &Cli,
+    args: &TrainArgs,
+    plan: &Plan,
+) -> Result<(Backbone, Vec<Option<Cached>>)> {
     let model = crate::load_backbone(cli, &args.model)?;
     let name = args.model.model_name()?;
     let checkpoint = match &args.model.checkpoint {
         Some(p) => p.clone(),
         None => registry::resolve_checkpoint(&name)?,
     };
-    let sha256 = content_sha256(&checkpoint).with_context(|| format!("{}", checkpoint.display()))?;
+    let sha256 =
+        content_sha256(&checkpoint).with_context(|| format!("{}", checkpoint.display()))?;
     let setting = format!(
         "sha256={sha256} layer={} window={:?} hop={:?}",
         args.layer, args.window, args.hop
@@ -196,7 +206,10 @@ fn embed_audio(cli: &Cli, args: &TrainArgs, plan: &Plan) -> Result<(Backbone, Ve
     bar.finish_and_clear();
     if let Some(c) = &cache {
         if let Err(e) = c.save() {
-            eprintln!("warning: {}: cannot save the embedding cache: {e}", cache_path.display());
+            eprintln!(
+                "warning: {}: cannot save the embedding cache: {e}",
+                cache_path.display()
+            );
         }
     }
     let backbone = Backbone {
@@ -214,8 +227,8 @@ fn absolute(p: &Path) -> PathBuf {
 
 /// Rows from a table of `earshot embed`, matched by its `file` column.
 fn embed_from_table(table: &Path, plan: &Plan) -> Result<(Backbone, Vec<Option<Cached>>)> {
-    let data = earshot_core::parquet_table::read(table)
-        .with_context(|| format!("{}", table.display()))?;
+    let data =
+        earshot_core::parquet_table::read(table).with_context(|| format!("{}", table.display()))?;
     let mut by_file: HashMap<&str, Cached> = HashMap::new();
     for (r, file) in data.files.iter().enumerate() {
         let c = by_file.entry(file).or_insert_with(|| Cached {
@@ -225,14 +238,17 @@ fn embed_from_table(table: &Path, plan: &Plan) -> Result<(Backbone, Vec<Option<C
         });
         c.frames
             .extend_from_slice(&data.values[r * data.dim..(r + 1) * data.dim]);
-        c.timestamps.push(data.timestamps.get(r).copied().unwrap_or(0.0));
+        c.timestamps
+            .push(data.timestamps.get(r).copied().unwrap_or(0.0));
     }
     let rows = (plan.items.iter())
         .map(|item| {
             let key = item.path.to_string_lossy();
-            by_file.get(key.as_ref()).cloned().map(Some).with_context(|| {
-                format!("{}: no rows for {key}", table.display())
-            })
+            by_file
+                .get(key.as_ref())
+                .cloned()
+                .map(Some)
+                .with_context(|| format!("{}: no rows for {key}", table.display()))
         })
         .collect::<Result<Vec<_>>>()?;
     let name = data.model.unwrap_or_else(|| "unknown".into());
@@ -308,16 +324,11 @@ fn epoch_line(r: &EpochReport, epochs: usize, metric: &str) -> String {
     s
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 fn label_list(labels: &[String], idx: &[usize]) -> String {
-    idx.iter().map(|&l| labels[l].as_str()).collect::<Vec<_>>().join(";")
+    idx.iter()
+        .map(|&l| labels[l].as_str())
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// Run `earshot train`; returns the number of files left out (unreadable audio).
@@ -387,16 +398,23 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> Result<usize> {
     )?;
     bar.finish_and_clear();
     let best = match args.keep {
-        KeepArg::Best => epochs.iter().rposition(|r| r.best).map_or(epochs.len(), |i| i + 1),
+        KeepArg::Best => epochs
+            .iter()
+            .rposition(|r| r.best)
+            .map_or(epochs.len(), |i| i + 1),
         KeepArg::Last => epochs.len(),
     };
 
     // Validation, file by file.
     let vprobs = head.predict(&vx)?;
     let files = per_file(&vprobs, &vfrom);
-    let truth: Vec<Vec<usize>> = files.iter().map(|(i, _)| plan.items[*i].labels.clone()).collect();
+    let truth: Vec<Vec<usize>> = files
+        .iter()
+        .map(|(i, _)| plan.items[*i].labels.clone())
+        .collect();
     let probs: Vec<Vec<f32>> = files.iter().map(|(_, p)| p.clone()).collect();
-    let report_ = (!files.is_empty()).then(|| Report::new(&plan.labels, &truth, &probs, multi_label));
+    let report_ =
+        (!files.is_empty()).then(|| Report::new(&plan.labels, &truth, &probs, multi_label));
 
     // The model folder.
     let dir = &args.output;
@@ -418,7 +436,12 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> Result<usize> {
     let mut validation = std::collections::BTreeMap::new();
     if let Some(r) = &report_ {
         validation.insert(
-            if multi_label { "exact_match" } else { "accuracy" }.to_string(),
+            if multi_label {
+                "exact_match"
+            } else {
+                "accuracy"
+            }
+            .to_string(),
             r.accuracy,
         );
         validation.insert("macro_f1".to_string(), r.macro_f1);
@@ -447,7 +470,11 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> Result<usize> {
                 HeadArg::Mlp => "mlp".into(),
             },
             hidden: (args.head == HeadArg::Mlp).then_some(args.hidden),
-            dropout: if args.head == HeadArg::Mlp { args.dropout } else { 0.0 },
+            dropout: if args.head == HeadArg::Mlp {
+                args.dropout
+            } else {
+                0.0
+            },
             multi_label,
         },
         training: trained::TrainingSummary {
@@ -489,7 +516,9 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> Result<usize> {
     }
     output::atomically(&dir.join("split.csv"), |tmp| std::fs::write(tmp, &split))?;
     let mut vcsv = String::from("filename,labels");
-    plan.labels.iter().for_each(|l| vcsv.push_str(&format!(",{}", csv_field(l))));
+    plan.labels
+        .iter()
+        .for_each(|l| vcsv.push_str(&format!(",{}", csv_field(l))));
     vcsv.push('\n');
     for (i, p) in &files {
         let item = &plan.items[*i];
@@ -502,7 +531,9 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> Result<usize> {
         p.iter().for_each(|v| vcsv.push_str(&format!(",{v}")));
         vcsv.push('\n');
     }
-    output::atomically(&dir.join("validation.csv"), |tmp| std::fs::write(tmp, &vcsv))?;
+    output::atomically(&dir.join("validation.csv"), |tmp| {
+        std::fs::write(tmp, &vcsv)
+    })?;
 
     let mut text = format!(
         "{name}: {} head on {} ({}-d), {} classes, {}\ntrained on {} files ({} negatives), \
@@ -511,7 +542,11 @@ pub fn run(cli: &Cli, args: &TrainArgs) -> Result<usize> {
         backbone.name,
         dim,
         plan.labels.len(),
-        if multi_label { "multi-label" } else { "single-label" },
+        if multi_label {
+            "multi-label"
+        } else {
+            "single-label"
+        },
         card.training.train_files,
         card.training.negatives,
         epochs.len(),

@@ -152,7 +152,11 @@ pub fn from_folder(root: &Path, negatives: &[String]) -> Result<LabelledSet> {
     dirs.sort();
     let mut named = Vec::new();
     for dir in dirs {
-        let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if name.starts_with('.') {
             continue;
         }
@@ -200,7 +204,8 @@ pub fn from_label_file(file: &Path, root: Option<&Path>, must_exist: bool) -> Re
             crate::labels::split_csv(line).map_err(|r| row(i + 1, r))?
         };
         let name = fields[0].trim();
-        if i == 0 && ["filename", "file", "path", "fname"].contains(&name.to_ascii_lowercase().as_str())
+        if i == 0
+            && ["filename", "file", "path", "fname"].contains(&name.to_ascii_lowercase().as_str())
         {
             continue;
         }
@@ -300,7 +305,13 @@ mod tests {
     #[test]
     fn folders_label_and_negatives() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["dog/a.wav", "dog/sub/b.flac", "cat/c.wav", "Background/n.wav", "cat/x.txt"] {
+        for f in [
+            "dog/a.wav",
+            "dog/sub/b.flac",
+            "cat/c.wav",
+            "Background/n.wav",
+            "cat/x.txt",
+        ] {
             touch(&dir.path().join(f));
         }
         let set = from_folder(dir.path(), &[]).unwrap();
@@ -311,7 +322,10 @@ mod tests {
         assert_eq!(set.counts(), [1, 2]);
         std::fs::create_dir_all(dir.path().join("empty")).unwrap();
         let err = from_folder(dir.path(), &[]).unwrap_err().to_string();
-        assert!(err.ends_with("empty: label folder has no audio files"), "{err}");
+        assert!(
+            err.ends_with("empty: label folder has no audio files"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -329,7 +343,11 @@ mod tests {
             touch(&dir.path().join(f));
         }
         let csv = dir.path().join("labels.csv");
-        std::fs::write(&csv, "filename,labels\na.wav,dog;cat\nb.wav,\"cat\"\nc.wav,\n").unwrap();
+        std::fs::write(
+            &csv,
+            "filename,labels\na.wav,dog;cat\nb.wav,\"cat\"\nc.wav,\n",
+        )
+        .unwrap();
         let set = from_label_file(&csv, None, true).unwrap();
         assert_eq!(set.labels, ["cat", "dog"]);
         assert_eq!(set.items[0].labels, [0, 1]);

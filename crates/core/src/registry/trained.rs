@@ -282,7 +282,10 @@ mod tests {
         let c = card();
         c.write(dir.path()).unwrap();
         assert_eq!(TrainedCard::read(dir.path()).unwrap(), c);
-        assert_eq!(find(dir.path().to_str().unwrap()), Some(dir.path().to_path_buf()));
+        assert_eq!(
+            find(dir.path().to_str().unwrap()),
+            Some(dir.path().to_path_buf())
+        );
         std::fs::write(dir.path().join(CARD_FILE), "name = 3\n").unwrap();
         let err = TrainedCard::read(dir.path()).unwrap_err().to_string();
         assert!(err.contains("model.toml: "), "{err}");

@@ -516,7 +516,10 @@ mod tests {
             head.save(&path).unwrap();
             let back = Head::load(&path, kind, 4, 3, false).unwrap();
             assert_eq!(back.predict(&vx).unwrap(), p);
-            let err = Head::load(&path, kind, 5, 3, false).err().unwrap().to_string();
+            let err = Head::load(&path, kind, 5, 3, false)
+                .err()
+                .unwrap()
+                .to_string();
             assert!(err.contains("expected float32 [5]"), "{err}");
             // The same seed gives the same head.
             let (again, _) = Head::train(&train, Some(&val), 3, &options(kind), |_| {}).unwrap();

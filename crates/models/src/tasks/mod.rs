@@ -297,7 +297,13 @@ impl LoadedModel {
             Some(p) => p.clone(),
             None => registry::resolve_checkpoint(&name)?,
         };
-        let model = load_family(spec, &path, args.checkpoint.is_some(), args.quantized, device)?;
+        let model = load_family(
+            spec,
+            &path,
+            args.checkpoint.is_some(),
+            args.quantized,
+            device,
+        )?;
         let labels = head_labels(spec, model.classes())?;
         Ok(LoadedModel {
             name,
