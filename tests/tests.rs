@@ -20,6 +20,7 @@ mod openl3;
 mod panns;
 mod panns_seeded;
 mod passt;
+mod review;
 mod sed_eval;
 mod shard;
 mod speech;

@@ -181,6 +181,16 @@ fn heads_match_pytorch_and_scikit_learn_on_the_same_embeddings() {
         assert!(worst < 1e-4, "{head}/{keep}: {worst}");
         assert!((accuracy - r["torch_accuracy"].as_f64().unwrap()).abs() < 1e-9);
         if head == "linear" && keep == "last" {
+            // Deterministic for a seed and a thread count: a second run writes the same head.
+            let again = out_dir.path().join("again");
+            let mut args2 = args.clone();
+            let o = args2.iter().position(|a| *a == "-o").unwrap();
+            args2[o + 1] = again.to_str().unwrap();
+            run_ok(home.path(), &args2);
+            assert_eq!(
+                std::fs::read(again.join("head.safetensors")).unwrap(),
+                std::fs::read(model.join("head.safetensors")).unwrap()
+            );
             // Trained to convergence on the full objective: the same model as lbfgs finds.
             let sk = r["sklearn_accuracy"].as_f64().unwrap();
             assert!((accuracy - sk).abs() <= 0.01, "{accuracy} vs {sk}");
@@ -223,16 +233,20 @@ fn test_accuracy(home: &Path, model: &str, extra: &[&str]) -> f64 {
     right as f64 / rows.len() as f64
 }
 
+/// Copy the files of folder `from` into `to` (made).
+fn copy_files(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in std::fs::read_dir(from).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+    }
+}
+
 /// The training folder without `background/` and `broken/`.
 fn four_classes(into: &Path) -> PathBuf {
     let data = into.join("four");
     for class in ["tone", "hiss", "speech", "pluck"] {
-        let to = data.join(class);
-        std::fs::create_dir_all(&to).unwrap();
-        for f in std::fs::read_dir(sounds().join("train").join(class)).unwrap() {
-            let f = f.unwrap().path();
-            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
-        }
+        copy_files(&sounds().join("train").join(class), &data.join(class));
     }
     data
 }
@@ -424,6 +438,30 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
         }
     }
 
+    // A validation folder instead of a split: the test sounds.
+    let with_val = work.path().join("val-dir");
+    let out = run_ok(
+        home.path(),
+        &[
+            "train",
+            data.to_str().unwrap(),
+            "--model",
+            "yamnet-w8a8",
+            "-o",
+            with_val.to_str().unwrap(),
+            "--val-dir",
+            test.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        text(&out.stdout).contains("validation: 24 files"),
+        "{}",
+        text(&out.stdout)
+    );
+    let c = card(&with_val);
+    assert_eq!(c["training"]["train_files"].as_integer(), Some(48));
+    assert!(c["validation"]["accuracy"].as_float().unwrap() >= 0.95);
+
     // Trained on 1-s windows: tags by the mean of its windows, detects window by window.
     let windowed = work.path().join("windowed");
     let w = windowed.to_str().unwrap();
@@ -477,12 +515,7 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
 
     // Negatives: background/ makes a multi-label (sigmoid) head.
     let neg = work.path().join("neg");
-    let bg = data.join("background");
-    std::fs::create_dir_all(&bg).unwrap();
-    for f in std::fs::read_dir(sounds().join("background")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, bg.join(f.file_name().unwrap())).unwrap();
-    }
+    copy_files(&sounds().join("background"), &data.join("background"));
     let out = run_ok(
         home.path(),
         &[
@@ -532,11 +565,7 @@ fn bad_training_data_gets_one_line_each() {
     let data = work.path().join("data");
     std::fs::create_dir_all(data.join("empty")).unwrap();
     let tone = sounds().join("train/tone");
-    std::fs::create_dir_all(data.join("tone")).unwrap();
-    for f in std::fs::read_dir(&tone).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, data.join("tone").join(f.file_name().unwrap())).unwrap();
-    }
+    copy_files(&tone, &data.join("tone"));
     one_line(&train(&data, &[]), "empty: label folder has no audio files");
     std::fs::remove_dir(data.join("empty")).unwrap();
     one_line(&train(&data, &[]), "only one class (\"tone\")");
@@ -568,11 +597,7 @@ fn bad_training_data_gets_one_line_each() {
         .ends_with("nothere.wav does not exist"));
 
     // Unreadable audio inside DATA: reported, skipped, the model is still written (exit 1).
-    std::fs::create_dir_all(data.join("pluck")).unwrap();
-    for f in std::fs::read_dir(sounds().join("train/pluck")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, data.join("pluck").join(f.file_name().unwrap())).unwrap();
-    }
+    copy_files(&sounds().join("train/pluck"), &data.join("pluck"));
     std::fs::copy(
         sounds().join("broken/tone_truncated.wav"),
         data.join("tone/truncated.wav"),

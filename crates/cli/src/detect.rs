@@ -60,6 +60,57 @@ pub struct DetectArgs {
     /// Write here instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Also write the review page (one self-contained HTML file; see `earshot report`).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// In the review page, link each file's audio by its path relative to the page instead of
+    /// embedding it (large batches).
+    #[arg(long)]
+    pub link_audio: bool,
+    /// Write the review page only (`earshot report`).
+    #[arg(skip)]
+    pub report_only: bool,
+}
+
+/// Arguments of `earshot report`: detection with the review page as the output.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Audio files or directories (recursed).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Detection threshold, as `detect --threshold`.
+    #[arg(long, default_value = "0.5")]
+    pub threshold: String,
+    /// Median filter length in frames, as `detect --median-filter`.
+    #[arg(long, default_value_t = 7)]
+    pub median_filter: usize,
+    /// Link each file's audio by its relative path instead of embedding it.
+    #[arg(long)]
+    pub link_audio: bool,
+    /// The HTML page to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+impl ReportArgs {
+    /// The `detect` run that writes this page and nothing else.
+    pub fn detect(&self) -> DetectArgs {
+        DetectArgs {
+            inputs: self.inputs.clone(),
+            model: self.model.clone(),
+            threshold: self.threshold.clone(),
+            median_filter: self.median_filter,
+            format: DetectFormat::Tsv,
+            all_scores: false,
+            plot: None,
+            output: None,
+            report: Some(self.output.clone()),
+            link_audio: self.link_audio,
+            report_only: true,
+        }
+    }
 }
 
 /// Per-class thresholds from the `--threshold` text.

@@ -21,6 +21,7 @@ pub mod model_args;
 pub mod models;
 pub mod output;
 pub mod plot;
+pub mod review;
 pub mod shard;
 pub mod tag;
 pub mod train;
@@ -95,6 +96,9 @@ pub enum Command {
     /// Train a classifier head on a backbone's embeddings from a labelled folder; the output
     /// folder is a model for tag, detect, embed and eval run.
     Train(train::TrainArgs),
+    /// A review page of detections: spectrogram with axes, event roll, score curves and an audio
+    /// player per file, in one self-contained HTML file.
+    Report(detect::ReportArgs),
 }
 
 /// Exit status when some inputs failed but the run went on.
@@ -202,6 +206,8 @@ pub enum ModelCommand<'a> {
     EvalRun(&'a eval_run::RunArgs),
     /// `earshot train`.
     Train(&'a train::TrainArgs),
+    /// `earshot report` (owned: the `detect` run it stands for).
+    Report(Box<detect::DetectArgs>),
     /// `earshot info` without files: this build, its libtorch and devices (`--json`).
     BuildInfo { json: bool },
 }
@@ -248,6 +254,7 @@ pub fn dispatch(cli: &Cli) -> Dispatch<'_> {
         Command::Embed(args) => Dispatch::Model(ModelCommand::Embed(args)),
         Command::Transcribe(args) => Dispatch::Model(ModelCommand::Transcribe(args)),
         Command::Train(args) => Dispatch::Model(ModelCommand::Train(args)),
+        Command::Report(args) => Dispatch::Model(ModelCommand::Report(Box::new(args.detect()))),
     }
 }
 

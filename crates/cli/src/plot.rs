@@ -118,28 +118,7 @@ pub fn detection_png(
         [0, 0, 0],
     );
 
-    // Spectrogram, low frequencies at the bottom, dB scaled to the clip's own range.
-    let (lo, hi) = mel
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    let lo = lo.max(hi - 80.0);
-    let mel_frames = mel.len() / bins.max(1);
-    for px in 0..width {
-        let t0 = px * per_px;
-        if t0 >= mel_frames {
-            break;
-        }
-        for b in 0..bins {
-            let v = (t0..(t0 + per_px).min(mel_frames))
-                .map(|t| mel[t * bins + b])
-                .fold(f32::NEG_INFINITY, f32::max);
-            let color = colormap((v - lo) / (hi - lo).max(1e-6));
-            let y = TITLE_H + (bins - 1 - b) * MEL_SCALE;
-            c.fill(px, y, px + 1, y + MEL_SCALE, color);
-        }
-    }
+    draw_mel(&mut c, TITLE_H, mel, bins, per_px, MEL_SCALE);
 
     // Probability strips.
     let framewise = out.framewise.as_deref().unwrap_or_default();
@@ -185,8 +164,50 @@ pub fn detection_png(
     c.write_png(path)
 }
 
+/// The spectrogram, low frequencies at the bottom, dB scaled to the clip's own range (80 dB
+/// below its peak at most): `per_px` frames per pixel column, `scale` pixel rows per bin, from
+/// row `y0` down.
+fn draw_mel(c: &mut Canvas, y0: usize, mel: &[f32], bins: usize, per_px: usize, scale: usize) {
+    let (lo, hi) = mel
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let lo = lo.max(hi - 80.0);
+    let mel_frames = mel.len() / bins.max(1);
+    for px in 0..c.width {
+        let t0 = px * per_px;
+        if t0 >= mel_frames {
+            break;
+        }
+        for b in 0..bins {
+            let v = (t0..(t0 + per_px).min(mel_frames))
+                .map(|t| mel[t * bins + b])
+                .fold(f32::NEG_INFINITY, f32::max);
+            let color = colormap((v - lo) / (hi - lo).max(1e-6));
+            let y = y0 + (bins - 1 - b) * scale;
+            c.fill(px, y, px + 1, y + scale, color);
+        }
+    }
+}
+
+/// A log-mel spectrogram alone as PNG bytes, one pixel column per frame (fewer frames per
+/// column past `max_width`), `scale` pixel rows per bin.
+pub fn mel_png(mel: &[f32], bins: usize, max_width: usize, scale: usize) -> Result<Vec<u8>> {
+    let frames = mel.len() / bins.max(1);
+    let per_px = frames.div_ceil(max_width.max(1)).max(1);
+    let mut c = Canvas::new(frames.div_ceil(per_px).max(1), (bins * scale).max(1));
+    draw_mel(&mut c, 0, mel, bins, per_px, scale);
+    c.png()
+}
+
 impl Canvas {
     fn write_png(&self, path: &Path) -> Result<()> {
+        let bytes = self.png()?;
+        super::output::atomically(path, |tmp| std::fs::write(tmp, &bytes))
+    }
+
+    fn png(&self) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         let mut enc = png::Encoder::new(&mut bytes, self.width as u32, self.height as u32);
         enc.set_color(png::ColorType::Rgb);
@@ -194,7 +215,7 @@ impl Canvas {
         let mut writer = enc.write_header()?;
         writer.write_image_data(&self.rgb)?;
         writer.finish()?;
-        super::output::atomically(path, |tmp| std::fs::write(tmp, &bytes))
+        Ok(bytes)
     }
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::outputs::Embeddings;
-use crate::parquet_table::{self, EmbeddingTable, Layout, TableError};
+use crate::parquet_table::{self, EmbeddingTable, Layout, TableData, TableError};
 
 /// One file's cached frames.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +42,23 @@ impl Cached {
     pub fn mean(&self) -> Vec<f32> {
         Embeddings::mean_over_frames(&self.frames, &[self.len(), self.dim])
     }
+}
+
+/// A table's rows grouped by their `file` column, each file's rows in table order.
+pub fn by_file(data: &TableData) -> HashMap<String, Cached> {
+    let mut out: HashMap<String, Cached> = HashMap::new();
+    for (row, file) in data.files.iter().enumerate() {
+        let e = out.entry(file.clone()).or_insert_with(|| Cached {
+            frames: Vec::new(),
+            dim: data.dim,
+            timestamps: Vec::new(),
+        });
+        e.frames
+            .extend_from_slice(&data.values[row * data.dim..(row + 1) * data.dim]);
+        e.timestamps
+            .push(data.timestamps.get(row).copied().unwrap_or(0.0));
+    }
+    out
 }
 
 /// Embeddings of one backbone setting, by content hash.
@@ -90,19 +107,7 @@ impl EmbeddingCache {
         let mut entries = HashMap::new();
         if path.is_file() {
             match parquet_table::read(path) {
-                Ok(data) => {
-                    for (row, file) in data.files.iter().enumerate() {
-                        let e = entries.entry(file.clone()).or_insert_with(|| Cached {
-                            frames: Vec::new(),
-                            dim: data.dim,
-                            timestamps: Vec::new(),
-                        });
-                        e.frames
-                            .extend_from_slice(&data.values[row * data.dim..(row + 1) * data.dim]);
-                        e.timestamps
-                            .push(data.timestamps.get(row).copied().unwrap_or(0.0));
-                    }
-                }
+                Ok(data) => entries = by_file(&data),
                 Err(e) => {
                     log::warn!("{}: unreadable, rebuilding ({e})", path.display());
                     let _ = std::fs::rename(path, path.with_extension("parquet.bad"));

@@ -52,6 +52,18 @@ impl ClipOutput {
     }
 }
 
+/// The frequency range of a log-mel front end, for plot axes.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct MelBand {
+    /// Lowest band edge, Hz.
+    pub low: f64,
+    /// Highest band edge, Hz.
+    pub high: f64,
+    /// HTK's mel scale (`2595 log10(1 + f/700)`, YAMNet, Kaldi fbanks); otherwise Slaney's
+    /// (linear below 1 kHz, librosa's default, PANNs).
+    pub htk: bool,
+}
+
 /// What a backbone's `embed` produces; `None` fields take the model's own defaults.
 #[derive(Debug, Clone, Default)]
 pub struct EmbedOptions {

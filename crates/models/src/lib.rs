@@ -105,6 +105,11 @@ pub trait AudioModel {
         0.0
     }
 
+    /// Lowest and highest frequency (Hz) of the log-mel's bands, for plot axes.
+    fn mel_band(&self) -> Option<earshot_core::outputs::MelBand> {
+        None
+    }
+
     /// The model's own log-mel of a clip (frames × bins, row-major) and the number of bins, for
     /// plots.
     fn logmel(&self, samples: &[f32]) -> Result<(Vec<f32>, usize)> {

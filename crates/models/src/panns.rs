@@ -1246,6 +1246,15 @@ impl super::AudioModel for LoadedPanns {
         cfg.hop_size as f64 / cfg.sample_rate as f64
     }
 
+    fn mel_band(&self) -> Option<earshot_core::outputs::MelBand> {
+        let cfg = self.model.config();
+        Some(earshot_core::outputs::MelBand {
+            low: cfg.fmin,
+            high: cfg.fmax,
+            htk: false,
+        })
+    }
+
     fn logmel(&self, samples: &[f32]) -> super::Result<(Vec<f32>, usize)> {
         let wave = Tensor::from_slice(samples)
             .unsqueeze(0)

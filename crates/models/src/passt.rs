@@ -563,6 +563,17 @@ impl super::AudioModel for LoadedPasst {
         self.model.cfg.frontend.sr
     }
 
+    /// torchaudio's Kaldi mel banks: the HTK scale (`1127 ln(1 + f/700)`).
+    fn mel_band(&self) -> Option<earshot_core::outputs::MelBand> {
+        let fe = &self.model.cfg.frontend;
+        let top = f64::from(fe.sr / 2 - fe.fmax_aug_range / 2);
+        Some(earshot_core::outputs::MelBand {
+            low: fe.fmin,
+            high: fe.fmax.unwrap_or(top),
+            htk: true,
+        })
+    }
+
     fn min_samples(&self) -> usize {
         self.model.cfg.min_samples()
     }

@@ -197,6 +197,10 @@ impl AudioModel for TrainedModel {
             .map_or(self.backbone.frame_hop(), |(w, h)| h.unwrap_or(w))
     }
 
+    fn mel_band(&self) -> Option<earshot_core::outputs::MelBand> {
+        self.backbone.mel_band()
+    }
+
     fn logmel(&self, samples: &[f32]) -> Result<(Vec<f32>, usize)> {
         self.backbone.logmel(samples)
     }

@@ -306,6 +306,14 @@ impl AudioModel for Yamnet {
         fe::PATCH_HOP_SECONDS
     }
 
+    fn mel_band(&self) -> Option<earshot_core::outputs::MelBand> {
+        Some(earshot_core::outputs::MelBand {
+            low: fe::MEL_MIN_HZ,
+            high: fe::MEL_MAX_HZ,
+            htk: true,
+        })
+    }
+
     fn logmel(&self, samples: &[f32]) -> Result<(Vec<f32>, usize)> {
         let features = self
             .frontend

@@ -2,7 +2,7 @@
 //! a SED model, median-filtered and thresholded into events.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -10,9 +10,11 @@ use serde::Serialize;
 use earshot_cli::detect::{
     audacity_labels, label_file, parse_thresholds, raven_table, DetectArgs, DetectFormat, Labelled,
 };
+use earshot_cli::review::{self, Audio, Curve, ReviewEvent, ReviewFile};
 use earshot_cli::tag::emit;
 use earshot_cli::{expand_inputs, output, progress, report, shard, Cli};
-use earshot_core::outputs::{ClipOutput, Event};
+use earshot_core::audio::{self, LoadOptions};
+use earshot_core::outputs::{top_k, ClipOutput, Event};
 use earshot_models::tasks::for_each_clip;
 
 /// Run `earshot detect`; returns the number of inputs that failed.
@@ -49,6 +51,7 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
         bail!("--plot draws one file; {} inputs given", files.len());
     }
     let bar = progress(files.len(), "detect");
+    let mut pages: Vec<ReviewFile> = Vec::new();
     let mut results: Vec<(PathBuf, ClipOutput, Vec<Event>)> = Vec::new();
     let mut failed = 0;
     let mut thresholds: Option<Vec<f32>> = None;
@@ -68,6 +71,11 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
                 let (mel, bins) = backbone.logmel(&w.samples)?;
                 earshot_cli::plot::detection_png(plot, &mel, bins, &out, &ev, labels)?;
             }
+            if let Some(page) = &args.report {
+                pages.push(review_file(
+                    &backbone, path, &w.samples, &out, &ev, &th, page, args,
+                )?);
+            }
             Ok((out, ev))
         });
         match result {
@@ -81,6 +89,12 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
         Ok(())
     })?;
     bar.finish_and_clear();
+    if let Some(page) = &args.report {
+        earshot_cli::review::write(page, &backbone.name, &pages)?;
+        if args.report_only {
+            return Ok(failed);
+        }
+    }
 
     let name = |i: usize| labels.get(i).map_or("?", |l| l.name.as_str());
     let labelled = |ev: &[Event]| -> Vec<Labelled> {
@@ -202,4 +216,95 @@ struct FileEvents<'a> {
     frame_times: Option<Vec<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     framewise: Option<Vec<&'a [f32]>>,
+}
+
+/// Classes drawn as score curves: those with events, then the best by clip score, five at most.
+const REVIEW_CURVES: usize = 5;
+
+/// One file's part of the review page.
+#[allow(clippy::too_many_arguments)]
+fn review_file(
+    backbone: &earshot_models::tasks::LoadedModel,
+    path: &Path,
+    samples: &[f32],
+    out: &ClipOutput,
+    events: &[Event],
+    thresholds: &[f32],
+    page: &Path,
+    args: &DetectArgs,
+) -> Result<ReviewFile> {
+    let labels = backbone.labels()?;
+    let name = |i: usize| labels.get(i).map_or("?".to_string(), |l| l.name.clone());
+    let (mel, bins) = backbone.logmel(samples)?;
+    let mut shown: Vec<usize> = Vec::new();
+    for e in events {
+        if !shown.contains(&e.class) && shown.len() < REVIEW_CURVES {
+            shown.push(e.class);
+        }
+    }
+    for (c, _) in top_k(&out.clipwise, REVIEW_CURVES) {
+        if !shown.contains(&c) && shown.len() < REVIEW_CURVES {
+            shown.push(c);
+        }
+    }
+    let framewise = out.framewise.as_deref().unwrap_or_default();
+    let k = out.classes().max(1);
+    let curves = (shown.iter())
+        .map(|&c| Curve {
+            label: name(c),
+            scores: framewise.chunks(k).map(|row| row[c]).collect(),
+            threshold: thresholds
+                .get(c)
+                .or(thresholds.first())
+                .copied()
+                .unwrap_or(0.5),
+        })
+        .collect();
+    let audio = if args.link_audio {
+        Audio::Linked(relative_to(path, page.parent().unwrap_or(Path::new("."))))
+    } else {
+        let sr = backbone.sample_rate();
+        let wav = if sr == REVIEW_RATE {
+            review::wav_bytes(samples, sr)
+        } else {
+            let w = audio::load(path, LoadOptions::mono(REVIEW_RATE))?;
+            review::wav_bytes(&w.samples, REVIEW_RATE)
+        };
+        Audio::Embedded(wav)
+    };
+    Ok(ReviewFile {
+        name: path.display().to_string(),
+        duration: out.duration,
+        frame_hop: out.frame_hop,
+        mel_png: earshot_cli::plot::mel_png(&mel, bins, 1140, 4)?,
+        mel_band: backbone.mel_band(),
+        curves,
+        events: (events.iter())
+            .map(|e| ReviewEvent {
+                onset: e.onset,
+                offset: e.offset,
+                label: name(e.class),
+                score: e.score,
+            })
+            .collect(),
+        audio,
+    })
+}
+
+/// Sample rate of the audio embedded in the review page (speech-band, a quarter of CD size).
+const REVIEW_RATE: u32 = 16_000;
+
+/// `path` relative to the folder `dir`, as a URL path (`../` where needed).
+fn relative_to(path: &Path, dir: &Path) -> String {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (path, dir) = (abs(path), abs(dir));
+    let (p, d): (Vec<_>, Vec<_>) = (path.components().collect(), dir.components().collect());
+    let common = p.iter().zip(&d).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); d.len() - common];
+    parts.extend(
+        p[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
 }

@@ -55,6 +55,7 @@ fn main() -> ExitCode {
             ModelCommand::Transcribe(args) => transcribe::run(&cli, args),
             ModelCommand::EvalRun(args) => eval_run::run(&cli, args),
             ModelCommand::Train(args) => train::run(&cli, args),
+            ModelCommand::Report(args) => detect::run(&cli, &args),
             ModelCommand::BuildInfo { json } => info::run(&cli, json),
         },
     };

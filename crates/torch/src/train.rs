@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use earshot_cli::tag::csv_field;
 use earshot_cli::train::{ClassWeightArg, HeadArg, KeepArg, Report, TrainArgs};
 use earshot_cli::{output, progress, report, Cli};
-use earshot_core::datasets::labelled::{self, Item, LabelledSet};
+use earshot_core::datasets::labelled::{self, Item};
 use earshot_core::embedding_cache::{self, content_sha256, Cached, EmbeddingCache};
 use earshot_core::registry::{self, trained};
 use earshot_models::tasks::for_each_clip;
@@ -52,16 +52,10 @@ fn collect(args: &TrainArgs) -> Result<Plan> {
             source,
         });
     };
-    let val = labelled::from_folder(dir, &args.negatives).or_else(|e| match e {
-        // A validation folder may hold a single class.
-        labelled::LabelledError::SingleClass { .. } => single_class_folder(dir, &args.negatives),
-        e => Err(e.into()),
-    })?;
     let mut items = set.items;
-    for item in val.items {
-        let labels = (item.labels.iter())
-            .map(|&l| {
-                let name = &val.labels[l];
+    for (path, names) in labelled::folder_files(dir, &args.negatives)? {
+        let labels = (names.iter())
+            .map(|name| {
                 set.labels.iter().position(|x| x == name).with_context(|| {
                     format!(
                         "{}: label {name:?} is not in the training data",
@@ -70,10 +64,7 @@ fn collect(args: &TrainArgs) -> Result<Plan> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        items.push(Item {
-            path: item.path,
-            labels,
-        });
+        items.push(Item { path, labels });
     }
     Ok(Plan {
         labels: set.labels,
@@ -82,45 +73,6 @@ fn collect(args: &TrainArgs) -> Result<Plan> {
         items,
         source,
     })
-}
-
-/// A folder of one label's files, which [`labelled::from_folder`] refuses for training.
-fn single_class_folder(dir: &Path, negatives: &[String]) -> Result<LabelledSet> {
-    let mut named = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))? {
-        let sub = entry?.path();
-        if !sub.is_dir() {
-            continue;
-        }
-        let name = sub
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let negative = labelled::NEGATIVE_FOLDERS.contains(&name.to_ascii_lowercase().as_str())
-            || negatives.contains(&name);
-        let labels = if negative { vec![] } else { vec![name] };
-        for f in earshot_core::inputs::audio_files(&sub)? {
-            named.push((f, labels.clone()));
-        }
-    }
-    let mut set = LabelledSet::from_named(dir, named.clone()).or_else(|_| {
-        // from_named refuses one class; build it by hand.
-        let labels: Vec<String> = named.iter().flat_map(|(_, l)| l.clone()).take(1).collect();
-        Ok::<_, anyhow::Error>(LabelledSet {
-            items: Vec::new(),
-            labels,
-        })
-    })?;
-    if set.items.is_empty() {
-        set.items = (named.into_iter())
-            .map(|(path, l)| Item {
-                path,
-                labels: if l.is_empty() { vec![] } else { vec![0] },
-            })
-            .collect();
-    }
-    Ok(set)
 }
 
 /// Where the embeddings came from, for the card.
@@ -229,18 +181,7 @@ fn absolute(p: &Path) -> PathBuf {
 fn embed_from_table(table: &Path, plan: &Plan) -> Result<(Backbone, Vec<Option<Cached>>)> {
     let data =
         earshot_core::parquet_table::read(table).with_context(|| format!("{}", table.display()))?;
-    let mut by_file: HashMap<&str, Cached> = HashMap::new();
-    for (r, file) in data.files.iter().enumerate() {
-        let c = by_file.entry(file).or_insert_with(|| Cached {
-            frames: Vec::new(),
-            dim: data.dim,
-            timestamps: Vec::new(),
-        });
-        c.frames
-            .extend_from_slice(&data.values[r * data.dim..(r + 1) * data.dim]);
-        c.timestamps
-            .push(data.timestamps.get(r).copied().unwrap_or(0.0));
-    }
+    let by_file = embedding_cache::by_file(&data);
     let rows = (plan.items.iter())
         .map(|item| {
             let key = item.path.to_string_lossy();

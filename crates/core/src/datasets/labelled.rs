@@ -139,6 +139,13 @@ impl LabelledSet {
 
 /// Read `root/<label>/**` (see the module notes); `negatives` are extra negative folder names.
 pub fn from_folder(root: &Path, negatives: &[String]) -> Result<LabelledSet> {
+    LabelledSet::from_named(root, folder_files(root, negatives)?)
+}
+
+/// The audio files of `root/<label>/**` with their label (none for negatives), in folder
+/// order; a label folder without audio is an error, any number of labels is fine (a
+/// validation folder may hold one).
+pub fn folder_files(root: &Path, negatives: &[String]) -> Result<Vec<(PathBuf, Vec<String>)>> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| LabelledError::Io { path, source }
@@ -169,7 +176,7 @@ pub fn from_folder(root: &Path, negatives: &[String]) -> Result<LabelledSet> {
         let labels = if negative { vec![] } else { vec![name] };
         named.extend(files.into_iter().map(|f| (f, labels.clone())));
     }
-    LabelledSet::from_named(root, named)
+    Ok(named)
 }
 
 /// Read a label file (see the module notes), resolving paths against `root` (default: the label

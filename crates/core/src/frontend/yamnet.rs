@@ -36,8 +36,10 @@ pub const PATCH_HOP_FRAMES: usize = 48;
 pub const PATCH_HOP_SECONDS: f64 = 0.48;
 /// Seconds per patch.
 pub const PATCH_SECONDS: f64 = 0.96;
-const MEL_MIN_HZ: f64 = 125.0;
-const MEL_MAX_HZ: f64 = 7500.0;
+/// Lowest mel band edge, Hz.
+pub const MEL_MIN_HZ: f64 = 125.0;
+/// Highest mel band edge, Hz.
+pub const MEL_MAX_HZ: f64 = 7500.0;
 const LOG_OFFSET: f64 = 0.001;
 
 /// Whole frames only (`tf.signal.stft` with `pad_end=False`).

@@ -495,7 +495,7 @@ mod tests {
         }
     }
 
-    /// Training draws from libtorch's one global generator: one test at a time.
+    /// Training draws from libtorch's one global generator: one of these tests at a time.
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     #[test]
@@ -521,9 +521,8 @@ mod tests {
                 .unwrap()
                 .to_string();
             assert!(err.contains("expected float32 [5]"), "{err}");
-            // The same seed gives the same head.
-            let (again, _) = Head::train(&train, Some(&val), 3, &options(kind), |_| {}).unwrap();
-            assert_eq!(again.predict(&vx).unwrap(), p);
+            // Determinism for a seed is checked across processes (tests/train.rs): here other
+            // modules' tests may draw from libtorch's one generator at the same time.
         }
     }
 

@@ -456,6 +456,11 @@ impl LoadedModel {
         self.model.is_sed()
     }
 
+    /// Lowest and highest frequency (Hz) of the log-mel's bands, when known.
+    pub fn mel_band(&self) -> Option<earshot_core::outputs::MelBand> {
+        self.model.mel_band()
+    }
+
     /// Log-mel spectrogram (frames × mel, dB) of a clip, for plots.
     pub fn logmel(&self, samples: &[f32]) -> Result<(Vec<f32>, usize)> {
         Ok(self.model.logmel(samples)?)
