@@ -405,6 +405,9 @@ fn detect_cli_events_follow_the_reference_framewise_output() {
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
     assert!(bytes.len() > 2000);
+    // IHDR: wide enough to read at a glance, whatever the clip's length.
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    assert!(width >= 1200, "{width}");
 
     // An Audacity label track per input and a Raven selection table: the same events, which
     // `eval sed` reads back as the DCASE TSV's (event F1 = 1 against it).

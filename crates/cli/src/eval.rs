@@ -885,6 +885,13 @@ struct SedOutput {
     curves: Vec<(String, PsdRoc, f64)>,
 }
 
+impl SedArgs {
+    /// A metric's refusal of the ground truth, as an error naming the file.
+    fn gt_err(&self) -> impl Fn(earshot_core::metrics::MetricsError) -> anyhow::Error + Copy + '_ {
+        move |e| anyhow!("{}: {e}", self.ground_truth.display())
+    }
+}
+
 /// The inputs both PSDS paths share.
 struct SedContext<'a> {
     a: &'a SedArgs,
@@ -917,8 +924,7 @@ fn psds_from_scores(
         report,
         curves,
     } = out;
-    let gt_err =
-        |e: earshot_core::metrics::MetricsError| anyhow!("{}: {e}", a.ground_truth.display());
+    let gt_err = a.gt_err();
     let durations = timed(durations)?;
     let scores = dcase::read_scores_dir(dir)?;
     writeln!(
@@ -1011,8 +1017,7 @@ fn psds_from_operating_points(
         report,
         curves,
     } = out;
-    let gt_err =
-        |e: earshot_core::metrics::MetricsError| anyhow!("{}: {e}", a.ground_truth.display());
+    let gt_err = a.gt_err();
     let files = prediction_files(&a.predictions)?;
     // Read in parallel; report in file order.
     let read: Vec<_> = files
@@ -1165,8 +1170,7 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
     }
     let format = EvalFormat::of(a.format, a.json);
 
-    let gt_err =
-        |e: earshot_core::metrics::MetricsError| anyhow!("{}: {e}", a.ground_truth.display());
+    let gt_err = a.gt_err();
     let psds_sets = psds_sets(a, none && durations.is_some())?;
     // What was read: shown in the table, left out of sed_eval's layout.
     let mut info = String::new();

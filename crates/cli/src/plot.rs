@@ -1,7 +1,8 @@
-//! `detect --plot`: a PNG a person can read at a glance — the log-mel spectrogram on top, then
-//! one strip per top class with its framewise probability curve, the threshold and the detected
-//! events shaded — drawn into an RGB buffer (8×8 bitmap font for the labels) and written with
-//! the `png` crate.
+//! `detect --plot`: a PNG a person can read at a glance — the file name, the log-mel spectrogram
+//! with time and frequency axes and a colour bar, then one strip per top class with its
+//! framewise probability curve, the threshold and the detected events shaded — drawn into an
+//! RGB buffer (8×8 bitmap font for the labels) and written with the `png` crate; also the
+//! spectrogram image of the review page and `train`'s confusion matrix.
 
 use std::path::Path;
 
@@ -9,13 +10,12 @@ use anyhow::Result;
 use font8x8::UnicodeFonts;
 
 use earshot_core::labels::Labels;
-use earshot_core::outputs::{top_k, ClipOutput, Event};
+use earshot_core::outputs::{top_k, ClipOutput, Event, MelBand};
 
 const STRIP_H: usize = 56;
 const MEL_SCALE: usize = 3;
 const TITLE_H: usize = 14;
 const TOP_CLASSES: usize = 5;
-const MAX_WIDTH: usize = 1600;
 
 struct Canvas {
     width: usize,
@@ -90,39 +90,154 @@ fn colormap(v: f32) -> [u8; 3] {
     [mix(0), mix(1), mix(2)]
 }
 
-/// Draw and write the detection plot.
-pub fn detection_png(
-    path: &Path,
-    mel: &[f32],
-    bins: usize,
-    out: &ClipOutput,
-    events: &[Event],
-    labels: &Labels,
-) -> Result<()> {
-    let frames = out.frames().max(mel.len() / bins.max(1));
-    // One pixel per frame, or fewer frames per pixel for long clips.
-    let per_px = frames.div_ceil(MAX_WIDTH).max(1);
-    let width = frames.div_ceil(per_px).max(64);
+/// Left margin (frequency labels) and plot width of the detection plot.
+const LEFT: usize = 72;
+const PLOT_W: usize = 1140;
+/// Right margin: the colour bar and its labels.
+const RIGHT: usize = 88;
+/// Height of a time axis.
+const AXIS_H: usize = 18;
+
+/// The mel value of `f` Hz on the HTK or Slaney scale.
+fn to_mel(f: f64, htk: bool) -> f64 {
+    if htk {
+        return 2595.0 * (1.0 + f / 700.0).log10();
+    }
+    let (fsp, min_log) = (200.0 / 3.0, 1000.0);
+    if f < min_log {
+        f / fsp
+    } else {
+        min_log / fsp + (f / min_log).ln() / (6.4f64.ln() / 27.0)
+    }
+}
+
+/// A "nice" tick step (1, 2 or 5 × 10^k) giving about `target` ticks over `span`.
+fn nice_step(span: f64, target: f64) -> f64 {
+    let raw = (span / target).max(1e-9);
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|&s| s >= raw)
+        .unwrap_or(10.0 * mag)
+}
+
+/// Seconds as a tick label.
+fn seconds(t: f64) -> String {
+    let s = format!("{t:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}s")
+}
+
+/// A time axis under a plot area of `duration` seconds from row `y`.
+fn time_axis(c: &mut Canvas, y: usize, duration: f64) {
+    c.fill(LEFT, y, LEFT + PLOT_W, y + 1, [60, 60, 60]);
+    if duration <= 0.0 {
+        return;
+    }
+    let step = nice_step(duration, 12.0);
+    let mut t = 0.0;
+    while t <= duration + 1e-9 {
+        let x = LEFT + ((t / duration) * (PLOT_W - 1) as f64).round() as usize;
+        c.fill(x, y, x + 1, y + 5, [60, 60, 60]);
+        let label = seconds(t);
+        c.text(x.saturating_sub(4 * label.len()), y + 8, &label, [0, 0, 0]);
+        t += step;
+    }
+}
+
+/// What the detection plot draws.
+#[derive(Clone, Copy)]
+pub struct DetectionPlot<'a> {
+    /// The file name (or path) shown on top.
+    pub title: &'a str,
+    /// The model's log-mel, frames × bins.
+    pub mel: &'a [f32],
+    /// Mel bins.
+    pub bins: usize,
+    /// The log-mel's frequency range, when the model gives it.
+    pub band: Option<MelBand>,
+    /// The model's outputs.
+    pub out: &'a ClipOutput,
+    /// Detected events.
+    pub events: &'a [Event],
+    /// Class names.
+    pub labels: &'a Labels,
+    /// Per-class thresholds (or one for all).
+    pub thresholds: &'a [f32],
+}
+
+/// Draw and write the detection plot: the file name and duration, the log-mel spectrogram with
+/// time (s) and frequency (Hz, when the model gives its band) axes and a dB colour bar, then
+/// one strip per top class with its framewise probability curve, the threshold-crossing events
+/// shaded above its dashed threshold, and a time axis, 1300 px wide whatever the clip's length.
+pub fn detection_png(path: &Path, plot: &DetectionPlot) -> Result<()> {
+    let DetectionPlot {
+        title,
+        mel,
+        bins,
+        band,
+        out,
+        events,
+        labels,
+        thresholds,
+    } = *plot;
     let mel_h = bins * MEL_SCALE;
     let top: Vec<(usize, f32)> = top_k(&out.clipwise, TOP_CLASSES);
-    let height = TITLE_H + mel_h + top.len() * STRIP_H + 4;
-    let mut c = Canvas::new(width, height);
-
+    let head = TITLE_H + 6;
+    let strips_y = head + mel_h + AXIS_H + 8;
+    let height = strips_y + top.len() * STRIP_H + AXIS_H + 6;
+    let mut c = Canvas::new(LEFT + PLOT_W + RIGHT, height);
     c.text(
-        2,
-        3,
+        4,
+        4,
         &format!(
-            "{:.2} s   top classes by clip score; events shaded",
+            "{title}   {:.2} s   top classes by clip score, events shaded",
             out.duration
         ),
         [0, 0, 0],
     );
 
-    draw_mel(&mut c, TITLE_H, mel, bins, per_px, MEL_SCALE);
+    let (lo, hi) = draw_mel(&mut c, LEFT, head, PLOT_W, mel, bins, MEL_SCALE);
+    time_axis(&mut c, head + mel_h, out.duration);
+    if let Some(b) = band {
+        let (m0, m1) = (to_mel(b.low, b.htk), to_mel(b.high, b.htk));
+        for f in [
+            50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0,
+        ] {
+            if f < b.low || f > b.high {
+                continue;
+            }
+            let y = head + mel_h - ((to_mel(f, b.htk) - m0) / (m1 - m0) * mel_h as f64) as usize;
+            c.fill(LEFT - 5, y, LEFT, y + 1, [60, 60, 60]);
+            let label = if f >= 1000.0 {
+                format!("{}kHz", f / 1000.0)
+            } else {
+                format!("{f}Hz")
+            };
+            c.text(
+                LEFT - 8 - 8 * label.len(),
+                y.saturating_sub(4),
+                &label,
+                [0, 0, 0],
+            );
+        }
+    }
+    // Colour bar: the spectrogram's range.
+    let bar_x = LEFT + PLOT_W + 10;
+    for y in 0..mel_h {
+        let v = 1.0 - y as f32 / (mel_h - 1).max(1) as f32;
+        c.fill(bar_x, head + y, bar_x + 12, head + y + 1, colormap(v));
+    }
+    c.text(bar_x + 16, head, &format!("{hi:.0}"), [0, 0, 0]);
+    c.text(bar_x + 16, head + mel_h - 8, &format!("{lo:.0}"), [0, 0, 0]);
+    // The model's own log scale (dB for PANNs, natural log for YAMNet).
+    c.text(bar_x + 16, head + mel_h / 2 - 4, "log", [0, 0, 0]);
 
     // Probability strips.
     let framewise = out.framewise.as_deref().unwrap_or_default();
-    let classes = out.classes();
+    let (classes, frames) = (out.classes(), out.frames());
+    let x_of = |t: f64| LEFT + ((t / out.duration.max(1e-9)) * PLOT_W as f64) as usize;
     let palette = [
         [31, 119, 180],
         [214, 39, 40],
@@ -131,73 +246,84 @@ pub fn detection_png(
         [255, 127, 14],
     ];
     for (row, &(class, score)) in top.iter().enumerate() {
-        let y0 = TITLE_H + mel_h + row * STRIP_H;
+        let y0 = strips_y + row * STRIP_H;
         let color = palette[row % palette.len()];
-        c.fill(0, y0, width, y0 + 1, [200, 200, 200]);
+        c.fill(LEFT, y0, LEFT + PLOT_W, y0 + 1, [200, 200, 200]);
         let shade = [color[0] / 4 + 190, color[1] / 4 + 190, color[2] / 4 + 190];
         for e in events.iter().filter(|e| e.class == class) {
-            let x0 = (e.onset / out.frame_hop) as usize / per_px;
-            let x1 = ((e.offset / out.frame_hop) as usize).div_ceil(per_px);
+            let (x0, x1) = (x_of(e.onset), x_of(e.offset).min(LEFT + PLOT_W));
             c.fill(x0, y0 + 1, x1.max(x0 + 1), y0 + STRIP_H, shade);
         }
         let y_of =
             |p: f32| y0 + STRIP_H - 2 - ((p.clamp(0.0, 1.0) * (STRIP_H - 4) as f32) as usize);
-        let mut prev: Option<(usize, usize)> = None;
-        for px in 0..width {
-            let t0 = px * per_px;
-            if t0 >= out.frames() {
-                break;
+        let th = thresholds.get(class).or(thresholds.first()).copied();
+        if let Some(ty) = th.map(y_of) {
+            for x in (LEFT..LEFT + PLOT_W).step_by(6) {
+                c.fill(x, ty, x + 3, ty + 1, [90, 90, 90]);
             }
-            let p = (t0..(t0 + per_px).min(out.frames()))
-                .map(|t| framewise[t * classes + class])
-                .fold(0.0, f32::max);
-            let pt = (px, y_of(p));
+        }
+        let mut prev: Option<(usize, usize)> = None;
+        for t in 0..frames {
+            let pt = (
+                x_of((t as f64 + 0.5) * out.frame_hop).min(LEFT + PLOT_W - 1),
+                y_of(framewise[t * classes + class]),
+            );
             if let Some(q) = prev {
                 c.line(q.0, q.1, pt.0, pt.1, color);
             }
             prev = Some(pt);
         }
         let name = labels.get(class).map_or("?", |l| l.name.as_str());
-        c.text(4, y0 + 4, &format!("{name} ({score:.2})"), [0, 0, 0]);
+        c.text(LEFT + 4, y0 + 4, &format!("{name} ({score:.2})"), [0, 0, 0]);
     }
-
+    time_axis(&mut c, strips_y + top.len() * STRIP_H, out.duration);
     c.write_png(path)
 }
 
-/// The spectrogram, low frequencies at the bottom, dB scaled to the clip's own range (80 dB
-/// below its peak at most): `per_px` frames per pixel column, `scale` pixel rows per bin, from
-/// row `y0` down.
-fn draw_mel(c: &mut Canvas, y0: usize, mel: &[f32], bins: usize, per_px: usize, scale: usize) {
+/// The spectrogram in `w` columns from (`x0`, `y0`), low frequencies at the bottom, `scale`
+/// rows per bin, each column the loudest of its frames; dB scaled to the clip's own range
+/// (80 dB below its peak at most), which it returns.
+fn draw_mel(
+    c: &mut Canvas,
+    x0: usize,
+    y0: usize,
+    w: usize,
+    mel: &[f32],
+    bins: usize,
+    scale: usize,
+) -> (f32, f32) {
     let (lo, hi) = mel
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
             (a.min(v), b.max(v))
         });
     let lo = lo.max(hi - 80.0);
-    let mel_frames = mel.len() / bins.max(1);
-    for px in 0..c.width {
-        let t0 = px * per_px;
-        if t0 >= mel_frames {
+    let frames = mel.len() / bins.max(1);
+    for px in 0..w {
+        let t0 = px * frames / w.max(1);
+        let t1 = ((px + 1) * frames / w.max(1)).max(t0 + 1).min(frames);
+        if t0 >= frames {
             break;
         }
         for b in 0..bins {
-            let v = (t0..(t0 + per_px).min(mel_frames))
+            let v = (t0..t1)
                 .map(|t| mel[t * bins + b])
                 .fold(f32::NEG_INFINITY, f32::max);
             let color = colormap((v - lo) / (hi - lo).max(1e-6));
             let y = y0 + (bins - 1 - b) * scale;
-            c.fill(px, y, px + 1, y + scale, color);
+            c.fill(x0 + px, y, x0 + px + 1, y + scale, color);
         }
     }
+    (lo, hi)
 }
 
-/// A log-mel spectrogram alone as PNG bytes, one pixel column per frame (fewer frames per
-/// column past `max_width`), `scale` pixel rows per bin.
+/// A log-mel spectrogram alone as PNG bytes, one pixel column per frame (the loudest of several
+/// frames per column past `max_width`), `scale` pixel rows per bin.
 pub fn mel_png(mel: &[f32], bins: usize, max_width: usize, scale: usize) -> Result<Vec<u8>> {
     let frames = mel.len() / bins.max(1);
-    let per_px = frames.div_ceil(max_width.max(1)).max(1);
-    let mut c = Canvas::new(frames.div_ceil(per_px).max(1), (bins * scale).max(1));
-    draw_mel(&mut c, 0, mel, bins, per_px, scale);
+    let w = frames.min(max_width).max(1);
+    let mut c = Canvas::new(w, (bins * scale).max(1));
+    draw_mel(&mut c, 0, 0, w, mel, bins, scale);
     c.png()
 }
 

@@ -32,7 +32,7 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
             return Ok(0);
         }
     }
-    let backbone = crate::load_backbone(cli, &args.model)?;
+    let backbone = crate::load_backbone(cli, &args.detection.model)?;
     if !backbone.is_sed() {
         bail!(
             "model {} gives no framewise output; use a DecisionLevel model (cnn14-decisionlevelmax)",
@@ -40,7 +40,7 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
         );
     }
     let labels = backbone.labels()?;
-    let files = expand_inputs(&args.inputs);
+    let files = expand_inputs(&args.detection.inputs);
     if args.format == DetectFormat::Audacity && args.output.is_none() && files.len() > 1 {
         bail!(
             "--format audacity writes one label track per input: give -o DIR for {} inputs",
@@ -61,15 +61,26 @@ pub fn run(cli: &Cli, args: &DetectArgs) -> Result<usize> {
             let th = match &thresholds {
                 Some(t) => t.clone(),
                 None => {
-                    let t = parse_thresholds(&args.threshold, labels, out.classes())?;
+                    let t = parse_thresholds(&args.detection.threshold, labels, out.classes())?;
                     thresholds = Some(t.clone());
                     t
                 }
             };
-            let ev = out.events(&th, args.median_filter);
+            let ev = out.events(&th, args.detection.median_filter);
             if let Some(plot) = &args.plot {
                 let (mel, bins) = backbone.logmel(&w.samples)?;
-                earshot_cli::plot::detection_png(plot, &mel, bins, &out, &ev, labels)?;
+                let title = path.display().to_string();
+                let figure = earshot_cli::plot::DetectionPlot {
+                    title: &title,
+                    mel: &mel,
+                    bins,
+                    band: backbone.mel_band(),
+                    out: &out,
+                    events: &ev,
+                    labels,
+                    thresholds: &th,
+                };
+                earshot_cli::plot::detection_png(plot, &figure)?;
             }
             if let Some(page) = &args.report {
                 pages.push(review_file(
