@@ -148,8 +148,9 @@ def load_model(
 ) -> Model:
     """Load a model by card name (``earshot.models()``; its cached checkpoint, or
     ``checkpoint``), or from a checkpoint path whose file name is a card's
-    (``Cnn14_mAP=0.431.pth``, ``yamnet.h5``). ``device``: cpu, cuda, cuda:N or auto;
-    ``precision``: fp32, bf16 or fp16."""
+    (``Cnn14_mAP=0.431.pth``, ``yamnet.h5``), or a model folder ``earshot train`` wrote
+    (or the name it was installed under): its head on its backbone, tagging and detecting its
+    own labels. ``device``: cpu, cuda, cuda:N or auto; ``precision``: fp32, bf16 or fp16."""
     ckpt = None if checkpoint is None else os.fspath(checkpoint)
     return Model(_earshot.load_model(os.fspath(name_or_path), ckpt, device, precision, quantized))
 

@@ -145,3 +145,34 @@ def test_model_errors_are_exceptions_naming_the_problem(tmp_path, yamnet):
         yamnet.tag(np.zeros(16000, np.float32))
     with pytest.raises(ValueError, match="threshold"):
         yamnet.detect(np.zeros(16000, np.float32), 16000, threshold=[0.5, 0.5])
+
+
+def test_a_model_earshot_train_wrote_loads_and_tags_as_the_cli(tmp_path):
+    """`earshot train` on the generated four sounds (tests/gen_train.py) with the real YAMNet;
+    the folder it writes loads here and gives the CLI's numbers."""
+    import os
+    import shutil
+    sounds = GEN / "train" / "sounds"
+    if not (GEN / "train" / "manifest.json").exists():
+        pytest.fail("tests/data/generated/train is missing: run scripts/test.sh (tests/gen_train.py)")
+    data = tmp_path / "data"
+    classes = ["hiss", "pluck", "speech", "tone"]
+    for c in classes:
+        shutil.copytree(sounds / "train" / c, data / c)
+    model_dir = tmp_path / "sounds"
+    env = {**os.environ, "EARSHOT_HOME": str(tmp_path / "home")}
+    subprocess.run([str(earshot_cli()), "train", str(data), "--model", "yamnet-w8a8",
+                    "--checkpoint", str(W8A8), "-o", str(model_dir)],
+                   env=env, check=True, capture_output=True)
+    model = earshot.load_model(str(model_dir))
+    assert model.name == "sounds" and model.labels == classes and model.is_sed
+    for c in classes:
+        clip = sounds / "test" / c / f"{c}12.wav"
+        ours = model.tag(clip)
+        assert model.labels[int(ours.argmax())] == c
+        shown = json.loads(subprocess.run(
+            [str(earshot_cli()), "tag", "--model", str(model_dir), "--format", "json",
+             "--all-scores", str(clip)], env=env, check=True, capture_output=True).stdout)
+        assert np.abs(ours - np.array(shown[0]["scores"])).max() <= 1e-6
+    events = model.detect(sounds / "test" / "speech" / "speech12.wav", threshold=0.5)
+    assert any(e["label"] == "speech" for e in events)

@@ -200,9 +200,10 @@ impl Model {
     }
 }
 
-/// Load a model: a card name (`earshot.models()`), or a checkpoint path whose file name is a
-/// card's; `checkpoint` overrides the cached download. `device`: cpu, cuda, cuda:N or auto;
-/// `precision`: fp32, bf16 or fp16; `quantized` runs a QDQ ONNX export as written (YAMNet).
+/// Load a model: a card name (`earshot.models()`), a folder `earshot train` wrote (or the name of
+/// an installed one), or a checkpoint path whose file name is a card's; `checkpoint` overrides
+/// the cached download. `device`: cpu, cuda, cuda:N or auto; `precision`: fp32, bf16 or fp16;
+/// `quantized` runs a QDQ ONNX export as written (YAMNet).
 #[pyfunction]
 #[pyo3(signature = (name_or_path, checkpoint=None, device="cpu", precision="fp32", quantized=false))]
 fn load_model(
@@ -217,7 +218,10 @@ fn load_model(
     let choice: DeviceChoice = device.parse().map_err(value_error)?;
     let device = earshot_models::device::resolve(choice).map_err(value_error)?;
     let as_path = Path::new(name_or_path);
+    let trained = registry::trained::find(name_or_path).is_some();
     let (name, checkpoint) = match registry::spec(name_or_path) {
+        // A folder `earshot train` wrote, or the name of an installed one.
+        _ if trained => (name_or_path.to_string(), checkpoint),
         Ok(_) => (name_or_path.to_string(), checkpoint),
         Err(_) if checkpoint.is_none() && as_path.exists() => {
             (card_for_file(as_path)?, Some(as_path.to_path_buf()))
@@ -250,7 +254,7 @@ fn load_model(
         Err(_) => Vec::new(),
     };
     Ok(Model {
-        name,
+        name: if trained { loaded.0.name.clone() } else { name },
         sample_rate: loaded.0.sample_rate(),
         labels,
         is_sed: loaded.0.is_sed(),
