@@ -202,6 +202,27 @@ fn test_accuracy(home: &Path, model: &str, extra: &[&str]) -> f64 {
     right as f64 / rows.len() as f64
 }
 
+/// `earshot train DATA --model yamnet-w8a8 -o OUT EXTRA...` with its cache at `home`.
+fn train_yamnet(home: &Path, data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        data.to_str().unwrap(),
+        "--model",
+        "yamnet-w8a8",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    run(home, &args)
+}
+
+/// [`train_yamnet`], requiring success.
+fn train_yamnet_ok(home: &Path, data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let out = train_yamnet(home, data, out, extra);
+    assert!(out.status.success(), "earshot train: {}", text(&out.stderr));
+    out
+}
+
 /// Copy the files of folder `from` into `to` (made).
 fn copy_files(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -228,19 +249,7 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
     let data = four_classes(work.path());
     let model = work.path().join("sounds-yamnet");
     let m = model.to_str().unwrap();
-    let out = run_ok(
-        home.path(),
-        &[
-            "--timings",
-            "train",
-            data.to_str().unwrap(),
-            "--model",
-            "yamnet-w8a8",
-            "-o",
-            m,
-            "--install",
-        ],
-    );
+    let out = train_yamnet_ok(home.path(), &data, &model, &["--timings", "--install"]);
     let report = text(&out.stdout);
     assert!(report.contains("4 classes, single-label"), "{report}");
     assert!(report.contains("installed as sounds-yamnet"), "{report}");
@@ -370,21 +379,11 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
 
     // A second run with other settings takes every embedding from the cache.
     let again = work.path().join("mlp");
-    let out = run_ok(
+    let out = train_yamnet_ok(
         home.path(),
-        &[
-            "--timings",
-            "train",
-            data.to_str().unwrap(),
-            "--model",
-            "yamnet-w8a8",
-            "-o",
-            again.to_str().unwrap(),
-            "--head",
-            "mlp",
-            "--hidden",
-            "64",
-        ],
+        &data,
+        &again,
+        &["--timings", "--head", "mlp", "--hidden", "64"],
     );
     assert!(
         !text(&out.stderr).contains(" clips in "),
@@ -409,18 +408,11 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
 
     // A validation folder instead of a split: the test sounds.
     let with_val = work.path().join("val-dir");
-    let out = run_ok(
+    let out = train_yamnet_ok(
         home.path(),
-        &[
-            "train",
-            data.to_str().unwrap(),
-            "--model",
-            "yamnet-w8a8",
-            "-o",
-            with_val.to_str().unwrap(),
-            "--val-dir",
-            test.to_str().unwrap(),
-        ],
+        &data,
+        &with_val,
+        &["--val-dir", test.to_str().unwrap()],
     );
     assert!(
         text(&out.stdout).contains("validation: 24 files"),
@@ -434,19 +426,7 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
     // Trained on 1-s windows: tags by the mean of its windows, detects window by window.
     let windowed = work.path().join("windowed");
     let w = windowed.to_str().unwrap();
-    run_ok(
-        home.path(),
-        &[
-            "train",
-            data.to_str().unwrap(),
-            "--model",
-            "yamnet-w8a8",
-            "-o",
-            w,
-            "--window",
-            "1",
-        ],
-    );
+    train_yamnet_ok(home.path(), &data, &windowed, &["--window", "1"]);
     assert_eq!(card(&windowed)["backbone"]["window"].as_float(), Some(1.0));
     let acc = test_accuracy(home.path(), w, &[]);
     eprintln!("yamnet-w8a8 + linear head on 1-s windows: test accuracy {acc:.3} (24 files)");
@@ -485,17 +465,7 @@ fn a_trained_model_tags_detects_and_embeds_from_the_cli() {
     // Negatives: background/ makes a multi-label (sigmoid) head.
     let neg = work.path().join("neg");
     copy_files(&sounds().join("background"), &data.join("background"));
-    let out = run_ok(
-        home.path(),
-        &[
-            "train",
-            data.to_str().unwrap(),
-            "--model",
-            "yamnet-w8a8",
-            "-o",
-            neg.to_str().unwrap(),
-        ],
-    );
+    let out = train_yamnet_ok(home.path(), &data, &neg, &[]);
     let report = text(&out.stdout);
     assert!(
         report.contains("multi-label") && report.contains("(4 negatives)"),
@@ -517,18 +487,7 @@ fn bad_training_data_gets_one_line_each() {
     };
     let model = work.path().join("m");
     let m = model.to_str().unwrap();
-    let train = |data: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            data.to_str().unwrap(),
-            "--model",
-            "yamnet-w8a8",
-            "-o",
-            m,
-        ];
-        args.extend(extra);
-        run(home.path(), &args)
-    };
+    let train = |data: &Path, extra: &[&str]| train_yamnet(home.path(), data, &model, extra);
 
     // An empty label folder; a single class.
     let data = work.path().join("data");

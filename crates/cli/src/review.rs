@@ -80,29 +80,6 @@ struct FileData<'a> {
     events: &'a [ReviewEvent],
 }
 
-/// 16-bit PCM WAV bytes of mono `samples` at `sample_rate`.
-pub fn wav_bytes(samples: &[f32], sample_rate: u32) -> Vec<u8> {
-    let data_len = (samples.len() * 2) as u32;
-    let mut out = Vec::with_capacity(44 + samples.len() * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&sample_rate.to_le_bytes());
-    out.extend_from_slice(&(sample_rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for &s in samples {
-        let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out
-}
-
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -374,13 +351,12 @@ mod tests {
                 label: "x</script>".into(),
                 score: 0.9,
             }],
-            audio: Audio::Embedded(wav_bytes(&[0.0, 0.5], 16000)),
+            audio: Audio::Embedded(earshot_core::wav::pcm16_bytes(&[0.0, 0.5], 16000).unwrap()),
         };
         let html = page("m", &[f]).unwrap();
         assert!(html.contains("a&lt;b&gt;.wav"));
         assert!(html.contains("x<\\/script>"));
         assert!(!html.contains("http://") || html.matches("http://").count() == 1); // the SVG namespace only
         assert!(html.contains("data:audio/wav;base64,UklGR"));
-        assert_eq!(wav_bytes(&[1.0], 8000).len(), 46);
     }
 }

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use earshot_core::outputs::top_k;
+
 use crate::model_args::ModelArgs;
 
 /// Head architecture.
@@ -217,8 +219,7 @@ impl Report {
                 if multi_label {
                     (0..k).filter(|&c| p[c] >= 0.5).collect()
                 } else {
-                    let best = (0..k).max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)));
-                    best.into_iter().collect()
+                    top_k(p, 1).into_iter().map(|(c, _)| c).collect()
                 }
             })
             .collect();

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::outputs::Embeddings;
 use crate::parquet_table::{self, EmbeddingTable, Layout, TableData, TableError};
+use crate::registry::fetch::hex;
 
 /// One file's cached frames.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,10 +83,6 @@ pub fn content_sha256(path: &Path) -> std::io::Result<String> {
         hasher.update(&buf[..n]);
     }
     Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The cache file's name for a backbone setting: the first 16 hex digits of the sha256 of its

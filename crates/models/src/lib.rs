@@ -55,6 +55,16 @@ pub(crate) fn card_arguments<T: serde::de::DeserializeOwned>(
         .map_err(|e| ModelError::Unsupported(format!("model card {}: [arguments]: {e}", spec.name)))
 }
 
+/// `samples` zero-padded at the end to `need` samples when shorter (a model's shortest input).
+pub fn pad_to(samples: &[f32], need: usize) -> std::borrow::Cow<'_, [f32]> {
+    if samples.len() >= need {
+        return samples.into();
+    }
+    let mut padded = samples.to_vec();
+    padded.resize(need, 0.0);
+    padded.into()
+}
+
 /// A loaded backbone: mono clips at [`AudioModel::sample_rate`] in, tags and embeddings out.
 pub trait AudioModel {
     /// Input sample rate in Hz.

@@ -39,10 +39,7 @@ pub fn clip_rows(
     let mut start = 0;
     loop {
         let end = (start + win).min(samples.len());
-        let mut w = samples[start..end].to_vec();
-        if w.len() < backbone.min_samples() {
-            w.resize(backbone.min_samples(), 0.0);
-        }
+        let w = crate::pad_to(&samples[start..end], backbone.min_samples());
         let e = backbone.embed(&w, options)?;
         let scene = e.scene;
         out.dim = scene.len();

@@ -10,11 +10,12 @@ use serde::Serialize;
 use earshot_cli::detect::{
     audacity_labels, label_file, parse_thresholds, raven_table, DetectArgs, DetectFormat, Labelled,
 };
-use earshot_cli::review::{self, Audio, Curve, ReviewEvent, ReviewFile};
+use earshot_cli::review::{Audio, Curve, ReviewEvent, ReviewFile};
 use earshot_cli::tag::emit;
 use earshot_cli::{expand_inputs, output, progress, report, shard, Cli};
-use earshot_core::audio::{self, LoadOptions};
+use earshot_core::audio::resample::resample;
 use earshot_core::outputs::{top_k, ClipOutput, Event};
+use earshot_core::wav::pcm16_bytes;
 use earshot_models::tasks::for_each_clip;
 
 /// Run `earshot detect`; returns the number of inputs that failed.
@@ -274,14 +275,8 @@ fn review_file(
     let audio = if args.link_audio {
         Audio::Linked(relative_to(path, page.parent().unwrap_or(Path::new("."))))
     } else {
-        let sr = backbone.sample_rate();
-        let wav = if sr == REVIEW_RATE {
-            review::wav_bytes(samples, sr)
-        } else {
-            let w = audio::load(path, LoadOptions::mono(REVIEW_RATE))?;
-            review::wav_bytes(&w.samples, REVIEW_RATE)
-        };
-        Audio::Embedded(wav)
+        let speech_band = resample(samples, backbone.sample_rate(), REVIEW_RATE)?;
+        Audio::Embedded(pcm16_bytes(&speech_band, REVIEW_RATE)?)
     };
     Ok(ReviewFile {
         name: path.display().to_string(),

@@ -22,6 +22,7 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use earshot_core::metrics::tagging::average_precision;
+use earshot_core::outputs::top_k;
 
 /// Head architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +119,7 @@ fn matrix(rows: &[Vec<f32>]) -> Result<Tensor> {
     if rows.iter().any(|r| r.len() != dim) {
         return Err(HeadError::Invalid("embeddings of different sizes".into()));
     }
-    let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-    Ok(Tensor::from_slice(&flat).view([rows.len() as i64, dim as i64]))
+    Ok(super::probe::matrix(rows))
 }
 
 /// Targets: class indices (single-label) or a 0/1 matrix (multi-label).
@@ -436,10 +436,7 @@ pub fn score(probs: &[f32], labels: &[Vec<usize>], multi_label: bool) -> f64 {
     }
     if !multi_label {
         let right = (probs.chunks(classes).zip(labels))
-            .filter(|(p, l)| {
-                let best = (0..classes).max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)));
-                best == l.first().copied()
-            })
+            .filter(|(p, l)| top_k(p, 1).first().map(|&(c, _)| c) == l.first().copied())
             .count();
         return right as f64 / labels.len() as f64;
     }

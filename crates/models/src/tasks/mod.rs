@@ -356,13 +356,10 @@ impl LoadedModel {
     /// A window for [`stream_windows`]' callers: the file's last window, cut short at its end,
     /// zero-padded to the model's shortest input when it is shorter.
     pub fn padded_window<'a>(&self, samples: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
-        let need = self.model.min_samples();
-        if samples.len() >= need || samples.is_empty() {
+        if samples.is_empty() {
             return samples.into();
         }
-        let mut padded = samples.to_vec();
-        padded.resize(need, 0.0);
-        padded.into()
+        crate::pad_to(samples, self.model.min_samples())
     }
 
     /// Number of classes of the classifier head (0 for embedding-only models).

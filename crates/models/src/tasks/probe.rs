@@ -38,7 +38,8 @@ pub struct Probe {
     _vs: nn::VarStore,
 }
 
-fn matrix(rows: &[Vec<f32>]) -> Tensor {
+/// Rows of equal length as a (rows, dim) float tensor.
+pub(crate) fn matrix(rows: &[Vec<f32>]) -> Tensor {
     let dim = rows.first().map_or(0, Vec::len) as i64;
     let flat: Vec<f32> = rows.iter().flatten().copied().collect();
     Tensor::from_slice(&flat).view([rows.len() as i64, dim])
