@@ -9,6 +9,10 @@ baseline does), then times, on the same files:
   `earshot eval sed --scores DIR --psds1 --psds2`;
 * sed_scores_eval `intersection_based.bootstrapped_psds` (PSDS1, 5 folds × 20 iterations)
   with `confidence_interval` against `earshot eval sed --scores DIR --psds1 --bootstrap`;
+* sed_scores_eval `intersection_based.median_filter_independent_psds` (piPSDS1 over median
+  filters of 0, 0.2, 0.5 and 1 s) against `earshot eval sed --scores DIR --psds1
+  --median-filters 0,0.2,0.5,1`, and `bootstrapped_median_filter_independent_psds` (its default
+  5 folds × 4) against the same with `--bootstrap`;
 * psds_eval `PSDSEval` over the 50 operating points (PSDS1 and PSDS2) against
   `earshot eval sed --predictions OPS_DIR --psds1 --psds2`.
 
@@ -17,7 +21,7 @@ first N clips only (earshot is timed on the same subset). Values are printed bes
 so the agreement is visible too. Run with the project venv after `cargo build --release --workspace`:
 
     ~/.cache/earshot/venv/bin/python benches/psds_vs_reference.py [--files 1168] \
-        [--psds-eval-files 1168] [--earshot PATH]
+        [--psds-eval-files 1168] [--earshot PATH] [--only pi]
 """
 
 import argparse
@@ -75,6 +79,7 @@ def main():
     ap.add_argument("--psds-eval-files", type=int, default=1168)
     ap.add_argument("--thresholds", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", choices=["pi"], help="time piPSDS only")
     target = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/earshot/target"))
     ap.add_argument("--earshot", default=str(Path(target) / "release" / "earshot"))
     args = ap.parse_args()
@@ -101,69 +106,120 @@ def main():
                     alpha_ct=p["alpha_ct"], alpha_st=p["alpha_st"], max_efpr=p["max_efpr"])[0])
             return out
 
-        t_ref, v_ref = timed(sse)
-        ours = ["--ground-truth", str(full / "gt.tsv"), "--durations", str(full / "durations.tsv"),
-                "--scores", str(full / "scores"), "--psds1", "--psds2"]
-        t_ours = min(timed(lambda: earshot_run(args.earshot, ours))[0] for _ in range(args.repeat))
-        v_ours = earshot_run(args.earshot, ours)
-        print(f"sed_scores_eval: {t_ref:8.2f} s  PSDS1 {v_ref[0]:.12f}  PSDS2 {v_ref[1]:.12f}")
-        print(f"earshot        : {t_ours:8.2f} s  PSDS1 {v_ours[0]:.12f}  PSDS2 {v_ours[1]:.12f}"
-              f"  -> {t_ref / t_ours:.0f}x faster, max |Δ| "
-              f"{max(abs(a - b) for a, b in zip(v_ref, v_ours)):.1e}")
+        if args.only != "pi":
+            plain_psds(args, full, sse)
+        pipsds(args, full)
+        if args.only == "pi":
+            return
+        bootstrap_and_psds_eval(args, tmp, files, durations, gt, scores, classes)
 
-        from sed_scores_eval.base_modules.bootstrap import confidence_interval
 
-        def boot():
-            p = g.PSDS_PARAMS["psds1"]
-            values = intersection_based.bootstrapped_psds(
-                scores=str(full / "scores"), ground_truth=str(full / "gt.tsv"),
-                audio_durations=str(full / "durations.tsv"), dtc_threshold=p["dtc"],
-                gtc_threshold=p["gtc"], alpha_st=p["alpha_st"], max_efpr=p["max_efpr"])[0]
-            return confidence_interval(list(values))
+FILTERS = [0.0, 0.2, 0.5, 1.0]
 
-        def boot_ours():
-            out = subprocess.run([args.earshot, "eval", "sed", "--ground-truth", str(full / "gt.tsv"),
-                                  "--durations", str(full / "durations.tsv"), "--scores",
-                                  str(full / "scores"), "--psds1", "--bootstrap", "--json"],
-                                 check=True, capture_output=True, text=True)
-            b = json.loads(out.stdout)["psds1"]["bootstrap"]
-            return b["mean"], b["low"], b["high"]
 
-        t_ref, ci_ref = timed(boot)
-        t_ours, ci_ours = min((timed(boot_ours) for _ in range(args.repeat)), key=lambda x: x[0])
-        print(f"sed_scores_eval bootstrapped PSDS1 (5x20): {t_ref:8.2f} s  mean/low/high "
-              + " ".join(f"{v:.12f}" for v in ci_ref))
-        print(f"earshot --bootstrap                     : {t_ours:8.2f} s  mean/low/high "
-              + " ".join(f"{v:.12f}" for v in ci_ours)
-              + f"  -> {t_ref / t_ours:.0f}x faster, max |Δ| "
-              f"{max(abs(a - b) for a, b in zip(ci_ref, ci_ours)):.1e}")
+def pipsds(args, full):
+    from sed_scores_eval import intersection_based
+    from sed_scores_eval.base_modules.bootstrap import confidence_interval
+    p = g.PSDS_PARAMS["psds1"]
+    inputs = dict(ground_truth=str(full / "gt.tsv"), audio_durations=str(full / "durations.tsv"),
+                  median_filter_lengths_in_sec=FILTERS, dtc_threshold=p["dtc"],
+                  gtc_threshold=p["gtc"], alpha_st=p["alpha_st"], max_efpr=p["max_efpr"])
+    ours = [args.earshot, "eval", "sed", "--ground-truth", str(full / "gt.tsv"), "--durations",
+            str(full / "durations.tsv"), "--scores", str(full / "scores"), "--psds1",
+            "--median-filters", ",".join(str(f) for f in FILTERS), "--json"]
 
-        sub = Path(tmp) / "sub"
-        keep = files[: args.psds_eval_files]
-        write_set(sub, keep, durations, gt, {f: scores[f] for f in keep}, classes, args.thresholds)
-        from psds_eval import PSDSEval
-        gt_df = pd.read_csv(sub / "gt.tsv", sep="\t")
-        dur_df = pd.read_csv(sub / "durations.tsv", sep="\t")
-        ops = [pd.read_csv(p, sep="\t") for p in sorted((sub / "ops").glob("*.tsv"))]
+    def run(extra=()):
+        out = subprocess.run(ours + list(extra), check=True, capture_output=True, text=True)
+        return json.loads(out.stdout)["psds1"]["pi"]
 
-        def pe():
-            out = []
-            for p in (g.PSDS_PARAMS["psds1"], g.PSDS_PARAMS["psds2"]):
-                e = PSDSEval(p["dtc"], p["gtc"], p["cttc"], ground_truth=gt_df, metadata=dur_df)
-                for op in ops:
-                    e.add_operating_point(op)
-                out.append(e.psds(p["alpha_ct"], p["alpha_st"], p["max_efpr"]).value)
-            return out
+    t_ref, v_ref = timed(lambda: intersection_based.median_filter_independent_psds(
+        str(full / "scores"), **inputs)[0])
+    t_ours, v_ours = min((timed(run) for _ in range(args.repeat)), key=lambda x: x[0])
+    print(f"sed_scores_eval piPSDS1 ({len(FILTERS)} median filters): {t_ref:8.2f} s  {v_ref:.12f}")
+    print(f"earshot --median-filters                 : {t_ours:8.2f} s  {v_ours['value']:.12f}"
+          f"  -> {t_ref / t_ours:.0f}x faster, |Δ| {abs(v_ref - v_ours['value']):.1e}")
+    t_ref, ci_ref = timed(lambda: confidence_interval(list(
+        intersection_based.bootstrapped_median_filter_independent_psds(
+            str(full / "scores"), **inputs)[0])))
+    t_ours, b = min((timed(lambda: run(["--bootstrap"])) for _ in range(args.repeat)),
+                    key=lambda x: x[0])
+    ci_ours = (b["bootstrap"]["mean"], b["bootstrap"]["low"], b["bootstrap"]["high"])
+    print(f"sed_scores_eval bootstrapped piPSDS1 (5x4): {t_ref:8.2f} s  mean/low/high "
+          + " ".join(f"{v:.12f}" for v in ci_ref))
+    print(f"earshot --median-filters --bootstrap     : {t_ours:8.2f} s  mean/low/high "
+          + " ".join(f"{v:.12f}" for v in ci_ours)
+          + f"  -> {t_ref / t_ours:.0f}x faster, max |Δ| "
+          f"{max(abs(a - b) for a, b in zip(ci_ref, ci_ours)):.1e}")
 
-        t_ref, v_ref = timed(pe)
-        ours = ["--ground-truth", str(sub / "gt.tsv"), "--durations", str(sub / "durations.tsv"),
-                "--predictions", str(sub / "ops"), "--psds1", "--psds2"]
-        t_ours = min(timed(lambda: earshot_run(args.earshot, ours))[0] for _ in range(args.repeat))
-        v_ours = earshot_run(args.earshot, ours)
-        print(f"psds_eval ({len(keep)} clips): {t_ref:8.2f} s  PSDS1 {v_ref[0]:.12f}  PSDS2 {v_ref[1]:.12f}")
-        print(f"earshot   ({len(keep)} clips): {t_ours:8.2f} s  PSDS1 {v_ours[0]:.12f}  PSDS2 {v_ours[1]:.12f}"
-              f"  -> {t_ref / t_ours:.0f}x faster, max |Δ| "
-              f"{max(abs(a - b) for a, b in zip(v_ref, v_ours)):.1e}")
+
+def plain_psds(args, full, sse):
+    t_ref, v_ref = timed(sse)
+    ours = ["--ground-truth", str(full / "gt.tsv"), "--durations", str(full / "durations.tsv"),
+            "--scores", str(full / "scores"), "--psds1", "--psds2"]
+    t_ours = min(timed(lambda: earshot_run(args.earshot, ours))[0] for _ in range(args.repeat))
+    v_ours = earshot_run(args.earshot, ours)
+    print(f"sed_scores_eval: {t_ref:8.2f} s  PSDS1 {v_ref[0]:.12f}  PSDS2 {v_ref[1]:.12f}")
+    print(f"earshot        : {t_ours:8.2f} s  PSDS1 {v_ours[0]:.12f}  PSDS2 {v_ours[1]:.12f}"
+          f"  -> {t_ref / t_ours:.0f}x faster, max |Δ| "
+          f"{max(abs(a - b) for a, b in zip(v_ref, v_ours)):.1e}")
+
+
+def bootstrap_and_psds_eval(args, tmp, files, durations, gt, scores, classes):
+    from sed_scores_eval import intersection_based
+    full = Path(tmp) / "full"
+    from sed_scores_eval.base_modules.bootstrap import confidence_interval
+
+    def boot():
+        p = g.PSDS_PARAMS["psds1"]
+        values = intersection_based.bootstrapped_psds(
+            scores=str(full / "scores"), ground_truth=str(full / "gt.tsv"),
+            audio_durations=str(full / "durations.tsv"), dtc_threshold=p["dtc"],
+            gtc_threshold=p["gtc"], alpha_st=p["alpha_st"], max_efpr=p["max_efpr"])[0]
+        return confidence_interval(list(values))
+
+    def boot_ours():
+        out = subprocess.run([args.earshot, "eval", "sed", "--ground-truth", str(full / "gt.tsv"),
+                              "--durations", str(full / "durations.tsv"), "--scores",
+                              str(full / "scores"), "--psds1", "--bootstrap", "--json"],
+                             check=True, capture_output=True, text=True)
+        b = json.loads(out.stdout)["psds1"]["bootstrap"]
+        return b["mean"], b["low"], b["high"]
+
+    t_ref, ci_ref = timed(boot)
+    t_ours, ci_ours = min((timed(boot_ours) for _ in range(args.repeat)), key=lambda x: x[0])
+    print(f"sed_scores_eval bootstrapped PSDS1 (5x20): {t_ref:8.2f} s  mean/low/high "
+          + " ".join(f"{v:.12f}" for v in ci_ref))
+    print(f"earshot --bootstrap                     : {t_ours:8.2f} s  mean/low/high "
+          + " ".join(f"{v:.12f}" for v in ci_ours)
+          + f"  -> {t_ref / t_ours:.0f}x faster, max |Δ| "
+          f"{max(abs(a - b) for a, b in zip(ci_ref, ci_ours)):.1e}")
+
+    sub = Path(tmp) / "sub"
+    keep = files[: args.psds_eval_files]
+    write_set(sub, keep, durations, gt, {f: scores[f] for f in keep}, classes, args.thresholds)
+    from psds_eval import PSDSEval
+    gt_df = pd.read_csv(sub / "gt.tsv", sep="\t")
+    dur_df = pd.read_csv(sub / "durations.tsv", sep="\t")
+    ops = [pd.read_csv(p, sep="\t") for p in sorted((sub / "ops").glob("*.tsv"))]
+
+    def pe():
+        out = []
+        for p in (g.PSDS_PARAMS["psds1"], g.PSDS_PARAMS["psds2"]):
+            e = PSDSEval(p["dtc"], p["gtc"], p["cttc"], ground_truth=gt_df, metadata=dur_df)
+            for op in ops:
+                e.add_operating_point(op)
+            out.append(e.psds(p["alpha_ct"], p["alpha_st"], p["max_efpr"]).value)
+        return out
+
+    t_ref, v_ref = timed(pe)
+    ours = ["--ground-truth", str(sub / "gt.tsv"), "--durations", str(sub / "durations.tsv"),
+            "--predictions", str(sub / "ops"), "--psds1", "--psds2"]
+    t_ours = min(timed(lambda: earshot_run(args.earshot, ours))[0] for _ in range(args.repeat))
+    v_ours = earshot_run(args.earshot, ours)
+    print(f"psds_eval ({len(keep)} clips): {t_ref:8.2f} s  PSDS1 {v_ref[0]:.12f}  PSDS2 {v_ref[1]:.12f}")
+    print(f"earshot   ({len(keep)} clips): {t_ours:8.2f} s  PSDS1 {v_ours[0]:.12f}  PSDS2 {v_ours[1]:.12f}"
+          f"  -> {t_ref / t_ours:.0f}x faster, max |Δ| "
+          f"{max(abs(a - b) for a, b in zip(v_ref, v_ours)):.1e}")
 
 
 if __name__ == "__main__":

@@ -683,3 +683,110 @@ fn eval_sed_per_class_psd_rocs_are_the_references() {
         );
     }
 }
+
+/// `--median-filters` and `--pi-scores`: sed_scores_eval's median-filter-independent and
+/// post-processing-independent PSDS from the command line (value, per class, each filter's own
+/// PSDS), bootstrapped with its own default of 5 folds × 4; a folder of other clips is refused.
+#[test]
+fn eval_sed_post_processing_independent_psds() {
+    let path = common::data_dir().join("psds").join("manifest.json");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let pi = &m["pipsds"];
+    let filters: Vec<String> = (pi["filters"].as_array().unwrap().iter())
+        .map(|v| num(v).unwrap().to_string())
+        .collect();
+    let run = |case: &str, params: &str| {
+        (pi["runs"].as_array().unwrap().iter())
+            .find(|r| r["case"] == case && r["params"] == params)
+            .unwrap()
+            .clone()
+    };
+    let close = |got: &Value, want: &Value, what: &str| {
+        let (g, w) = (got.as_f64().unwrap(), num(want).unwrap());
+        assert!((g - w).abs() < 1e-9, "{what}: {g} vs {w}");
+    };
+    let case = pi["folders"]["case"].as_str().unwrap();
+    let dir = metrics_dir().join(case);
+    let (gt, dur, scores) = (
+        dir.join("gt.tsv"),
+        dir.join("durations.tsv"),
+        dir.join("scores"),
+    );
+    let base = [
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+        "--scores",
+        p(&scores),
+    ];
+    let joined = filters.join(",");
+    let v = ok_json(
+        &[
+            &base[..],
+            &[
+                "--psds1",
+                "--psds2",
+                "--median-filters",
+                &joined,
+                "--bootstrap",
+                "--json",
+            ],
+        ]
+        .concat(),
+    );
+    for key in ["psds1", "psds2"] {
+        let want = run(case, key);
+        let got = &v[key]["pi"];
+        close(&got["value"], &want["value"], key);
+        for (class, w) in want["per_class"].as_object().unwrap() {
+            close(&got["per_class"][class], w, &format!("{key} {class}"));
+        }
+        for (g, w) in (got["per_postprocessing"].as_array().unwrap().iter())
+            .zip(want["per_filter"].as_array().unwrap())
+        {
+            close(g, w, &format!("{key} per filter"));
+        }
+        let b = &want["bootstrap"];
+        assert_eq!(
+            got["bootstrap"]["n_iterations"], 4,
+            "sed_scores_eval's pi default"
+        );
+        same_interval(&got["bootstrap"], &b["ci"]);
+    }
+    // The same filters as folders the reference wrote: piPSDS over --scores and them.
+    let f = &pi["folders"];
+    let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+    args.push("--psds1".into());
+    for d in f["dirs"].as_array().unwrap() {
+        args.push("--pi-scores".into());
+        args.push(
+            common::data_dir()
+                .join(d.as_str().unwrap())
+                .display()
+                .to_string(),
+        );
+    }
+    args.push("--json".into());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let v = ok_json(&refs);
+    close(
+        &v["psds1"]["pi"]["value"],
+        &f["value"],
+        "piPSDS from folders",
+    );
+    let table = common::earshot_ok(&refs[..refs.len() - 1]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("piPSDS1") && text.contains("post-processing independent"),
+        "{text}"
+    );
+    // Post-processings of other clips: one line naming the folder.
+    let other = metrics_dir().join("sed_001").join("scores");
+    let out = common::earshot(&[&base[..], &["--psds1", "--pi-scores", p(&other)]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("sed_001"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

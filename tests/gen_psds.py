@@ -7,7 +7,8 @@ score tables `tests/gen_metrics.py` wrote (so it runs after it).
 For several SED cases (2 to 6 classes, folds that can leave a class without ground truth) and
 several parameter sets (PSDS1, PSDS2, psds_eval's README example, a cross-trigger-only one),
 with the default 5 folds × 20 iterations and with 3 × 7: the PSDS and per-class PSDS of every
-fold, and the (mean, low, high) intervals at confidence 0.9 and 0.8. Output:
+fold, and the (mean, low, high) intervals at confidence 0.9 and 0.8; post-processing- and
+median-filter-independent PSDS (`intersection_based.pipsds`, `pipsds_case`). Output:
 tests/data/generated/psds/manifest.json. Idempotent (fingerprint of this file, the metric
 manifest and the packages).
 """
@@ -160,6 +161,76 @@ def class_roc_case():
                          for c, r in rocs.items()})
 
 
+PI_CASES = ["sed_010", "sed_033", "sed_001", "sed_016"]
+PI_FILTERS = [0.0, 0.2, 0.5, 1.0]
+PI_PARAMS = ["psds1", "psds2", "readme"]
+
+
+def pipsds_case():
+    """Post-processing-independent PSDS (`intersection_based.pipsds`): for each case and
+    scenario, `median_filter_independent_psds` over PI_FILTERS (value, per class, the pi-PSD-ROC,
+    every class's pi-ROC with the threshold and filter of each point, each filter's own PSDS);
+    the median-filtered tables of one case (`medfilt`), written to folders and scored again
+    with `postprocessing_independent_psds(scores_processed=folders)`; and
+    `bootstrapped_median_filter_independent_psds` (its default 5 folds × 4 iterations) with its
+    confidence interval."""
+    from sed_scores_eval import intersection_based
+    from sed_scores_eval.base_modules.bootstrap import confidence_interval
+    from sed_scores_eval.base_modules.postprocessing import medfilt
+    from sed_scores_eval.intersection_based.psds import psds_from_psd_roc
+    runs = []
+    kw = lambda p: dict(
+        dtc_threshold=p["dtc"], gtc_threshold=p["gtc"],
+        cttc_threshold=p["cttc"] if p["alpha_ct"] > 0 else None,
+        alpha_ct=p["alpha_ct"], alpha_st=p["alpha_st"], max_efpr=p["max_efpr"])
+    manifest = json.loads((METRICS / "manifest.json").read_text())
+    for name in PI_CASES:
+        d = METRICS / name
+        n_classes = len(manifest["sed"][int(name[4:])]["classes"])
+        inputs = dict(ground_truth=str(d / "gt.tsv"), audio_durations=str(d / "durations.tsv"))
+        for pname in PI_PARAMS:
+            p = PARAMS[pname]
+            if p["alpha_ct"] > 0 and n_classes < 2:
+                continue
+            value, per_class, roc, class_rocs, psd_rocs, _ = \
+                intersection_based.median_filter_independent_psds(
+                    str(d / "scores"), **inputs, median_filter_lengths_in_sec=PI_FILTERS, **kw(p))
+            run = dict(case=name, params=pname, value=fnum(value),
+                       per_class={k: fnum(v) for k, v in per_class.items()},
+                       roc=dict(etpr=[fnum(x) for x in roc[0]], efpr=[fnum(x) for x in roc[1]]),
+                       class_rocs={k: dict(tpr=[fnum(x) for x in r[0]], efpr=[fnum(x) for x in r[1]],
+                                           threshold=[fnum(x) for x in r[2]],
+                                           postprocessing=[int(x) for x in r[3]])
+                                   for k, r in class_rocs.items()},
+                       per_filter=[fnum(psds_from_psd_roc(t, e, p["max_efpr"])) for t, e in psd_rocs])
+            if name == PI_CASES[0] and pname in ("psds1", "psds2"):
+                values, per_class_b, *_ = intersection_based.bootstrapped_median_filter_independent_psds(
+                    str(d / "scores"), **inputs, median_filter_lengths_in_sec=PI_FILTERS, **kw(p))
+                run["bootstrap"] = dict(
+                    n_folds=5, n_iterations=4, values=[fnum(v) for v in values],
+                    per_class=[{k: fnum(v) for k, v in pc.items()} for pc in per_class_b],
+                    ci=[fnum(v) for v in confidence_interval(list(values), confidence=0.9)])
+            runs.append(run)
+    # The filtered tables as files, scored again from the folders.
+    name = PI_CASES[0]
+    d = METRICS / name
+    dirs = []
+    for length in PI_FILTERS[1:]:
+        out = OUT / "pipsds" / name / f"medfilt_{length}"
+        medfilt(str(d / "scores"), length, storage_dir=out)
+        dirs.append(out)
+    p = PARAMS["psds1"]
+    value, per_class, *_ = intersection_based.postprocessing_independent_psds(
+        None, str(d / "gt.tsv"), str(d / "durations.tsv"), postprocessing_functions=None,
+        scores_processed=[str(d / "scores")] + [str(x) for x in dirs], **kw(p),
+        # sed_scores_eval 0.0.4 hands each set num_jobs // len(sets) jobs, 0 from 1: give one each.
+        num_jobs=len(dirs) + 1)
+    folders = dict(case=name, params="psds1", dirs=[str(x.relative_to(GEN)) for x in dirs],
+                   filters=PI_FILTERS[1:], value=fnum(value),
+                   per_class={k: fnum(v) for k, v in per_class.items()})
+    return dict(filters=PI_FILTERS, runs=runs, folders=folders)
+
+
 def fingerprint() -> str:
     import importlib.metadata as md
     h = hashlib.sha256(Path(__file__).read_bytes())
@@ -211,12 +282,14 @@ def main():
     merge = merge_case()
     selection = selection_case()
     class_rocs = class_roc_case()
+    pipsds = pipsds_case()
+    print(f"[gen-psds] pipsds: {len(pipsds['runs'])} runs")
     print(f"[gen-psds] merge: {merge['n_merged']} events merged")
     manifest_path.write_text(json.dumps(dict(
         fingerprint=fp, reference={"sed_scores_eval": md.version("sed_scores_eval"),
                                    "psds_eval": md.version("psds_eval")},
         params=PARAMS, cases=cases, merge=merge, selection=selection,
-        class_rocs=class_rocs), indent=1, allow_nan=False))
+        class_rocs=class_rocs, pipsds=pipsds), indent=1, allow_nan=False))
 
 
 if __name__ == "__main__":

@@ -595,3 +595,187 @@ fn bootstrapped_psds_matches_sed_scores_eval() {
         folds.max_abs, folds.n, cis.max_abs, cis.n
     );
 }
+
+/// Post-processing-independent PSDS as `sed_scores_eval.intersection_based.pipsds` computes it
+/// (`tests/gen_psds.py`, `pipsds_case`): `median_filter_independent_psds` over four filter
+/// lengths (value, per class, the pi-PSD-ROC, each class's pi-ROC with the threshold and the
+/// filter of every point, each filter's own PSDS) for PSDS1, PSDS2 and psds_eval's README
+/// parameters, one class to six; the median-filtered tables themselves (`medfilt`), scored
+/// again from folders; and the bootstrapped form with its confidence interval.
+#[test]
+fn pipsds_matches_sed_scores_eval() {
+    use earshot_core::metrics::bootstrap::confidence_interval;
+    use earshot_core::metrics::postprocessing::medfilt;
+    let data = common::data_dir();
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("psds/manifest.json")).unwrap())
+            .unwrap();
+    let pi = &m["pipsds"];
+    let filters: Vec<f64> = pi["filters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| num(v).unwrap())
+        .collect();
+    let nums = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| num(x).unwrap())
+            .collect()
+    };
+    let (mut agree, mut points, mut boot) = (Agreement::default(), 0usize, Agreement::default());
+    for run in pi["runs"].as_array().unwrap() {
+        let case = run["case"].as_str().unwrap();
+        let name = run["params"].as_str().unwrap();
+        let what = format!("{case} {name}");
+        let dir = metrics_dir().join(case);
+        let scores = dcase::read_scores_dir(&dir.join("scores")).unwrap();
+        let gt = load_strong(&dir.join("gt.tsv"));
+        let (durations, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
+        let params = params_from(&m["params"][name]);
+        let r = sed_scores::median_filter_independent_psds(
+            &scores,
+            &filters,
+            &gt,
+            &durations,
+            &[params],
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+        .remove(0);
+        agree.check(&what, r.value, num(&run["value"]).unwrap(), TOL);
+        for (k, w) in nums(&run["per_filter"]).iter().enumerate() {
+            agree.check(
+                &format!("{what} filter {k}"),
+                r.per_postprocessing[k].value,
+                *w,
+                TOL,
+            );
+        }
+        let (etpr, efpr) = (nums(&run["roc"]["etpr"]), nums(&run["roc"]["efpr"]));
+        assert_eq!(r.roc.efpr.len(), efpr.len(), "{what}: pi-PSD-ROC points");
+        for (k, (o, w)) in r
+            .roc
+            .efpr
+            .iter()
+            .zip(&efpr)
+            .chain(r.roc.etpr.iter().zip(&etpr))
+            .enumerate()
+        {
+            agree.check(&format!("{what} ROC {k}"), *o, *w, TOL);
+        }
+        for (c, class) in scores[0].classes.iter().enumerate() {
+            agree.check(
+                &format!("{what} {class}"),
+                r.per_class[c],
+                num(&run["per_class"][class]).unwrap(),
+                TOL,
+            );
+            let (o, w) = (&r.class_rocs[c], &run["class_rocs"][class]);
+            let filter: Vec<usize> = (w["postprocessing"].as_array().unwrap().iter())
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect();
+            assert_eq!(
+                o.postprocessing, filter,
+                "{what} {class}: the filter of each pi-ROC point"
+            );
+            for (key, ours) in [
+                ("tpr", &o.tpr),
+                ("efpr", &o.efpr),
+                ("threshold", &o.threshold),
+            ] {
+                let want = nums(&w[key]);
+                assert_eq!(ours.len(), want.len(), "{what} {class} {key}");
+                for (k, (a, b)) in ours.iter().zip(&want).enumerate() {
+                    agree.check(&format!("{what} {class} {key} {k}"), *a, *b, TOL);
+                }
+            }
+            points += o.tpr.len();
+        }
+        let Some(b) = run.get("bootstrap") else {
+            continue;
+        };
+        let sets = sed_scores::median_filtered_sets(&scores, &filters).unwrap();
+        let (n_folds, n_iter) = (
+            b["n_folds"].as_u64().unwrap() as usize,
+            b["n_iterations"].as_u64().unwrap() as usize,
+        );
+        let folds = sed_scores::bootstrapped_postprocessing_independent_psds(
+            &sets,
+            &gt,
+            &durations,
+            &[params],
+            n_folds,
+            n_iter,
+        )
+        .unwrap()
+        .remove(0);
+        let want = nums(&b["values"]);
+        assert_eq!(folds.len(), want.len(), "{what}: bootstrap folds");
+        for (k, (o, w)) in folds.iter().zip(&want).enumerate() {
+            boot.check(&format!("{what} fold {k}"), o.value, *w, TOL);
+            for (c, class) in scores[0].classes.iter().enumerate() {
+                let w = num(&b["per_class"][k][class]).unwrap();
+                boot.check(&format!("{what} fold {k} {class}"), o.per_class[c], w, TOL);
+            }
+        }
+        let values: Vec<f64> = folds.iter().map(|f| f.value).collect();
+        let ci = confidence_interval(&values, 0.9);
+        for (o, w) in [ci.mean, ci.low, ci.high].iter().zip(nums(&b["ci"])) {
+            boot.check(&format!("{what} CI"), *o, w, TOL);
+        }
+    }
+    assert!(
+        points > 100 && boot.n > 100,
+        "too few points ({points}, {})",
+        boot.n
+    );
+    // The filtered tables, written by the reference, read back and scored as folders.
+    let f = &pi["folders"];
+    let case = f["case"].as_str().unwrap();
+    let dir = metrics_dir().join(case);
+    let scores = dcase::read_scores_dir(&dir.join("scores")).unwrap();
+    let mut sets = vec![scores.clone()];
+    let mut tables = Agreement::default();
+    for (d, length) in f["dirs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(nums(&f["filters"]))
+    {
+        let written = dcase::read_scores_dir(&data.join(d.as_str().unwrap())).unwrap();
+        for (t, w) in scores.iter().zip(&written) {
+            let ours = medfilt(t, &[length], 6).unwrap();
+            assert_eq!(
+                (&ours.id, ours.timestamps.len()),
+                (&w.id, w.timestamps.len()),
+                "medfilt {length} s"
+            );
+            for (a, b) in ours
+                .timestamps
+                .iter()
+                .zip(&w.timestamps)
+                .chain(ours.scores.iter().zip(&w.scores))
+            {
+                tables.check(&format!("medfilt {length} s {}", t.id), *a, *b, TOL);
+            }
+        }
+        sets.push(written);
+    }
+    let gt = load_strong(&dir.join("gt.tsv"));
+    let (durations, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
+    let params = params_from(&m["params"][f["params"].as_str().unwrap()]);
+    let r = sed_scores::postprocessing_independent_psds(&sets, &gt, &durations, &[params])
+        .unwrap()
+        .remove(0);
+    agree.check(
+        "piPSDS from folders",
+        r.value,
+        num(&f["value"]).unwrap(),
+        TOL,
+    );
+    println!(
+        "piPSDS: max |Δ| {:e} over {} values ({points} pi-ROC points), bootstrap {:e} over {}, medfilt tables {:e} over {}",
+        agree.max_abs, agree.n, boot.max_abs, boot.n, tables.max_abs, tables.n
+    );
+}

@@ -133,6 +133,69 @@ def bootstrapped_psds(
     return list(values), [dict(p) for p in per_class]
 
 
+def median_filter_independent_psds(
+    scores: Any,
+    ground_truth: Any,
+    durations: Any,
+    median_filter_lengths_in_sec: Any,
+    dtc_threshold: float = 0.7,
+    gtc_threshold: float = 0.7,
+    cttc_threshold: float | None = None,
+    alpha_ct: float = 0.0,
+    alpha_st: float = 1.0,
+    max_efpr: float = 100.0,
+):
+    """Median-filter-independent PSDS, as
+    ``sed_scores_eval.intersection_based.median_filter_independent_psds`` returns it: (piPSDS,
+    {class: piPSDS}, (eTPR, eFPR) of the pi-PSD-ROC, {class: (TPR, eFPR, threshold, filter
+    index)}, [(eTPR, eFPR) of each filter], [{class: (TPR, eFPR)} of each filter]). The scores
+    are median-filtered with each length in seconds as ``base_modules.postprocessing.medfilt``
+    filters them; the reference's last item also carries each point's threshold."""
+    if alpha_ct != 0.0 and cttc_threshold is None:
+        raise ValueError("alpha_ct > 0 needs a cttc_threshold")
+    value, per_class, (etpr, efpr), pi_rocs, rocs, class_rocs = _earshot.median_filter_independent_psds(
+        *_sed_inputs(scores, ground_truth, durations), [float(x) for x in median_filter_lengths_in_sec],
+        float(dtc_threshold), float(gtc_threshold),
+        None if cttc_threshold is None else float(cttc_threshold),
+        float(alpha_ct), float(alpha_st), float(max_efpr))
+    return (
+        value,
+        dict(per_class),
+        (np.asarray(etpr), np.asarray(efpr)),
+        {c: (np.asarray(t), np.asarray(f), np.asarray(s), np.asarray(m)) for c, (t, f, s, m) in pi_rocs},
+        [(np.asarray(t), np.asarray(f)) for t, f in rocs],
+        [{c: (np.asarray(t), np.asarray(f)) for c, (t, f) in r} for r in class_rocs],
+    )
+
+
+def bootstrapped_median_filter_independent_psds(
+    scores: Any,
+    ground_truth: Any,
+    durations: Any,
+    median_filter_lengths_in_sec: Any,
+    dtc_threshold: float = 0.7,
+    gtc_threshold: float = 0.7,
+    cttc_threshold: float | None = None,
+    alpha_ct: float = 0.0,
+    alpha_st: float = 1.0,
+    max_efpr: float = 100.0,
+    n_folds: int = 5,
+    n_iterations: int = 4,
+):
+    """Bootstrapped median-filter-independent PSDS, as
+    ``sed_scores_eval.intersection_based.bootstrapped_median_filter_independent_psds`` (same
+    folds, its default 5 × 4): (list of piPSDS, list of {class: piPSDS}), one per fold.
+    Summarise with :func:`confidence_interval`."""
+    if alpha_ct != 0.0 and cttc_threshold is None:
+        raise ValueError("alpha_ct > 0 needs a cttc_threshold")
+    values, per_class = _earshot.bootstrapped_median_filter_independent_psds(
+        *_sed_inputs(scores, ground_truth, durations), [float(x) for x in median_filter_lengths_in_sec],
+        float(dtc_threshold), float(gtc_threshold),
+        None if cttc_threshold is None else float(cttc_threshold),
+        float(alpha_ct), float(alpha_st), float(max_efpr), int(n_folds), int(n_iterations))
+    return list(values), [dict(p) for p in per_class]
+
+
 def confidence_interval(values: Any, confidence: float = 0.9):
     """``sed_scores_eval.base_modules.bootstrap.confidence_interval``: (mean, low, high) of a
     list of values, or {class: (mean, low, high)} of a list of per-class dicts."""

@@ -153,3 +153,30 @@ def test_bootstrapped_psds_is_sed_scores_eval_s():
         ours = metrics.confidence_interval(classes)
         for c, want in confidence_interval(list(ref_classes)).items():
             assert all(close(a, b) for a, b in zip(ours[c], want)), c
+
+
+def test_median_filter_independent_psds_is_sed_scores_eval_s():
+    from sed_scores_eval import intersection_based
+    d = DIR / "sed_010"
+    args = (d / "scores", d / "gt.tsv", d / "durations.tsv")
+    filters = [0.0, 0.3, 0.8]
+    for kw in (dict(), dict(dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3, alpha_ct=0.5)):
+        ref_kw = dict(dtc_threshold=0.7, gtc_threshold=0.7, alpha_st=1.0, max_efpr=100.0)
+        ref_kw.update(kw)
+        value, per_class, (etpr, efpr), pi_rocs, rocs, _ = intersection_based.median_filter_independent_psds(
+            str(args[0]), str(args[1]), str(args[2]), median_filter_lengths_in_sec=filters, **ref_kw)
+        ours = metrics.median_filter_independent_psds(*args, filters, **kw)
+        assert close(ours[0], value)
+        assert all(close(ours[1][c], v) for c, v in per_class.items())
+        assert np.allclose(ours[2][0], etpr, atol=1e-12) and np.allclose(ours[2][1], efpr, atol=1e-12)
+        for c, (tpr, fpr, thr, idx) in pi_rocs.items():
+            assert np.array_equal(ours[3][c][3], idx), c
+            assert np.allclose(ours[3][c][0], tpr, atol=1e-12) and np.allclose(ours[3][c][2], thr, atol=1e-12)
+        assert len(ours[4]) == len(rocs) == len(filters)
+        values, classes = metrics.bootstrapped_median_filter_independent_psds(*args, filters, n_folds=3, n_iterations=2, **kw)
+        ref_values, ref_classes, *_ = intersection_based.bootstrapped_median_filter_independent_psds(
+            str(args[0]), str(args[1]), str(args[2]), median_filter_lengths_in_sec=filters,
+            n_folds=3, n_iterations=2, **ref_kw)
+        assert len(values) == len(ref_values) == 6
+        assert all(close(a, b) for a, b in zip(values, ref_values))
+        assert all(close(a[c], b[c]) for a, b in zip(classes, ref_classes) for c in b)

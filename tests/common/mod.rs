@@ -206,7 +206,12 @@ impl Agreement {
             );
             return;
         }
-        let d = (ours - reference).abs();
+        // Equal infinities (a ROC's first threshold) agree.
+        let d = if ours == reference {
+            0.0
+        } else {
+            (ours - reference).abs()
+        };
         assert!(
             d <= tol,
             "{what}: earshot {ours}, reference {reference} (|Δ| = {d:e})"

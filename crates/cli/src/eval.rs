@@ -93,6 +93,23 @@ pub struct SedArgs {
     pub psds: Vec<String>,
     #[command(flatten)]
     pub bootstrap: BootstrapArgs,
+    /// Post-processing-independent PSDS over median filters (sed_scores_eval's
+    /// `median_filter_independent_psds`): the --scores tables median-filtered with each length
+    /// in seconds (`0,0.2,0.5,1`; 0 leaves them as they are), and each PSDS scenario's piPSDS
+    /// over them, with each filter's own PSDS.
+    #[arg(
+        long,
+        value_name = "SECONDS,…",
+        value_delimiter = ',',
+        requires = "scores",
+        conflicts_with = "pi_scores"
+    )]
+    pub median_filters: Vec<f64>,
+    /// Post-processing-independent PSDS over other post-processings of the same clips
+    /// (`postprocessing_independent_psds`): folders of score tables, taken together with
+    /// --scores. Repeatable.
+    #[arg(long, value_name = "DIR", requires = "scores")]
+    pub pi_scores: Vec<PathBuf>,
     /// psds_eval's operating-point selection per class (`select_operating_points_per_class`):
     /// `CLASS:tpr=0.8` (lowest eFPR with TPR ≥ 0.8), `CLASS:fpr=30` or `CLASS:efpr=30` (highest
     /// TPR with at most that many per hour), `CLASS:fscore` (best F). Repeatable; operating
@@ -150,9 +167,10 @@ pub struct BootstrapArgs {
     /// Folds per iteration (each leaves one fold of the clips out).
     #[arg(long, default_value_t = 5, requires = "bootstrap")]
     pub bootstrap_folds: usize,
-    /// Iterations (reshuffles of the clips).
-    #[arg(long, default_value_t = 20, requires = "bootstrap")]
-    pub bootstrap_iterations: usize,
+    /// Iterations (reshuffles of the clips); sed_scores_eval's defaults: 20 for PSDS, 4 for
+    /// piPSDS.
+    #[arg(long, requires = "bootstrap")]
+    pub bootstrap_iterations: Option<usize>,
     /// Confidence of the interval.
     #[arg(long, default_value_t = 0.9, requires = "bootstrap")]
     pub confidence: f64,
@@ -164,7 +182,7 @@ impl Default for BootstrapArgs {
         BootstrapArgs {
             bootstrap: false,
             bootstrap_folds: 5,
-            bootstrap_iterations: 20,
+            bootstrap_iterations: None,
             confidence: 0.9,
         }
     }
@@ -796,17 +814,16 @@ fn bootstrap_report(
 ) -> Result<()> {
     use earshot_core::metrics::bootstrap::confidence_interval;
     let b = &a.bootstrap;
-    if !(b.confidence > 0.0 && b.confidence < 1.0) {
-        bail!("--confidence must be between 0 and 1, got {}", b.confidence);
-    }
+    check_confidence(b)?;
     let params: Vec<PsdsParams> = sets.iter().map(|s| s.2).collect();
+    let n_iterations = b.bootstrap_iterations.unwrap_or(20);
     let folds = sed_scores::bootstrapped_psds(
         scores,
         gt,
         durations,
         &params,
         b.bootstrap_folds,
-        b.bootstrap_iterations,
+        n_iterations,
     )?;
     let classes = &scores[0].classes;
     for ((key, name, _), runs) in sets.iter().zip(folds) {
@@ -821,7 +838,7 @@ fn bootstrap_report(
             fmt(ci.low),
             fmt(ci.high),
             b.bootstrap_folds,
-            b.bootstrap_iterations
+            n_iterations
         )?;
         let per_class: serde_json::Map<String, serde_json::Value> = (classes.iter().enumerate())
             .map(|(c, class)| {
@@ -832,8 +849,139 @@ fn bootstrap_report(
         if let Some(entry) = report.get_mut(key) {
             entry["bootstrap"] = json!({
                 "mean": ci.mean, "low": ci.low, "high": ci.high, "confidence": b.confidence,
-                "n_folds": b.bootstrap_folds, "n_iterations": b.bootstrap_iterations,
+                "n_folds": b.bootstrap_folds, "n_iterations": n_iterations,
                 "values": values, "per_class": per_class,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_confidence(b: &BootstrapArgs) -> Result<()> {
+    if !(b.confidence > 0.0 && b.confidence < 1.0) {
+        bail!("--confidence must be between 0 and 1, got {}", b.confidence);
+    }
+    Ok(())
+}
+
+/// The post-processed score sets piPSDS is taken over, with a name for each: the --scores
+/// tables median-filtered with each --median-filters length, or --scores and each --pi-scores
+/// folder.
+fn pi_sets(
+    a: &SedArgs,
+    scores: &[dcase::ScoreTable],
+) -> Result<(Vec<String>, Vec<Vec<dcase::ScoreTable>>)> {
+    let scores_dir = a.scores.as_deref().unwrap_or(Path::new(""));
+    if !a.median_filters.is_empty() {
+        let names = (a.median_filters.iter())
+            .map(|l| format!("median filter {l} s"))
+            .collect();
+        let sets = sed_scores::median_filtered_sets(scores, &a.median_filters)
+            .map_err(|e| anyhow!("{}: {e}", scores_dir.display()))?;
+        return Ok((names, sets));
+    }
+    let mut names = vec![scores_dir.display().to_string()];
+    let mut sets = vec![scores.to_vec()];
+    for dir in &a.pi_scores {
+        let tables = dcase::read_scores_dir(dir)?;
+        if tables.len() != scores.len() {
+            bail!(
+                "{}: {} score tables, {} has {}: post-processings must cover the same clips",
+                dir.display(),
+                tables.len(),
+                scores_dir.display(),
+                scores.len()
+            );
+        }
+        names.push(dir.display().to_string());
+        sets.push(tables);
+    }
+    Ok((names, sets))
+}
+
+/// Post-processing-independent PSDS of every scenario (--median-filters or --pi-scores), added
+/// to the table and to each scenario's JSON as `pi`; bootstrapped too with --bootstrap.
+fn pi_report(
+    ctx: &SedContext<'_>,
+    scores: &[dcase::ScoreTable],
+    durations: &dcase::Durations,
+    text: &mut String,
+    report: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    use earshot_core::metrics::bootstrap::confidence_interval;
+    let (a, gt, sets) = (ctx.a, ctx.gt, ctx.sets);
+    let dir = a.scores.as_deref().unwrap_or(Path::new("")).display();
+    let in_dir = |e: earshot_core::metrics::MetricsError| anyhow!("{dir}: {e}");
+    let (names, tables) = pi_sets(a, scores)?;
+    let params: Vec<PsdsParams> = sets.iter().map(|s| s.2).collect();
+    let results = sed_scores::postprocessing_independent_psds(&tables, gt, durations, &params)
+        .map_err(in_dir)?;
+    let classes = &scores[0].classes;
+    writeln!(
+        text,
+        "post-processing independent, over {}:",
+        names.join(", ")
+    )?;
+    for ((key, name, _), r) in sets.iter().zip(&results) {
+        writeln!(text, "{:<28} {}", format!("pi{name}"), fmt(r.value))?;
+        for (c, v) in classes.iter().zip(&r.per_class) {
+            writeln!(text, "    {c:<24} {}", fmt(*v))?;
+        }
+        for (n, p) in names.iter().zip(&r.per_postprocessing) {
+            writeln!(
+                text,
+                "    {:<24} {}",
+                format!("{name} of {n}"),
+                fmt(p.value)
+            )?;
+        }
+        let class_rocs: serde_json::Map<String, serde_json::Value> = (classes.iter().cloned())
+            .zip(r.class_rocs.iter().map(|c| json!(c)))
+            .collect();
+        let per_class: serde_json::Map<String, serde_json::Value> = (classes.iter().cloned())
+            .zip(r.per_class.iter().map(|v| json!(v)))
+            .collect();
+        let own: Vec<f64> = r.per_postprocessing.iter().map(|p| p.value).collect();
+        if let Some(entry) = report.get_mut(key) {
+            entry["pi"] = json!({
+                "value": r.value, "per_class": per_class, "roc": r.roc, "class_rocs": class_rocs,
+                "postprocessings": names, "per_postprocessing": own,
+            });
+        }
+    }
+    let b = &a.bootstrap;
+    if !b.bootstrap {
+        return Ok(());
+    }
+    check_confidence(b)?;
+    let n_iterations = b.bootstrap_iterations.unwrap_or(4);
+    let folds = sed_scores::bootstrapped_postprocessing_independent_psds(
+        &tables,
+        gt,
+        durations,
+        &params,
+        b.bootstrap_folds,
+        n_iterations,
+    )
+    .map_err(in_dir)?;
+    for ((key, name, _), runs) in sets.iter().zip(folds) {
+        let values: Vec<f64> = runs.iter().map(|r| r.value).collect();
+        let ci = confidence_interval(&values, b.confidence);
+        writeln!(
+            text,
+            "{:<28} {} ({}% CI {}–{}; {} folds × {})",
+            format!("pi{name} bootstrapped"),
+            fmt(ci.mean),
+            b.confidence * 100.0,
+            fmt(ci.low),
+            fmt(ci.high),
+            b.bootstrap_folds,
+            n_iterations
+        )?;
+        if let Some(entry) = report.get_mut(key) {
+            entry["pi"]["bootstrap"] = json!({
+                "mean": ci.mean, "low": ci.low, "high": ci.high, "confidence": b.confidence,
+                "n_folds": b.bootstrap_folds, "n_iterations": n_iterations, "values": values,
             });
         }
     }
@@ -977,6 +1125,9 @@ fn psds_from_scores(
     if a.bootstrap.bootstrap && !psds_sets.is_empty() {
         bootstrap_report(a, &scores, gt, durations, psds_sets, text, report)
             .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+    }
+    if (!a.median_filters.is_empty() || !a.pi_scores.is_empty()) && !psds_sets.is_empty() {
+        pi_report(ctx, &scores, durations, text, report)?;
     }
     if let Some(plain) = plain {
         let f = sed_scores::fscore(&plain, a.threshold, 1.0);

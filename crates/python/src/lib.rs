@@ -637,6 +637,144 @@ fn bootstrapped_psds(
     ))
 }
 
+/// One class's pi-ROC: (TPR, eFPR, threshold, index of the median filter) per point.
+type PiRoc = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<usize>);
+
+/// What [`median_filter_independent_psds`] returns.
+type PiPsdsOutput = (
+    f64,
+    Vec<(String, f64)>,
+    Roc,
+    Vec<(String, PiRoc)>,
+    Vec<Roc>,
+    Vec<Vec<(String, Roc)>>,
+);
+
+/// Median-filter-independent PSDS as
+/// `sed_scores_eval.intersection_based.median_filter_independent_psds`: (piPSDS,
+/// [(class, piPSDS)], (eTPR, eFPR) of the pi-PSD-ROC, [(class, (TPR, eFPR, threshold,
+/// filter index))], each filter's (eTPR, eFPR), each filter's [(class, (TPR, eFPR))]).
+#[pyfunction]
+#[pyo3(signature = (scores, ground_truth, durations, median_filter_lengths_in_sec, dtc_threshold, gtc_threshold, cttc_threshold, alpha_ct, alpha_st, max_efpr))]
+#[allow(clippy::too_many_arguments)] // sed_scores_eval's keyword arguments, one by one
+fn median_filter_independent_psds(
+    py: Python<'_>,
+    scores: Scores<'_>,
+    ground_truth: GroundTruth,
+    durations: ClipDurations,
+    median_filter_lengths_in_sec: Vec<f64>,
+    dtc_threshold: f64,
+    gtc_threshold: f64,
+    cttc_threshold: Option<f64>,
+    alpha_ct: f64,
+    alpha_st: f64,
+    max_efpr: f64,
+) -> PyResult<PiPsdsOutput> {
+    let params = psds_params(
+        (dtc_threshold, gtc_threshold, cttc_threshold),
+        (alpha_ct, alpha_st, max_efpr),
+    );
+    let (tables, truth, durations) = (scores.read()?, ground_truth.read()?, durations.read()?);
+    let lengths = median_filter_lengths_in_sec;
+    let r = py
+        .detach(|| {
+            sed_scores::median_filter_independent_psds(
+                &tables,
+                &lengths,
+                &truth,
+                &durations,
+                &[params],
+            )
+        })
+        .map_err(value_error)?
+        .remove(0);
+    let classes = tables
+        .first()
+        .map(|t| t.classes.clone())
+        .unwrap_or_default();
+    let named = |values: Vec<f64>| classes.iter().cloned().zip(values).collect::<Vec<_>>();
+    let pi_rocs = (classes.iter().cloned().zip(r.class_rocs))
+        .map(|(c, roc)| (c, (roc.tpr, roc.efpr, roc.threshold, roc.postprocessing)))
+        .collect();
+    let own_rocs = (r.per_postprocessing.iter())
+        .map(|p| (p.roc.etpr.clone(), p.roc.efpr.clone()))
+        .collect();
+    let own_class_rocs = (r.per_postprocessing.into_iter())
+        .map(|p| {
+            (classes.iter().cloned().zip(p.class_rocs))
+                .map(|(c, roc)| (c, (roc.etpr, roc.efpr)))
+                .collect()
+        })
+        .collect();
+    Ok((
+        r.value,
+        named(r.per_class),
+        (r.roc.etpr, r.roc.efpr),
+        pi_rocs,
+        own_rocs,
+        own_class_rocs,
+    ))
+}
+
+/// Bootstrapped median-filter-independent PSDS as
+/// `sed_scores_eval.intersection_based.bootstrapped_median_filter_independent_psds`: the
+/// piPSDS of every fold and each fold's [(class, piPSDS)].
+#[pyfunction]
+#[pyo3(signature = (scores, ground_truth, durations, median_filter_lengths_in_sec, dtc_threshold, gtc_threshold, cttc_threshold, alpha_ct, alpha_st, max_efpr, n_folds, n_iterations))]
+#[allow(clippy::too_many_arguments)] // sed_scores_eval's keyword arguments, one by one
+fn bootstrapped_median_filter_independent_psds(
+    py: Python<'_>,
+    scores: Scores<'_>,
+    ground_truth: GroundTruth,
+    durations: ClipDurations,
+    median_filter_lengths_in_sec: Vec<f64>,
+    dtc_threshold: f64,
+    gtc_threshold: f64,
+    cttc_threshold: Option<f64>,
+    alpha_ct: f64,
+    alpha_st: f64,
+    max_efpr: f64,
+    n_folds: usize,
+    n_iterations: usize,
+) -> PyResult<BootstrapOutput> {
+    let params = psds_params(
+        (dtc_threshold, gtc_threshold, cttc_threshold),
+        (alpha_ct, alpha_st, max_efpr),
+    );
+    let (tables, truth, durations) = (scores.read()?, ground_truth.read()?, durations.read()?);
+    let lengths = median_filter_lengths_in_sec;
+    let folds = py
+        .detach(|| {
+            let sets = sed_scores::median_filtered_sets(&tables, &lengths)?;
+            sed_scores::bootstrapped_postprocessing_independent_psds(
+                &sets,
+                &truth,
+                &durations,
+                &[params],
+                n_folds,
+                n_iterations,
+            )
+        })
+        .map_err(value_error)?
+        .remove(0);
+    let classes = tables
+        .first()
+        .map(|t| t.classes.clone())
+        .unwrap_or_default();
+    Ok((
+        folds.iter().map(|r| r.value).collect(),
+        (folds.iter())
+            .map(|r| {
+                classes
+                    .iter()
+                    .cloned()
+                    .zip(r.per_class.iter().copied())
+                    .collect()
+            })
+            .collect(),
+    ))
+}
+
 /// `sed_scores_eval.base_modules.bootstrap.confidence_interval(values, confidence)`:
 /// (mean, low, high).
 #[pyfunction]
@@ -899,6 +1037,11 @@ fn _earshot(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(psds, m)?)?;
     m.add_function(wrap_pyfunction!(bootstrapped_psds, m)?)?;
     m.add_function(wrap_pyfunction!(confidence_interval, m)?)?;
+    m.add_function(wrap_pyfunction!(median_filter_independent_psds, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        bootstrapped_median_filter_independent_psds,
+        m
+    )?)?;
     m.add_function(wrap_pyfunction!(intersection_f1, m)?)?;
     m.add_function(wrap_pyfunction!(event_f1, m)?)?;
     m.add_function(wrap_pyfunction!(segment_f1, m)?)?;

@@ -371,6 +371,8 @@ fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
         psds2: psds,
         psds: Vec::new(),
         bootstrap: BootstrapArgs::default(),
+        median_filters: Vec::new(),
+        pi_scores: Vec::new(),
         merge_overlapping: false,
         select: Vec::new(),
         select_alpha_ct: 0.0,

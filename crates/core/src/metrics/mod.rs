@@ -6,7 +6,9 @@
 //! - [`sed_eval`]: segment-based and event-based F and error rate of `sed_eval` 0.2.1.
 //! - [`psds_eval`]: PSDS over operating points, and the intersection-based macro F, of
 //!   `psds_eval` 0.5.3.
-//! - [`sed_scores`]: threshold-independent PSDS and intersection-based F of `sed_scores_eval`.
+//! - [`sed_scores`]: threshold-independent PSDS and intersection-based F of `sed_scores_eval`,
+//!   bootstrapped PSDS, and post-processing-independent PSDS (piPSDS).
+//! - [`postprocessing`]: `sed_scores_eval`'s continuous-time median filter of score tables.
 //! - [`scenes`]: accuracy, class-wise accuracy (`sed_eval.scene`) and log loss (scikit-learn).
 //!
 //! Each module says which function of which package it matches and which traps it reproduces.
@@ -15,6 +17,7 @@
 pub mod audio_tag;
 pub mod bootstrap;
 pub mod fancy;
+pub mod postprocessing;
 pub mod psds_eval;
 pub mod scenes;
 pub mod sed_eval;

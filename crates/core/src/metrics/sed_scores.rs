@@ -347,6 +347,9 @@ fn clip_class_deltas(
         // passes a local maximum and -1 at a local minimum (sed_scores_eval's
         // `acceleration_fn` / `onset_deltas`), so no threshold needs its detections built.
         thresholds(rank, order, |r, frames| {
+            // A score is a change point when any of its frames is one, even if their deltas
+            // cancel: the reference keeps it (it shows as the threshold of a ROC point).
+            let mut any = false;
             let d: i64 = frames
                 .iter()
                 .map(|&t| {
@@ -358,14 +361,16 @@ fn clip_class_deltas(
                         track[t - 1]
                     };
                     let next = track.get(t + 1).copied().unwrap_or(f64::NEG_INFINITY);
-                    if s > f64::NEG_INFINITY {
+                    let d = if s > f64::NEG_INFINITY {
                         i64::from(s > prev) - i64::from(next > s)
                     } else {
                         0
-                    }
+                    };
+                    any |= d != 0;
+                    d
                 })
                 .sum();
-            if d != 0 {
+            if any {
                 out.push(r, 0, d, &[]);
             }
         });
@@ -902,32 +907,197 @@ pub fn bootstrapped_statistics(
 fn bootstrap_with<T: Send>(
     (scores, ground_truth, durations): (&[ScoreTable], &StrongLabels, &Durations),
     criteria: &[Criteria],
-    (n_folds, n_iterations): (usize, usize),
+    folds: (usize, usize),
     each: impl Fn(Vec<Statistics>) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let inputs = (&[scores][..], ground_truth, durations);
+    bootstrap_sets_with(inputs, criteria, folds, |mut per_set| {
+        each(per_set.remove(0))
+    })
+}
+
+/// [`bootstrap_with`] over several sets of tables of the same clips (post-processings): the
+/// folds are drawn once over the sorted clip ids (the first set's, as `bootstrap_from_deltas`
+/// takes them), and `each` gets every set's statistics of a fold (outer: set, inner:
+/// criterion).
+fn bootstrap_sets_with<T: Send>(
+    (sets, ground_truth, durations): (&[&[ScoreTable]], &StrongLabels, &Durations),
+    criteria: &[Criteria],
+    (n_folds, n_iterations): (usize, usize),
+    each: impl Fn(Vec<Vec<Statistics>>) -> Result<T> + Sync,
 ) -> Result<Vec<T>> {
     if n_folds < 2 || n_iterations == 0 {
         return Err(MetricsError::Parameter(format!(
             "the bootstrap needs at least 2 folds and 1 iteration, got {n_folds} and {n_iterations}"
         )));
     }
-    // Validation and the per-clip change points, as for the whole set.
-    let prepared = prepare(scores, ground_truth, durations)?;
-    let deltas = prepared.deltas(criteria);
-    let mut ids: Vec<(&str, usize)> = (scores.iter().enumerate())
-        .map(|(i, t)| (t.id.as_str(), i))
-        .collect();
-    ids.sort();
-    let ranked: Vec<Vec<Ranked>> = (deltas.par_iter())
-        .map(|cd| cd.per_criterion.iter().map(Ranked::new).collect())
-        .collect();
-    let folds = super::bootstrap::folds(ids.len(), n_folds, n_iterations);
+    struct Set<'a> {
+        prepared: Prepared<'a>,
+        deltas: Vec<ClassDeltas>,
+        ranked: Vec<Vec<Ranked>>,
+        /// Table index of each clip, in sorted clip-id order.
+        order: Vec<usize>,
+    }
+    let mut first_ids: Option<Vec<&str>> = None;
+    let mut prepared_sets = Vec::with_capacity(sets.len());
+    for scores in sets {
+        // Validation and the per-clip change points, as for the whole set.
+        let prepared = prepare(scores, ground_truth, durations)?;
+        let deltas = prepared.deltas(criteria);
+        let mut ids: Vec<(&str, usize)> = (scores.iter().enumerate())
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        ids.sort();
+        let names: Vec<&str> = ids.iter().map(|(id, _)| *id).collect();
+        match &first_ids {
+            None => first_ids = Some(names),
+            Some(first) if *first != names => {
+                return Err(MetricsError::Shape(
+                    "the post-processed score sets hold different clips".into(),
+                ))
+            }
+            Some(_) => {}
+        }
+        let ranked: Vec<Vec<Ranked>> = (deltas.par_iter())
+            .map(|cd| cd.per_criterion.iter().map(Ranked::new).collect())
+            .collect();
+        let order = ids.iter().map(|&(_, i)| i).collect();
+        prepared_sets.push(Set {
+            prepared,
+            deltas,
+            ranked,
+            order,
+        });
+    }
+    let n = first_ids.map_or(0, |ids| ids.len());
+    let folds = super::bootstrap::folds(n, n_folds, n_iterations);
     folds
         .par_iter()
         .map(|fold| {
-            let keep: Vec<usize> = fold.iter().map(|&k| ids[k].1).collect();
-            each(prepared.accumulate(&deltas, criteria, Some((&keep, &ranked))))
+            let per_set = (prepared_sets.iter())
+                .map(|set| {
+                    let keep: Vec<usize> = fold.iter().map(|&k| set.order[k]).collect();
+                    (set.prepared).accumulate(&set.deltas, criteria, Some((&keep, &set.ranked)))
+                })
+                .collect();
+            each(per_set)
         })
         .collect()
+}
+
+/// `_unique_cummax_sort`: sort by (eFPR, TPR) (stably: of equal points the first given
+/// stays), keep the first point and each strict increase of the cumulative-max TPR, of equal
+/// eFPRs the last (highest TPR), cut eFPR > max_efpr. Returns the kept points' indices.
+fn unique_cummax_indices(tpr: &[f64], efpr: &[f64], max_efpr: f64) -> Vec<usize> {
+    // Points past max_efpr sort after every kept one and are cut anyway: drop them first.
+    let mut idx: Vec<usize> = (0..tpr.len()).filter(|&i| efpr[i] <= max_efpr).collect();
+    idx.sort_by(|&a, &b| efpr[a].total_cmp(&efpr[b]).then(tpr[a].total_cmp(&tpr[b])));
+    let mut kept: Vec<usize> = Vec::new();
+    let mut best = f64::NEG_INFINITY;
+    for (n, &i) in idx.iter().enumerate() {
+        if n == 0 || tpr[i] > best {
+            match kept.last_mut() {
+                Some(last) if efpr[*last] == efpr[i] => *last = i,
+                _ => kept.push(i),
+            }
+        }
+        best = best.max(tpr[i]);
+    }
+    kept
+}
+
+/// `staircase_auc(y, x, max_x)`.
+fn staircase_auc(roc: &PsdRoc, max_x: f64) -> f64 {
+    let mut idx: Vec<usize> = (0..roc.efpr.len()).collect();
+    idx.sort_by(|&a, &b| roc.efpr[a].total_cmp(&roc.efpr[b]));
+    let cut = idx
+        .iter()
+        .position(|&i| roc.efpr[i] > max_x)
+        .unwrap_or(idx.len());
+    let mut x: Vec<f64> = idx[..cut].iter().map(|&i| roc.efpr[i]).collect();
+    x.push(max_x);
+    let y: Vec<f64> = idx[..cut].iter().map(|&i| roc.etpr[i]).collect();
+    (0..y.len()).map(|i| y[i] * (x[i + 1] - x[i])).sum()
+}
+
+/// One class's ROC (`_single_class_roc_from_intermediate_statistics`) and the score threshold
+/// of each of its points.
+struct ClassRoc {
+    roc: PsdRoc,
+    thresholds: Vec<f64>,
+}
+
+/// Every class's ROC under `params` (eFPR per hour), after the checks α_ct needs.
+fn class_rocs(stats: &Statistics, params: &PsdsParams) -> Result<Vec<ClassRoc>> {
+    params.validate()?;
+    let with_ct = params.alpha_ct != 0.0;
+    if with_ct
+        && stats
+            .per_class
+            .iter()
+            .any(|c| c.ct_rate.len() != c.scores.len())
+    {
+        return Err(MetricsError::Parameter(
+            "alpha_ct > 0 needs statistics computed with a cttc threshold".into(),
+        ));
+    }
+    if with_ct && stats.classes.len() < 2 {
+        return Err(MetricsError::Parameter(
+            "cross triggers need at least two classes".into(),
+        ));
+    }
+    Ok((stats.per_class.iter())
+        .map(|c| {
+            let tpr: Vec<f64> = c.tps.iter().map(|t| t / c.n_ref.max(1.0)).collect();
+            let efpr: Vec<f64> = (0..c.scores.len())
+                .map(|i| {
+                    let fpr = c.fps[i] / stats.dataset_duration;
+                    let e = if with_ct {
+                        fpr + params.alpha_ct * c.ct_rate[i]
+                    } else {
+                        fpr
+                    };
+                    e * 3600.0
+                })
+                .collect();
+            let kept = unique_cummax_indices(&tpr, &efpr, params.max_efpr);
+            ClassRoc {
+                roc: PsdRoc {
+                    efpr: kept.iter().map(|&i| efpr[i]).collect(),
+                    etpr: kept.iter().map(|&i| tpr[i]).collect(),
+                },
+                thresholds: kept.iter().map(|&i| c.scores[i]).collect(),
+            }
+        })
+        .collect())
+}
+
+/// `multi_class_psd_roc_from_single_class_psd_rocs`: on the union of the classes' eFPRs, each
+/// class's TPR interpolated 'previous' (0 before its first point), the mean minus α_st times
+/// the standard deviation (floored at 0), and (max_efpr, last eTPR) appended.
+fn multi_class_roc(class_rocs: &[&PsdRoc], alpha_st: f64, max_efpr: f64) -> PsdRoc {
+    let mut grid: Vec<f64> = class_rocs
+        .iter()
+        .flat_map(|r| r.efpr.iter().copied())
+        .collect();
+    grid.sort_by(f64::total_cmp);
+    grid.dedup();
+    let mut col = vec![0.0; class_rocs.len()];
+    let mut etpr: Vec<f64> = (grid.iter())
+        .map(|&g| {
+            for (v, r) in col.iter_mut().zip(class_rocs) {
+                *v = match r.efpr.partition_point(|&x| x <= g) {
+                    0 => 0.0,
+                    j => r.etpr[j - 1],
+                };
+            }
+            (super::mean(&col) - alpha_st * super::std_pop(&col)).max(0.0)
+        })
+        .collect();
+    let mut efpr = grid;
+    etpr.push(etpr.last().copied().unwrap_or(0.0));
+    efpr.push(max_efpr);
+    PsdRoc { efpr, etpr }
 }
 
 /// PSDS with its per-class values and curves.
@@ -945,138 +1115,214 @@ pub struct ScoresPsds {
     pub params: PsdsParams,
 }
 
-/// `_unique_cummax_sort`: sort by (eFPR, TPR), keep strict increases of the cumulative-max TPR,
-/// keep the highest TPR per eFPR, cut eFPR > max_efpr.
-fn unique_cummax_sort(tpr: &[f64], efpr: &[f64], max_efpr: f64) -> PsdRoc {
-    // Points past max_efpr sort after every kept one and are cut anyway: drop them first.
-    let mut idx: Vec<usize> = (0..tpr.len()).filter(|&i| efpr[i] <= max_efpr).collect();
-    // Equal (eFPR, TPR) pairs are interchangeable.
-    idx.sort_unstable_by(|&a, &b| efpr[a].total_cmp(&efpr[b]).then(tpr[a].total_cmp(&tpr[b])));
-    let mut kept: Vec<(f64, f64)> = Vec::new();
-    let mut best = f64::NEG_INFINITY;
-    for (n, &i) in idx.iter().enumerate() {
-        if n == 0 || tpr[i] > best {
-            kept.push((efpr[i], tpr[i]));
-        }
-        best = best.max(tpr[i]);
-    }
-    let mut roc = PsdRoc::default();
-    for (x, y) in kept {
-        if roc.efpr.last() == Some(&x) {
-            *roc.etpr.last_mut().expect("non-empty") = y;
-        } else {
-            roc.efpr.push(x);
-            roc.etpr.push(y);
-        }
-    }
-    let cut = roc
-        .efpr
-        .iter()
-        .position(|&x| x > max_efpr)
-        .unwrap_or(roc.efpr.len());
-    roc.efpr.truncate(cut);
-    roc.etpr.truncate(cut);
-    roc
-}
-
-/// `staircase_auc(y, x, max_x)`.
-fn staircase_auc(roc: &PsdRoc, max_x: f64) -> f64 {
-    let mut idx: Vec<usize> = (0..roc.efpr.len()).collect();
-    idx.sort_by(|&a, &b| roc.efpr[a].total_cmp(&roc.efpr[b]));
-    let cut = idx
-        .iter()
-        .position(|&i| roc.efpr[i] > max_x)
-        .unwrap_or(idx.len());
-    let mut x: Vec<f64> = idx[..cut].iter().map(|&i| roc.efpr[i]).collect();
-    x.push(max_x);
-    let y: Vec<f64> = idx[..cut].iter().map(|&i| roc.etpr[i]).collect();
-    (0..y.len()).map(|i| y[i] * (x[i + 1] - x[i])).sum()
-}
-
 /// PSDS from accumulated statistics (`sed_scores_eval.intersection_based.psds`).
 pub fn psds(stats: &Statistics, params: &PsdsParams) -> Result<ScoresPsds> {
-    params.validate()?;
-    let n = stats.classes.len();
-    let with_ct = params.alpha_ct != 0.0;
-    if with_ct
-        && stats
-            .per_class
-            .iter()
-            .any(|c| c.ct_rate.len() != c.scores.len())
-    {
-        return Err(MetricsError::Parameter(
-            "alpha_ct > 0 needs statistics computed with a cttc threshold".into(),
-        ));
-    }
-    if with_ct && n < 2 {
-        return Err(MetricsError::Parameter(
-            "cross triggers need at least two classes".into(),
-        ));
-    }
-    let class_rocs: Vec<PsdRoc> = stats
-        .per_class
-        .iter()
-        .map(|c| {
-            let tpr: Vec<f64> = c.tps.iter().map(|t| t / c.n_ref.max(1.0)).collect();
-            let efpr: Vec<f64> = (0..c.scores.len())
-                .map(|i| {
-                    let fpr = c.fps[i] / stats.dataset_duration;
-                    let e = if with_ct {
-                        fpr + params.alpha_ct * c.ct_rate[i]
-                    } else {
-                        fpr
-                    };
-                    e * 3600.0
-                })
-                .collect();
-            unique_cummax_sort(&tpr, &efpr, params.max_efpr)
-        })
-        .collect();
-    let mut grid: Vec<f64> = class_rocs
-        .iter()
-        .flat_map(|r| r.efpr.iter().copied())
-        .collect();
-    grid.sort_by(f64::total_cmp);
-    grid.dedup();
-    let interpolated: Vec<Vec<f64>> = class_rocs
-        .iter()
-        .map(|r| {
-            grid.iter()
-                .map(|&g| {
-                    // 'previous': value at the last x ≤ g; 0 before the first point.
-                    match r.efpr.partition_point(|&x| x <= g) {
-                        0 => 0.0,
-                        j => r.etpr[j - 1],
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let mut col = vec![0.0; interpolated.len()];
-    let mut etpr: Vec<f64> = (0..grid.len())
-        .map(|i| {
-            for (v, c) in col.iter_mut().zip(&interpolated) {
-                *v = c[i];
-            }
-            (super::mean(&col) - params.alpha_st * super::std_pop(&col)).max(0.0)
-        })
-        .collect();
-    let mut efpr = grid;
-    etpr.push(etpr.last().copied().unwrap_or(0.0));
-    efpr.push(params.max_efpr);
-    let roc = PsdRoc { efpr, etpr };
+    let rocs = class_rocs(stats, params)?;
+    Ok(psds_of(rocs.into_iter().map(|r| r.roc).collect(), params))
+}
+
+/// PSDS and per-class PSDS (`psds_from_psd_roc`) of the classes' ROCs.
+fn psds_of(class_rocs: Vec<PsdRoc>, params: &PsdsParams) -> ScoresPsds {
+    let refs: Vec<&PsdRoc> = class_rocs.iter().collect();
+    let roc = multi_class_roc(&refs, params.alpha_st, params.max_efpr);
     let value = staircase_auc(&roc, params.max_efpr) / params.max_efpr;
-    let per_class = class_rocs
-        .iter()
+    let per_class = (class_rocs.iter())
         .map(|r| staircase_auc(r, params.max_efpr) / params.max_efpr)
         .collect();
-    Ok(ScoresPsds {
+    ScoresPsds {
         value,
         per_class,
         roc,
         class_rocs,
         params: *params,
+    }
+}
+
+/// One class's post-processing-independent ROC: for each eFPR the best TPR any
+/// post-processing reaches, with the post-processing (its index in the list given) and the
+/// score threshold that reach it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PiClassRoc {
+    /// eFPR (per hour), ascending.
+    pub efpr: Vec<f64>,
+    /// TPR at each eFPR.
+    pub tpr: Vec<f64>,
+    /// The score threshold of each point.
+    pub threshold: Vec<f64>,
+    /// The post-processing each point comes from.
+    pub postprocessing: Vec<usize>,
+}
+
+/// Post-processing-independent PSDS (Ebbers, Haeb-Umbach and Serizel, DCASE 2023) with its
+/// per-class values, curves, and the PSDS of each post-processing on its own.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PiPsds {
+    /// piPSDS: the normalised area under the pi-PSD-ROC.
+    pub value: f64,
+    /// Per-class piPSDS (class order of the score columns).
+    pub per_class: Vec<f64>,
+    /// The pi-PSD-ROC, with (max_efpr, last eTPR) appended.
+    pub roc: PsdRoc,
+    /// Per-class pi-ROCs.
+    pub class_rocs: Vec<PiClassRoc>,
+    /// The PSDS of each post-processing (order given).
+    pub per_postprocessing: Vec<ScoresPsds>,
+    /// Parameters used.
+    pub params: PsdsParams,
+}
+
+/// piPSDS from each post-processing's statistics under one scenario
+/// (`postprocessing_independent_psd_roc`): per class, every post-processing's ROC points put
+/// together in the order given and reduced as one ROC (`merge_individual_rocs_into_overall_roc`),
+/// then combined across classes as for PSDS.
+pub fn pi_psds(stats: &[&Statistics], params: &PsdsParams) -> Result<PiPsds> {
+    let Some(first) = stats.first() else {
+        return Err(MetricsError::Empty("no post-processed score sets".into()));
+    };
+    if let Some(other) = stats.iter().find(|s| s.classes != first.classes) {
+        return Err(MetricsError::Shape(format!(
+            "post-processed score sets with different classes: {:?} and {:?}",
+            first.classes, other.classes
+        )));
+    }
+    let per_set: Vec<Vec<ClassRoc>> = (stats.iter())
+        .map(|s| class_rocs(s, params))
+        .collect::<Result<_>>()?;
+    let class_rocs: Vec<PiClassRoc> = (0..first.classes.len())
+        .map(|c| {
+            let mut all = PiClassRoc {
+                efpr: Vec::new(),
+                tpr: Vec::new(),
+                threshold: Vec::new(),
+                postprocessing: Vec::new(),
+            };
+            for (m, set) in per_set.iter().enumerate() {
+                let r = &set[c];
+                all.efpr.extend(&r.roc.efpr);
+                all.tpr.extend(&r.roc.etpr);
+                all.threshold.extend(&r.thresholds);
+                all.postprocessing
+                    .extend(std::iter::repeat_n(m, r.thresholds.len()));
+            }
+            let kept = unique_cummax_indices(&all.tpr, &all.efpr, f64::INFINITY);
+            let pick = |v: &[f64]| kept.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+            PiClassRoc {
+                efpr: pick(&all.efpr),
+                tpr: pick(&all.tpr),
+                threshold: pick(&all.threshold),
+                postprocessing: kept.iter().map(|&i| all.postprocessing[i]).collect(),
+            }
+        })
+        .collect();
+    let as_rocs: Vec<PsdRoc> = (class_rocs.iter())
+        .map(|r| PsdRoc {
+            efpr: r.efpr.clone(),
+            etpr: r.tpr.clone(),
+        })
+        .collect();
+    let refs: Vec<&PsdRoc> = as_rocs.iter().collect();
+    let roc = multi_class_roc(&refs, params.alpha_st, params.max_efpr);
+    let value = staircase_auc(&roc, params.max_efpr) / params.max_efpr;
+    let per_class = (as_rocs.iter())
+        .map(|r| staircase_auc(r, params.max_efpr) / params.max_efpr)
+        .collect();
+    let per_postprocessing = (per_set.into_iter())
+        .map(|set| psds_of(set.into_iter().map(|r| r.roc).collect(), params))
+        .collect();
+    Ok(PiPsds {
+        value,
+        per_class,
+        roc,
+        class_rocs,
+        per_postprocessing,
+        params: *params,
     })
+}
+
+/// piPSDS of score tables post-processed in several ways (`postprocessing_independent_psds`
+/// given `scores_processed`): one set of tables per post-processing, each scenario of
+/// `params` evaluated on all sets.
+pub fn postprocessing_independent_psds(
+    sets: &[Vec<ScoreTable>],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+    params: &[PsdsParams],
+) -> Result<Vec<PiPsds>> {
+    let criteria: Vec<Criteria> = params.iter().map(Criteria::of).collect();
+    let stats: Vec<Vec<Statistics>> = (sets.iter())
+        .map(|set| statistics_many(set, ground_truth, durations, &criteria))
+        .collect::<Result<_>>()?;
+    (params.iter().enumerate())
+        .map(|(k, p)| pi_psds(&stats.iter().map(|s| &s[k]).collect::<Vec<_>>(), p))
+        .collect()
+}
+
+/// Each table median-filtered with each length (seconds), as
+/// `median_filter_independent_psds` filters them (`medfilt`, `time_decimals` 6): one set of
+/// tables per length.
+pub fn median_filtered_sets(
+    scores: &[ScoreTable],
+    lengths: &[f64],
+) -> Result<Vec<Vec<ScoreTable>>> {
+    (lengths.iter())
+        .map(|&l| {
+            (scores.par_iter())
+                .map(|t| super::postprocessing::medfilt(t, &[l], 6))
+                .collect()
+        })
+        .collect()
+}
+
+/// Median-filter-independent PSDS (`median_filter_independent_psds`): piPSDS over the tables
+/// median-filtered with each length in seconds.
+pub fn median_filter_independent_psds(
+    scores: &[ScoreTable],
+    lengths: &[f64],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+    params: &[PsdsParams],
+) -> Result<Vec<PiPsds>> {
+    let sets = median_filtered_sets(scores, lengths)?;
+    postprocessing_independent_psds(&sets, ground_truth, durations, params)
+}
+
+/// Bootstrapped piPSDS (`bootstrapped_postprocessing_independent_psds` given
+/// `scores_processed`; sed_scores_eval's default is 5 folds × 4 iterations): the folds of
+/// [`bootstrapped_statistics`] drawn once over the clip ids (every set must hold the same
+/// clips), each fold's piPSDS over all sets. Outer: parameter set, inner: fold.
+pub fn bootstrapped_postprocessing_independent_psds(
+    sets: &[Vec<ScoreTable>],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+    params: &[PsdsParams],
+    n_folds: usize,
+    n_iterations: usize,
+) -> Result<Vec<Vec<PiPsds>>> {
+    for p in params {
+        p.validate()?;
+    }
+    let criteria: Vec<Criteria> = params.iter().map(Criteria::of).collect();
+    let sets: Vec<&[ScoreTable]> = sets.iter().map(Vec::as_slice).collect();
+    let inputs = (sets.as_slice(), ground_truth, durations);
+    let folds = bootstrap_sets_with(inputs, &criteria, (n_folds, n_iterations), |stats| {
+        (params.iter().enumerate())
+            .map(|(k, p)| pi_psds(&stats.iter().map(|s| &s[k]).collect::<Vec<_>>(), p))
+            .collect::<Result<Vec<PiPsds>>>()
+    })?;
+    Ok(scenario_major(folds, params.len()))
+}
+
+/// Fold-major results (one `Vec` per fold, one item per scenario) to scenario-major.
+fn scenario_major<T>(folds: Vec<Vec<T>>, n_scenarios: usize) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = (0..n_scenarios)
+        .map(|_| Vec::with_capacity(folds.len()))
+        .collect();
+    for fold in folds {
+        for (scenario, r) in out.iter_mut().zip(fold) {
+            scenario.push(r);
+        }
+    }
+    out
 }
 
 /// F-score, precision, recall.
@@ -1176,17 +1422,7 @@ pub fn bootstrapped_psds(
             .map(|(st, p)| psds(st, p))
             .collect::<Result<Vec<ScoresPsds>>>()
     })?;
-    // Fold-major to scenario-major.
-    let mut out: Vec<Vec<ScoresPsds>> = params
-        .iter()
-        .map(|_| Vec::with_capacity(folds.len()))
-        .collect();
-    for fold in folds {
-        for (scenario, r) in out.iter_mut().zip(fold) {
-            scenario.push(r);
-        }
-    }
-    Ok(out)
+    Ok(scenario_major(folds, params.len()))
 }
 
 impl Criteria {
