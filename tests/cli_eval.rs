@@ -790,3 +790,81 @@ fn eval_sed_post_processing_independent_psds() {
     assert!(!out.status.success() && err.contains("sed_001"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// `--psds …,unit_of_time=minute,time_decimals=1`: sed_scores_eval's values on score tables; on
+/// operating points (psds_eval counts per hour) and with an unknown unit, one-line refusals.
+#[test]
+fn eval_sed_psds_unit_of_time_and_time_decimals() {
+    let path = common::data_dir().join("psds").join("manifest.json");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let units = &m["units"];
+    let dir = metrics_dir().join("sed_010");
+    let (gt, dur) = (dir.join("gt.tsv"), dir.join("durations.tsv"));
+    let base = [
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+    ];
+    let spec = |name: &str| {
+        let q = &units["params"][name];
+        let keys = [
+            "dtc",
+            "gtc",
+            "cttc",
+            "alpha_ct",
+            "alpha_st",
+            "max_efpr",
+            "time_decimals",
+        ];
+        let mut parts: Vec<String> = keys.iter().map(|k| format!("{k}={}", q[*k])).collect();
+        parts.push(format!(
+            "unit_of_time={}",
+            q["unit_of_time"].as_str().unwrap()
+        ));
+        parts.push(format!("name={name}"));
+        parts.join(",")
+    };
+    let scores = dir.join("scores");
+    for name in ["per_minute", "decimals_1_ct"] {
+        let s = spec(name);
+        let v = ok_json(&[&base[..], &["--scores", p(&scores), "--psds", &s, "--json"]].concat());
+        let want = (units["runs"].as_array().unwrap().iter())
+            .find(|r| r["case"] == "sed_010" && r["params"] == name)
+            .unwrap();
+        let (got, w) = (
+            v[name]["value"].as_f64().unwrap(),
+            num(&want["value"]).unwrap(),
+        );
+        assert!((got - w).abs() < 1e-9, "{name}: {got} vs {w}");
+        assert_eq!(
+            v[name]["params"]["unit_of_time"],
+            units["params"][name]["unit_of_time"]
+        );
+    }
+    let ops = dir.join("ops");
+    for (args, says) in [
+        (
+            vec!["--predictions", p(&ops), "--psds", "unit_of_time=minute"],
+            "psds_eval counts per hour",
+        ),
+        (
+            vec!["--scores", p(&scores), "--psds", "unit_of_time=day"],
+            "valid units are second, minute, hour",
+        ),
+        (
+            vec!["--scores", p(&scores), "--psds", "time_decimals=1.5"],
+            "not a whole number",
+        ),
+    ] {
+        let out = common::earshot(&[&base[..], &args[..]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

@@ -8,7 +8,8 @@ For several SED cases (2 to 6 classes, folds that can leave a class without grou
 several parameter sets (PSDS1, PSDS2, psds_eval's README example, a cross-trigger-only one),
 with the default 5 folds × 20 iterations and with 3 × 7: the PSDS and per-class PSDS of every
 fold, and the (mean, low, high) intervals at confidence 0.9 and 0.8; post-processing- and
-median-filter-independent PSDS (`intersection_based.pipsds`, `pipsds_case`). Output:
+median-filter-independent PSDS (`intersection_based.pipsds`, `pipsds_case`); `unit_of_time` and
+`time_decimals` (`units_case`). Output:
 tests/data/generated/psds/manifest.json. Idempotent (fingerprint of this file, the metric
 manifest and the packages).
 """
@@ -231,6 +232,37 @@ def pipsds_case():
     return dict(filters=PI_FILTERS, runs=runs, folders=folders)
 
 
+UNIT_PARAMS = dict(
+    per_minute=dict(dtc=0.5, gtc=0.5, cttc=0.3, alpha_ct=0.0, alpha_st=0.0, max_efpr=2.0,
+                    unit_of_time="minute", time_decimals=6),
+    per_second_ct=dict(dtc=0.1, gtc=0.1, cttc=0.3, alpha_ct=0.5, alpha_st=1.0, max_efpr=0.05,
+                       unit_of_time="second", time_decimals=6),
+    decimals_2=dict(dtc=0.7, gtc=0.7, cttc=0.3, alpha_ct=0.0, alpha_st=1.0, max_efpr=100.0,
+                    unit_of_time="hour", time_decimals=2),
+    decimals_1_ct=dict(dtc=0.3, gtc=0.3, cttc=0.3, alpha_ct=1.0, alpha_st=0.5, max_efpr=60.0,
+                       unit_of_time="minute", time_decimals=1),
+)
+
+
+def units_case():
+    """sed_scores_eval's `unit_of_time` and `time_decimals` (`intersection_based.psds`) on two
+    cases, each with and without cross triggers: PSDS and per-class PSDS."""
+    from sed_scores_eval import intersection_based
+    out = []
+    for name in ("sed_010", "sed_033"):
+        d = METRICS / name
+        for pname, p in UNIT_PARAMS.items():
+            value, per_class, *_ = intersection_based.psds(
+                scores=str(d / "scores"), ground_truth=str(d / "gt.tsv"),
+                audio_durations=str(d / "durations.tsv"), dtc_threshold=p["dtc"],
+                gtc_threshold=p["gtc"], cttc_threshold=p["cttc"] if p["alpha_ct"] > 0 else None,
+                alpha_ct=p["alpha_ct"], alpha_st=p["alpha_st"], max_efpr=p["max_efpr"],
+                unit_of_time=p["unit_of_time"], time_decimals=p["time_decimals"])
+            out.append(dict(case=name, params=pname, value=fnum(value),
+                            per_class={k: fnum(v) for k, v in per_class.items()}))
+    return dict(params=UNIT_PARAMS, runs=out)
+
+
 def fingerprint() -> str:
     import importlib.metadata as md
     h = hashlib.sha256(Path(__file__).read_bytes())
@@ -283,13 +315,14 @@ def main():
     selection = selection_case()
     class_rocs = class_roc_case()
     pipsds = pipsds_case()
+    units = units_case()
     print(f"[gen-psds] pipsds: {len(pipsds['runs'])} runs")
     print(f"[gen-psds] merge: {merge['n_merged']} events merged")
     manifest_path.write_text(json.dumps(dict(
         fingerprint=fp, reference={"sed_scores_eval": md.version("sed_scores_eval"),
                                    "psds_eval": md.version("psds_eval")},
         params=PARAMS, cases=cases, merge=merge, selection=selection,
-        class_rocs=class_rocs, pipsds=pipsds), indent=1, allow_nan=False))
+        class_rocs=class_rocs, pipsds=pipsds, units=units), indent=1, allow_nan=False))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ use std::path::Path;
 use common::{metrics_dir, metrics_manifest, num, Agreement};
 use earshot_core::datasets::dcase;
 use earshot_core::metrics::sed_eval::{EventParams, FileScope};
-use earshot_core::metrics::{psds_eval, scenes, sed_eval, sed_scores, tagging, PsdsParams};
+use earshot_core::metrics::{
+    psds_eval, scenes, sed_eval, sed_scores, tagging, PsdsParams, TimeUnit,
+};
 
 const DESED: EventParams = EventParams::DESED;
 use earshot_core::npy;
@@ -266,6 +268,10 @@ fn params_from(p: &Value) -> PsdsParams {
         alpha_ct: g("alpha_ct"),
         alpha_st: g("alpha_st"),
         max_efpr: g("max_efpr"),
+        unit_of_time: p["unit_of_time"]
+            .as_str()
+            .map_or(TimeUnit::Hour, |u| u.parse().unwrap()),
+        time_decimals: p["time_decimals"].as_i64().map_or(6, |d| d as i32),
     }
 }
 
@@ -695,7 +701,7 @@ fn pipsds_matches_sed_scores_eval() {
         let Some(b) = run.get("bootstrap") else {
             continue;
         };
-        let sets = sed_scores::median_filtered_sets(&scores, &filters).unwrap();
+        let sets = sed_scores::median_filtered_sets(&scores, &filters, 6).unwrap();
         let (n_folds, n_iter) = (
             b["n_folds"].as_u64().unwrap() as usize,
             b["n_iterations"].as_u64().unwrap() as usize,
@@ -777,5 +783,61 @@ fn pipsds_matches_sed_scores_eval() {
     println!(
         "piPSDS: max |Δ| {:e} over {} values ({points} pi-ROC points), bootstrap {:e} over {}, medfilt tables {:e} over {}",
         agree.max_abs, agree.n, boot.max_abs, boot.n, tables.max_abs, tables.n
+    );
+}
+
+/// sed_scores_eval's `unit_of_time` (eFPR per second, minute or hour) and `time_decimals` (the
+/// rounding before the tolerance criteria are compared), with and without cross triggers
+/// (`tests/gen_psds.py`, `units_case`).
+#[test]
+fn psds_unit_of_time_and_time_decimals_match_sed_scores_eval() {
+    let m: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::data_dir().join("psds/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let units = &m["units"];
+    let mut agree = Agreement::default();
+    let mut differs = 0;
+    for run in units["runs"].as_array().unwrap() {
+        let (case, name) = (
+            run["case"].as_str().unwrap(),
+            run["params"].as_str().unwrap(),
+        );
+        let dir = metrics_dir().join(case);
+        let scores = dcase::read_scores_dir(&dir.join("scores")).unwrap();
+        let gt = load_strong(&dir.join("gt.tsv"));
+        let (durations, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
+        let p = params_from(&units["params"][name]);
+        let crit = [sed_scores::Criteria::of(&p)];
+        let stats = sed_scores::statistics_many(&scores, &gt, &durations, &crit).unwrap();
+        let r = sed_scores::psds(&stats[0], &p).unwrap();
+        agree.check(
+            &format!("{case} {name}"),
+            r.value,
+            num(&run["value"]).unwrap(),
+            TOL,
+        );
+        for (c, class) in scores[0].classes.iter().enumerate() {
+            let w = num(&run["per_class"][class]).unwrap();
+            agree.check(&format!("{case} {name} {class}"), r.per_class[c], w, TOL);
+        }
+        // The same scenario per hour at 6 decimals scores otherwise: the parameters are used.
+        let hourly = PsdsParams {
+            unit_of_time: TimeUnit::Hour,
+            time_decimals: 6,
+            ..p
+        };
+        let crit = [sed_scores::Criteria::of(&hourly)];
+        let stats = sed_scores::statistics_many(&scores, &gt, &durations, &crit).unwrap();
+        differs += usize::from(sed_scores::psds(&stats[0], &hourly).unwrap().value != r.value);
+    }
+    assert!(
+        agree.n >= 16 && differs >= 6,
+        "{} values, {differs} changed",
+        agree.n
+    );
+    println!(
+        "unit_of_time / time_decimals: max |Δ| {:e} over {} values",
+        agree.max_abs, agree.n
     );
 }

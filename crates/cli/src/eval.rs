@@ -19,7 +19,7 @@ use serde_json::json;
 
 use earshot_core::datasets::{self, dcase, event_list, Issue};
 use earshot_core::metrics::{
-    audio_tag, psds_eval, scenes, sed_eval, sed_scores, tagging, PsdRoc, PsdsParams,
+    audio_tag, psds_eval, scenes, sed_eval, sed_scores, tagging, PsdRoc, PsdsParams, TimeUnit,
 };
 
 /// Arguments of `earshot eval`.
@@ -87,8 +87,9 @@ pub struct SedArgs {
     pub psds2: bool,
     /// Any PSDS scenario, as `dtc=0.5,gtc=0.5,cttc=0.3,alpha_ct=0,alpha_st=0,max_efpr=100`
     /// (keys left out take those values) with an optional `name=…` (default: the text
-    /// itself), or a preset name (`psds1`, `psds2`). Repeatable; each is reported under its
-    /// name.
+    /// itself), or a preset name (`psds1`, `psds2`). With --scores also sed_scores_eval's
+    /// `unit_of_time=second|minute|hour` (what max_efpr and the eFPR count per; hour) and
+    /// `time_decimals=6`. Repeatable; each is reported under its name.
     #[arg(long = "psds", value_name = "PARAMS")]
     pub psds: Vec<String>,
     #[command(flatten)]
@@ -220,6 +221,16 @@ fn psds_sets(a: &SedArgs, default: bool) -> Result<Vec<PsdsSet>> {
                 name = Some(v.to_string());
                 continue;
             }
+            if k == "unit_of_time" {
+                p.unit_of_time = v.parse().map_err(|e| anyhow!("--psds {spec}: {e}"))?;
+                continue;
+            }
+            if k == "time_decimals" {
+                p.time_decimals = v.parse().map_err(|_| {
+                    anyhow!("--psds {spec}: time_decimals={v} is not a whole number")
+                })?;
+                continue;
+            }
             let x: f64 = v
                 .parse()
                 .map_err(|_| anyhow!("--psds {spec}: {k}={v} is not a number"))?;
@@ -231,7 +242,7 @@ fn psds_sets(a: &SedArgs, default: bool) -> Result<Vec<PsdsSet>> {
                 "alpha_st" => p.alpha_st = x,
                 "max_efpr" => p.max_efpr = x,
                 _ => bail!(
-                    "--psds {spec}: unknown key `{k}` (dtc, gtc, cttc, alpha_ct, alpha_st, max_efpr, name)"
+                    "--psds {spec}: unknown key `{k}` (dtc, gtc, cttc, alpha_ct, alpha_st, max_efpr, unit_of_time, time_decimals, name)"
                 ),
             }
         }
@@ -865,18 +876,19 @@ fn check_confidence(b: &BootstrapArgs) -> Result<()> {
 }
 
 /// The post-processed score sets piPSDS is taken over, with a name for each: the --scores
-/// tables median-filtered with each --median-filters length, or --scores and each --pi-scores
-/// folder.
+/// tables median-filtered with each --median-filters length (times rounded to `decimals`), or
+/// --scores and each --pi-scores folder.
 fn pi_sets(
     a: &SedArgs,
     scores: &[dcase::ScoreTable],
+    decimals: i32,
 ) -> Result<(Vec<String>, Vec<Vec<dcase::ScoreTable>>)> {
     let scores_dir = a.scores.as_deref().unwrap_or(Path::new(""));
     if !a.median_filters.is_empty() {
         let names = (a.median_filters.iter())
             .map(|l| format!("median filter {l} s"))
             .collect();
-        let sets = sed_scores::median_filtered_sets(scores, &a.median_filters)
+        let sets = sed_scores::median_filtered_sets(scores, &a.median_filters, decimals)
             .map_err(|e| anyhow!("{}: {e}", scores_dir.display()))?;
         return Ok((names, sets));
     }
@@ -912,7 +924,9 @@ fn pi_report(
     let (a, gt, sets) = (ctx.a, ctx.gt, ctx.sets);
     let dir = a.scores.as_deref().unwrap_or(Path::new("")).display();
     let in_dir = |e: earshot_core::metrics::MetricsError| anyhow!("{dir}: {e}");
-    let (names, tables) = pi_sets(a, scores)?;
+    // The filters round times as the first scenario does (sed_scores_eval's `time_decimals`).
+    let decimals = sets.first().map_or(6, |s| s.2.time_decimals);
+    let (names, tables) = pi_sets(a, scores, decimals)?;
     let params: Vec<PsdsParams> = sets.iter().map(|s| s.2).collect();
     let results = sed_scores::postprocessing_independent_psds(&tables, gt, durations, &params)
         .map_err(in_dir)?;
@@ -1089,6 +1103,7 @@ fn psds_from_scores(
             dtc: 0.5,
             gtc: 0.5,
             cttc: None,
+            time_decimals: 6,
         });
     }
     let mut all = sed_scores::statistics_many(&scores, gt, durations, &criteria)
@@ -1169,6 +1184,13 @@ fn psds_from_operating_points(
         curves,
     } = out;
     let gt_err = a.gt_err();
+    if let Some((_, name, _)) = (psds_sets.iter())
+        .find(|(_, _, p)| p.unit_of_time != TimeUnit::Hour || p.time_decimals != 6)
+    {
+        bail!(
+            "--psds {name}: unit_of_time and time_decimals are sed_scores_eval's (--scores); psds_eval counts per hour and does not round"
+        );
+    }
     let files = prediction_files(&a.predictions)?;
     // Read in parallel; report in file order.
     let read: Vec<_> = files

@@ -576,6 +576,7 @@ fn psds_params(
         alpha_ct,
         alpha_st,
         max_efpr,
+        ..PsdsParams::DCASE2020
     }
 }
 
@@ -745,7 +746,7 @@ fn bootstrapped_median_filter_independent_psds(
     let lengths = median_filter_lengths_in_sec;
     let folds = py
         .detach(|| {
-            let sets = sed_scores::median_filtered_sets(&tables, &lengths)?;
+            let sets = sed_scores::median_filtered_sets(&tables, &lengths, 6)?;
             sed_scores::bootstrapped_postprocessing_independent_psds(
                 &sets,
                 &truth,

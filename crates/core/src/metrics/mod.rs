@@ -89,8 +89,51 @@ pub struct PsdsParams {
     pub alpha_ct: f64,
     /// Weight of the across-class standard deviation subtracted from the mean TPR.
     pub alpha_st: f64,
-    /// Upper end of the eFPR range (per hour) the area is taken over.
+    /// Upper end of the eFPR range (per `unit_of_time`) the area is taken over.
     pub max_efpr: f64,
+    /// The unit false positives are counted per (sed_scores_eval's `unit_of_time`; psds_eval
+    /// counts per hour only).
+    pub unit_of_time: TimeUnit,
+    /// Decimals times are rounded to before the tolerance criteria are compared
+    /// (sed_scores_eval's `time_decimals`, 6; psds_eval does not round).
+    pub time_decimals: i32,
+}
+
+/// sed_scores_eval's `unit_of_time`: what an eFPR is counted per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeUnit {
+    /// Per second.
+    Second,
+    /// Per minute.
+    Minute,
+    /// Per hour (DCASE's).
+    Hour,
+}
+
+impl TimeUnit {
+    /// Seconds in one unit (`seconds_per_unit_of_time`).
+    pub fn seconds(self) -> f64 {
+        match self {
+            TimeUnit::Second => 1.0,
+            TimeUnit::Minute => 60.0,
+            TimeUnit::Hour => 3600.0,
+        }
+    }
+}
+
+impl std::str::FromStr for TimeUnit {
+    type Err = MetricsError;
+    fn from_str(s: &str) -> Result<TimeUnit> {
+        match s {
+            "second" => Ok(TimeUnit::Second),
+            "minute" => Ok(TimeUnit::Minute),
+            "hour" => Ok(TimeUnit::Hour),
+            _ => Err(MetricsError::Parameter(format!(
+                "invalid unit_of_time {s}: valid units are second, minute, hour"
+            ))),
+        }
+    }
 }
 
 impl PsdsParams {
@@ -102,6 +145,8 @@ impl PsdsParams {
         alpha_ct: 0.0,
         alpha_st: 1.0,
         max_efpr: 100.0,
+        unit_of_time: TimeUnit::Hour,
+        time_decimals: 6,
     };
     /// DCASE 2021–2024 Task 4 scenario 2: dtc = gtc = 0.1, cttc = 0.3, α_ct = 0.5, α_st = 1.
     pub const PSDS2: PsdsParams = PsdsParams {
@@ -111,6 +156,8 @@ impl PsdsParams {
         alpha_ct: 0.5,
         alpha_st: 1.0,
         max_efpr: 100.0,
+        unit_of_time: TimeUnit::Hour,
+        time_decimals: 6,
     };
     /// DCASE 2020 Task 4 "PSDS": dtc = gtc = 0.5, cttc = 0.3, α_ct = α_st = 0.
     pub const DCASE2020: PsdsParams = PsdsParams {
@@ -120,6 +167,8 @@ impl PsdsParams {
         alpha_ct: 0.0,
         alpha_st: 0.0,
         max_efpr: 100.0,
+        unit_of_time: TimeUnit::Hour,
+        time_decimals: 6,
     };
 
     /// Check the parameters as psds_eval does (thresholds and α_ct in [0, 1], α_st ≥ 0,
@@ -142,6 +191,12 @@ impl PsdsParams {
             return Err(MetricsError::Parameter(format!(
                 "alpha_st must be >= 0, got {}",
                 self.alpha_st
+            )));
+        }
+        if !(0..=15).contains(&self.time_decimals) {
+            return Err(MetricsError::Parameter(format!(
+                "time_decimals must be between 0 and 15, got {}",
+                self.time_decimals
             )));
         }
         if self.max_efpr <= 0.0 || !self.max_efpr.is_finite() {

@@ -39,9 +39,10 @@ fn from_total_order_key(key: u64) -> f64 {
     f64::from_bits((bits ^ (((bits >> 63) as u64) >> 1) as i64) as u64)
 }
 
-/// `np.round(x, 6)`.
-fn round6(x: f64) -> f64 {
-    (x * 1e6).round_ties_even() / 1e6
+/// `np.round(x, decimals)`.
+fn round_to(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round_ties_even() / scale
 }
 
 /// Accumulated statistics of one class over all clips, one entry per change-point score
@@ -93,6 +94,9 @@ pub struct Criteria {
     pub gtc: f64,
     /// Cross-trigger tolerance (None: no cross-trigger statistics).
     pub cttc: Option<f64>,
+    /// Decimals overlaps and criteria are rounded to before they are compared
+    /// (`time_decimals`, 6).
+    pub time_decimals: i32,
 }
 
 fn intersection(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -116,18 +120,19 @@ fn run_stats(
             .map(|&g| intersection(d, g))
             .fold(0.0, |a, b| a + b)
     };
-    // `round6(total) >= round6(criterion × length)`, with round6(0) = 0 spared.
+    // `round(total) >= round(criterion × length)`, with round(0) = 0 spared.
+    let round = |x: f64| round_to(x, crit.time_decimals);
     let meets = |total: f64, need: f64| {
         if total == 0.0 {
             0.0 >= need
         } else {
-            round6(total) >= need
+            round(total) >= need
         }
     };
-    let passes = meets(overlap(target), round6(crit.dtc * (d.1 - d.0)));
+    let passes = meets(overlap(target), round(crit.dtc * (d.1 - d.0)));
     if let Some(cttc) = crit.cttc {
         cross.fill(0);
-        let need = round6(cttc * (d.1 - d.0));
+        let need = round(cttc * (d.1 - d.0));
         // A true detection is no cross trigger: its total counts as 0.
         for &(j, k) in others {
             if meets(if passes { 0.0 } else { overlap(&gt[k]) }, need) {
@@ -264,7 +269,7 @@ struct Sweep {
     words: usize,
     /// Passing runs, start → end.
     passing: BTreeMap<usize, usize>,
-    /// Per ground-truth event: round6(gtc × length), covered enough, coverage changed.
+    /// Per ground-truth event: round(gtc × length), covered enough, coverage changed.
     need: Vec<f64>,
     covered: Vec<bool>,
     dirty: Vec<bool>,
@@ -342,7 +347,13 @@ fn clip_class_deltas(
         w.others
             .extend(others.filter(|&(_, k)| !clip.gt[k].is_empty()));
     }
-    if target.is_empty() && w.others.is_empty() {
+    // sed_scores_eval's `acceleration_fn` takes this path for a clip without events of the
+    // class only when there are no cross triggers to count: its test of the other classes'
+    // events iterates the class names (never empty), so with a cttc and other classes it
+    // always builds the detections. The two paths differ when a short detection's
+    // `round(dtc × length)` is 0 (few `time_decimals`): built, it counts as a true detection.
+    let accelerated = crit.cttc.is_none() || n_classes == 1;
+    if target.is_empty() && accelerated {
         // Only false positives: the number of detections changes by +1 where the threshold
         // passes a local maximum and -1 at a local minimum (sed_scores_eval's
         // `acceleration_fn` / `onset_deltas`), so no threshold needs its detections built.
@@ -385,8 +396,11 @@ fn clip_class_deltas(
     w.cross.resize(n * w.words, 0);
     w.passing.clear();
     w.need.clear();
-    w.need
-        .extend(target.iter().map(|g| round6(crit.gtc * (g.1 - g.0))));
+    w.need.extend(
+        target
+            .iter()
+            .map(|g| round_to(crit.gtc * (g.1 - g.0), crit.time_decimals)),
+    );
     w.covered.clear();
     w.covered.extend(w.need.iter().map(|&need| 0.0 >= need));
     w.dirty.clear();
@@ -437,7 +451,7 @@ fn clip_class_deltas(
                     .filter(|(&s, &e)| ts[e] > g.0 && ts[s] < g.1)
                     .map(|(&s, &e)| intersection((ts[s], ts[e]), *g))
                     .fold(0.0, |x, y| x + y);
-                w.covered[k] = round6(cov) >= w.need[k];
+                w.covered[k] = round_to(cov, crit.time_decimals) >= w.need[k];
             }
         }
         let tps = w.covered.iter().filter(|&&c| c).count() as i64;
@@ -632,7 +646,12 @@ pub fn statistics(
     gtc: f64,
     cttc: Option<f64>,
 ) -> Result<Statistics> {
-    let crit = Criteria { dtc, gtc, cttc };
+    let crit = Criteria {
+        dtc,
+        gtc,
+        cttc,
+        time_decimals: 6,
+    };
     let mut all = statistics_many(scores, ground_truth, durations, &[crit])?;
     Ok(all.remove(0))
 }
@@ -1057,7 +1076,7 @@ fn class_rocs(stats: &Statistics, params: &PsdsParams) -> Result<Vec<ClassRoc>> 
                     } else {
                         fpr
                     };
-                    e * 3600.0
+                    e * params.unit_of_time.seconds()
                 })
                 .collect();
             let kept = unique_cummax_indices(&tpr, &efpr, params.max_efpr);
@@ -1258,23 +1277,24 @@ pub fn postprocessing_independent_psds(
 }
 
 /// Each table median-filtered with each length (seconds), as
-/// `median_filter_independent_psds` filters them (`medfilt`, `time_decimals` 6): one set of
+/// `median_filter_independent_psds` filters them (`medfilt` at `time_decimals`): one set of
 /// tables per length.
 pub fn median_filtered_sets(
     scores: &[ScoreTable],
     lengths: &[f64],
+    time_decimals: i32,
 ) -> Result<Vec<Vec<ScoreTable>>> {
     (lengths.iter())
         .map(|&l| {
             (scores.par_iter())
-                .map(|t| super::postprocessing::medfilt(t, &[l], 6))
+                .map(|t| super::postprocessing::medfilt(t, &[l], time_decimals))
                 .collect()
         })
         .collect()
 }
 
 /// Median-filter-independent PSDS (`median_filter_independent_psds`): piPSDS over the tables
-/// median-filtered with each length in seconds.
+/// median-filtered with each length in seconds (at the first scenario's `time_decimals`).
 pub fn median_filter_independent_psds(
     scores: &[ScoreTable],
     lengths: &[f64],
@@ -1282,7 +1302,8 @@ pub fn median_filter_independent_psds(
     durations: &Durations,
     params: &[PsdsParams],
 ) -> Result<Vec<PiPsds>> {
-    let sets = median_filtered_sets(scores, lengths)?;
+    let decimals = params.first().map_or(6, |p| p.time_decimals);
+    let sets = median_filtered_sets(scores, lengths, decimals)?;
     postprocessing_independent_psds(&sets, ground_truth, durations, params)
 }
 
@@ -1432,6 +1453,7 @@ impl Criteria {
             dtc: p.dtc,
             gtc: p.gtc,
             cttc: (p.alpha_ct > 0.0).then_some(p.cttc),
+            time_decimals: p.time_decimals,
         }
     }
 }
