@@ -31,10 +31,10 @@ use crate::outputs::Embeddings;
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     /// The Parquet library refused.
-    #[error("{0}")]
+    #[error(transparent)]
     Parquet(#[from] parquet::errors::ParquetError),
     /// The file system refused.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// Rows that do not fit the table, or a table that is not one of ours.
     #[error("{0}")]

@@ -29,15 +29,22 @@ pub enum ModelError {
     /// The checkpoint could not be read or does not fit the architecture.
     #[error(transparent)]
     Checkpoint(#[from] earshot_core::checkpoint::CheckpointError),
-    /// libtorch refused an operation.
+    /// libtorch refused an operation (its message is shown, not chained as a source, so that
+    /// a `{:#}` report says it once).
     #[error("libtorch: {0}")]
-    Torch(#[from] tch::TchError),
+    Torch(tch::TchError),
     /// The input cannot go through this model (too short, mismatched batch, ...).
     #[error("{0}")]
     Input(String),
     /// The model does not produce what was asked of it.
     #[error("{0}")]
     Unsupported(String),
+}
+
+impl From<tch::TchError> for ModelError {
+    fn from(e: tch::TchError) -> Self {
+        ModelError::Torch(e)
+    }
 }
 
 /// Result of model operations.

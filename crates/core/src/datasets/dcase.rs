@@ -632,15 +632,15 @@ pub fn read_score_table(path: &Path) -> Result<ScoreTable> {
 /// Read a directory of score TSVs (one per clip), sorted by id. As in `sed_scores_eval`, every
 /// file must be a `.tsv`, and all tables must have the same class columns.
 pub fn read_scores_dir(dir: &Path) -> Result<Vec<ScoreTable>> {
-    let entries = std::fs::read_dir(dir).map_err(|source| DatasetError::Io {
+    let entries = std::fs::read_dir(dir).map_err(|error| DatasetError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let mut paths = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|source| DatasetError::Io {
+        let entry = entry.map_err(|error| DatasetError::Io {
             path: dir.to_path_buf(),
-            source,
+            error,
         })?;
         let path = entry.path();
         if path.extension().and_then(|e| e.to_str()) != Some("tsv") {

@@ -144,9 +144,9 @@ pub fn list_files(path: &Path) -> Result<Vec<PathBuf>> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let entries = std::fs::read_dir(path).map_err(|source| DatasetError::Io {
+    let entries = std::fs::read_dir(path).map_err(|error| DatasetError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -20,12 +20,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum LabelledError {
     /// A folder or file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path that failed.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A label subfolder without audio files.
     #[error("{0}: label folder has no audio files")]
@@ -148,7 +148,7 @@ pub fn from_folder(root: &Path, negatives: &[String]) -> Result<LabelledSet> {
 pub fn folder_files(root: &Path, negatives: &[String]) -> Result<Vec<(PathBuf, Vec<String>)>> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| LabelledError::Io { path, source }
+        move |error| LabelledError::Io { path, error }
     };
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .map_err(io(root))?
@@ -183,9 +183,9 @@ pub fn folder_files(root: &Path, negatives: &[String]) -> Result<Vec<(PathBuf, V
 /// file's folder). With `must_exist`, every listed file must exist; without (rows of an
 /// embedding table, not audio), paths stay as written unless a root is given.
 pub fn from_label_file(file: &Path, root: Option<&Path>, must_exist: bool) -> Result<LabelledSet> {
-    let text = std::fs::read_to_string(file).map_err(|source| LabelledError::Io {
+    let text = std::fs::read_to_string(file).map_err(|error| LabelledError::Io {
         path: file.to_path_buf(),
-        source,
+        error,
     })?;
     let root = match root {
         Some(r) => r.to_path_buf(),

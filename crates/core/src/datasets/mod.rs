@@ -28,12 +28,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
     /// The file or directory could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path that failed.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not the format it should be (missing header columns, not UTF-8, bad JSON).
     #[error("{path}: {message}")]
@@ -59,7 +59,7 @@ impl DatasetError {
     /// The problem, without the path.
     pub fn reason(&self) -> String {
         match self {
-            DatasetError::Io { source, .. } => source.to_string(),
+            DatasetError::Io { error, .. } => error.to_string(),
             DatasetError::Format { message, .. } => message.clone(),
         }
     }
@@ -149,9 +149,9 @@ impl Table {
 
 /// Read a whole text file, naming it in the error.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
+    let bytes = std::fs::read(path).map_err(|error| DatasetError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     String::from_utf8(bytes).map_err(|_| DatasetError::format(path, "not UTF-8 text"))
 }
@@ -339,15 +339,15 @@ impl IssueSink<'_> {
 
 /// Audio files present in a directory (not recursive), by file name.
 pub fn list_files(dir: &Path) -> Result<std::collections::BTreeSet<String>> {
-    let entries = std::fs::read_dir(dir).map_err(|source| DatasetError::Io {
+    let entries = std::fs::read_dir(dir).map_err(|error| DatasetError::Io {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let mut names = std::collections::BTreeSet::new();
     for entry in entries {
-        let entry = entry.map_err(|source| DatasetError::Io {
+        let entry = entry.map_err(|error| DatasetError::Io {
             path: dir.to_path_buf(),
-            source,
+            error,
         })?;
         if let Some(name) = entry.file_name().to_str() {
             names.insert(name.to_string());

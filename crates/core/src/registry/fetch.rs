@@ -91,12 +91,12 @@ pub enum FetchError {
         actual: String,
     },
     /// A local file could not be written or read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// No cache directory.
     #[error(transparent)]
@@ -200,9 +200,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// sha256, md5 and git blob id of a file.
 pub fn digest_file(path: &Path) -> Result<Digests> {
-    let io = |source| FetchError::Io {
+    let io = |error| FetchError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let mut file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
@@ -263,7 +263,7 @@ pub fn fetch(
     let dir = dest.parent().map(Path::to_path_buf).unwrap_or(dir);
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| FetchError::Io { path, source }
+        move |error| FetchError::Io { path, error }
     };
 
     if dest.is_file() && !options.force {
@@ -331,9 +331,9 @@ fn download(
     card_size: Option<u64>,
     on_event: &mut dyn FnMut(FetchEvent),
 ) -> Result<()> {
-    let io = |source| FetchError::Io {
+    let io = |error| FetchError::Io {
         path: partial.to_path_buf(),
-        source,
+        error,
     };
     let have = std::fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
     let mut request = agent().get(url);

@@ -19,12 +19,12 @@ use super::{Checksum, ModelSpec};
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What happened.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The archive is damaged.
     #[error("{path}: not a readable zip archive ({reason})")]
@@ -104,9 +104,9 @@ fn zip_members(
         let mut data = Vec::new();
         member
             .read_to_end(&mut data)
-            .map_err(|source| ImportError::Io {
+            .map_err(|error| ImportError::Io {
                 path: path.join(&name),
-                source,
+                error,
             })?;
         if name.ends_with(".zip") && depth < MAX_NESTING {
             let mut inner = Vec::new();
@@ -123,7 +123,7 @@ fn zip_members(
 fn gather(spec: &ModelSpec, source: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ImportError::Io { path, source }
+        move |error| ImportError::Io { path, error }
     };
     let files = wanted(spec);
     let head = {
@@ -204,12 +204,12 @@ pub fn import(spec: &ModelSpec, source: &Path, dir: Option<&Path>) -> Result<Pat
         if let Err(source) = write() {
             cleanup(&staged);
             let _ = std::fs::remove_file(&tmp);
-            return Err(ImportError::Io { path: tmp, source });
+            return Err(ImportError::Io { path: tmp, error: source });
         }
         staged.push((tmp.clone(), dest));
         let digests = digest_file(&tmp).map_err(|e| ImportError::Io {
             path: tmp.clone(),
-            source: std::io::Error::other(e.to_string()),
+            error: std::io::Error::other(e.to_string()),
         })?;
         if let Some(sum) = checksums
             .iter()
@@ -225,9 +225,9 @@ pub fn import(spec: &ModelSpec, source: &Path, dir: Option<&Path>) -> Result<Pat
         }
     }
     for (tmp, dest) in &staged {
-        std::fs::rename(tmp, dest).map_err(|source| ImportError::Io {
+        std::fs::rename(tmp, dest).map_err(|error| ImportError::Io {
             path: dest.clone(),
-            source,
+            error,
         })?;
     }
     Ok(staged.swap_remove(0).1)

@@ -21,12 +21,12 @@ pub const HEAD_FILE: &str = "head.safetensors";
 #[derive(Debug, thiserror::Error)]
 pub enum TrainedError {
     /// The folder or card cannot be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path that failed.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The card is not valid.
     #[error("{path}: {reason}")]
@@ -138,9 +138,9 @@ impl TrainedCard {
     /// Read `dir/model.toml`.
     pub fn read(dir: &Path) -> Result<TrainedCard> {
         let path = dir.join(CARD_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| TrainedError::Io {
+        let text = std::fs::read_to_string(&path).map_err(|error| TrainedError::Io {
             path: path.clone(),
-            source,
+            error,
         })?;
         let card: TrainedCard = toml::from_str(&text).map_err(|e| TrainedError::Card {
             path: path.clone(),
@@ -163,9 +163,9 @@ impl TrainedCard {
             reason: e.to_string(),
         })?;
         let tmp = dir.join(format!(".{CARD_FILE}.tmp"));
-        let io = |source| TrainedError::Io {
+        let io = |error| TrainedError::Io {
             path: path.clone(),
-            source,
+            error,
         };
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)
@@ -221,7 +221,7 @@ pub fn install(dir: &Path) -> Result<PathBuf> {
     let target = trained_dir()?.join(&card.name);
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| TrainedError::Io { path, source }
+        move |error| TrainedError::Io { path, error }
     };
     std::fs::create_dir_all(&target).map_err(io(&target))?;
     for file in [HEAD_FILE, CARD_FILE] {

@@ -96,7 +96,7 @@ pub struct EpochReport {
 #[derive(Debug, thiserror::Error)]
 pub enum HeadError {
     /// libtorch refused.
-    #[error("{0}")]
+    #[error(transparent)]
     Torch(#[from] tch::TchError),
     /// Data or weights that do not fit.
     #[error("{0}")]
