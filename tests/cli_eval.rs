@@ -48,6 +48,9 @@ fn assert_one_line_error(args: &[&str], file: &Path) {
     for bad in ["panicked", "backtrace", "internal error"] {
         assert!(!err.contains(bad), "{bad} in {err:?}");
     }
+    // The cause is said once (not `…: No such file (os error 2): No such file (os error 2)`).
+    let parts: Vec<&str> = errors[0].split(": ").collect();
+    assert!(parts.windows(2).all(|w| w[0] != w[1]), "repeated: {err}");
 }
 
 #[test]
@@ -867,4 +870,60 @@ fn eval_sed_psds_unit_of_time_and_time_decimals() {
         );
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+/// `--clip-based`: sed_scores_eval's clip-based AP, best F1 and its thresholds from the
+/// command line; alone it computes nothing else.
+#[test]
+fn eval_sed_clip_based() {
+    let path = common::data_dir().join("psds").join("manifest.json");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let want = (m["clip_based"].as_array().unwrap().iter())
+        .find(|r| r["case"] == "sed_036")
+        .unwrap();
+    let dir = metrics_dir().join("sed_036");
+    let (gt, dur, scores) = (
+        dir.join("gt.tsv"),
+        dir.join("durations.tsv"),
+        dir.join("scores"),
+    );
+    let base = [
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+        "--scores",
+        p(&scores),
+        "--clip-based",
+    ];
+    let v = ok_json(&[&base[..], &["--json"]].concat());
+    let r = &v["clip_based"];
+    let close = |g: &Value, w: &Value| (g.as_f64().unwrap() - num(w).unwrap()).abs() < 1e-9;
+    assert!(
+        close(&r["mean_average_precision"], &want["ap"]["mean"]),
+        "{r}"
+    );
+    for (c, class) in r["classes"].as_array().unwrap().iter().enumerate() {
+        let class = class.as_str().unwrap();
+        assert!(
+            close(&r["average_precision"][c], &want["ap"][class]),
+            "{class}"
+        );
+        assert!(
+            close(&r["best"][c]["threshold"], &want["thresholds"][class]),
+            "{class}"
+        );
+        assert!(
+            close(&r["best"][c]["prf"]["f"], &want["best"][class][0]),
+            "{class}"
+        );
+    }
+    assert!(v.get("psds1").is_none(), "only what was asked for");
+    let text = String::from_utf8_lossy(&common::earshot_ok(&base).stdout).to_string();
+    assert!(
+        text.contains("clip-based mAP") && text.contains("best F1"),
+        "{text}"
+    );
 }

@@ -9,7 +9,7 @@ several parameter sets (PSDS1, PSDS2, psds_eval's README example, a cross-trigge
 with the default 5 folds × 20 iterations and with 3 × 7: the PSDS and per-class PSDS of every
 fold, and the (mean, low, high) intervals at confidence 0.9 and 0.8; post-processing- and
 median-filter-independent PSDS (`intersection_based.pipsds`, `pipsds_case`); `unit_of_time` and
-`time_decimals` (`units_case`). Output:
+`time_decimals` (`units_case`); clip-based AP and F1 (`clip_case`). Output:
 tests/data/generated/psds/manifest.json. Idempotent (fingerprint of this file, the metric
 manifest and the packages).
 """
@@ -263,6 +263,34 @@ def units_case():
     return dict(params=UNIT_PARAMS, runs=out)
 
 
+CLIP_CASES = ["sed_010", "sed_033", "sed_001", "sed_016", "sed_002", "sed_036"]
+
+
+def clip_case():
+    """sed_scores_eval's clip-based metrics (`clip_based`): average precision, best F1 with its
+    thresholds (macro and micro averages), F1 at 0.5 and at 0.3; a case whose ground truth lacks
+    a class is recorded as refused."""
+    from sed_scores_eval import clip_based
+    out = []
+    for name in CLIP_CASES:
+        d = METRICS / name
+        kw = dict(scores=str(d / "scores"), ground_truth=str(d / "gt.tsv"))
+        try:
+            ap, _ = clip_based.average_precision(**kw)
+        except ValueError as e:
+            out.append(dict(case=name, refused=str(e)))
+            continue
+        f, p, r, thr, _ = clip_based.best_fscore(**kw)
+        run = dict(case=name, ap={k: fnum(v) for k, v in ap.items()},
+                   best={k: [fnum(f[k]), fnum(p[k]), fnum(r[k])] for k in f},
+                   thresholds={k: fnum(v) for k, v in thr.items()}, at={})
+        for t in (0.5, 0.3):
+            f, p, r, _ = clip_based.fscore(**kw, threshold=t)
+            run["at"][str(t)] = {k: [fnum(f[k]), fnum(p[k]), fnum(r[k])] for k in f}
+        out.append(run)
+    return out
+
+
 def fingerprint() -> str:
     import importlib.metadata as md
     h = hashlib.sha256(Path(__file__).read_bytes())
@@ -316,13 +344,15 @@ def main():
     class_rocs = class_roc_case()
     pipsds = pipsds_case()
     units = units_case()
+    clips = clip_case()
+    print(f"[gen-psds] clip-based: {sum('ap' in c for c in clips)} cases, {sum('refused' in c for c in clips)} refused")
     print(f"[gen-psds] pipsds: {len(pipsds['runs'])} runs")
     print(f"[gen-psds] merge: {merge['n_merged']} events merged")
     manifest_path.write_text(json.dumps(dict(
         fingerprint=fp, reference={"sed_scores_eval": md.version("sed_scores_eval"),
                                    "psds_eval": md.version("psds_eval")},
         params=PARAMS, cases=cases, merge=merge, selection=selection,
-        class_rocs=class_rocs, pipsds=pipsds, units=units), indent=1, allow_nan=False))
+        class_rocs=class_rocs, pipsds=pipsds, units=units, clip_based=clips), indent=1, allow_nan=False))
 
 
 if __name__ == "__main__":

@@ -841,3 +841,104 @@ fn psds_unit_of_time_and_time_decimals_match_sed_scores_eval() {
         agree.max_abs, agree.n
     );
 }
+
+/// Clip-based metrics from score tables as `sed_scores_eval.clip_based` computes them
+/// (`tests/gen_psds.py`, `clip_case`): average precision and its mean, best F1 per class with
+/// its threshold and the macro and micro averages, F1 at 0.5 and 0.3.
+#[test]
+fn clip_based_matches_sed_scores_eval() {
+    use earshot_core::metrics::clip_based;
+    let m: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::data_dir().join("psds/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let mut agree = Agreement::default();
+    let triple = |w: &Value| -> [f64; 3] {
+        let v: Vec<f64> = w
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| num(x).unwrap())
+            .collect();
+        [v[0], v[1], v[2]]
+    };
+    for run in m["clip_based"].as_array().unwrap() {
+        let case = run["case"].as_str().unwrap();
+        let dir = metrics_dir().join(case);
+        let scores = dcase::read_scores_dir(&dir.join("scores")).unwrap();
+        let gt = load_strong(&dir.join("gt.tsv"));
+        for t in [0.5, 0.3] {
+            let r = clip_based::clip_based(&scores, &gt, t, 1.0);
+            if run.get("refused").is_some() {
+                assert!(r.is_err(), "{case}: the reference refuses");
+                continue;
+            }
+            let r = r.unwrap_or_else(|e| panic!("{case}: {e}"));
+            let check = |agree: &mut Agreement, what: &str, o: &sed_scores::Prf, w: [f64; 3]| {
+                for (x, y) in [o.f, o.p, o.r].into_iter().zip(w) {
+                    agree.check(&format!("{case} {what}"), x, y, TOL);
+                }
+            };
+            for (c, class) in r.classes.iter().enumerate() {
+                let ap = num(&run["ap"][class]).unwrap();
+                agree.check(
+                    &format!("{case} AP {class}"),
+                    r.average_precision[c],
+                    ap,
+                    TOL,
+                );
+                check(
+                    &mut agree,
+                    "best",
+                    &r.best[c].prf,
+                    triple(&run["best"][class]),
+                );
+                let th = num(&run["thresholds"][class]).unwrap();
+                agree.check(
+                    &format!("{case} threshold {class}"),
+                    r.best[c].threshold,
+                    th,
+                    TOL,
+                );
+                check(
+                    &mut agree,
+                    "at",
+                    &r.at_threshold[c],
+                    triple(&run["at"][t.to_string()][class]),
+                );
+            }
+            let mean = num(&run["ap"]["mean"]).unwrap();
+            agree.check(&format!("{case} mAP"), r.mean_average_precision, mean, TOL);
+            check(
+                &mut agree,
+                "best macro",
+                &r.best_macro,
+                triple(&run["best"]["macro_average"]),
+            );
+            check(
+                &mut agree,
+                "best micro",
+                &r.best_micro,
+                triple(&run["best"]["micro_average"]),
+            );
+            let at = &run["at"][t.to_string()];
+            check(
+                &mut agree,
+                "at macro",
+                &r.at_threshold_macro,
+                triple(&at["macro_average"]),
+            );
+            check(
+                &mut agree,
+                "at micro",
+                &r.at_threshold_micro,
+                triple(&at["micro_average"]),
+            );
+        }
+    }
+    assert!(agree.n > 300, "too few values ({})", agree.n);
+    println!(
+        "clip-based: max |Δ| {:e} over {} values",
+        agree.max_abs, agree.n
+    );
+}

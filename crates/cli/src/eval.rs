@@ -143,6 +143,11 @@ pub struct SedArgs {
     /// scores.
     #[arg(long)]
     pub intersection_f1: bool,
+    /// Clip-based metrics of the --scores tables (sed_scores_eval's `clip_based`: a clip's
+    /// score is its highest frame's): each class's average precision and best F1 over every
+    /// threshold (with that threshold), macro and micro averages, and F1 at --threshold.
+    #[arg(long, requires = "scores")]
+    pub clip_based: bool,
     /// Decision threshold for F1 metrics computed from scores (`score > threshold`).
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
@@ -1002,6 +1007,39 @@ fn pi_report(
     Ok(())
 }
 
+/// `--clip-based`: average precision and best F1 per class, F1 at --threshold, into the table
+/// and the JSON as `clip_based`.
+fn clip_report(
+    a: &SedArgs,
+    scores: &[dcase::ScoreTable],
+    gt: &dcase::StrongLabels,
+    text: &mut String,
+    report: &mut serde_json::Map<String, serde_json::Value>,
+) -> earshot_core::metrics::Result<()> {
+    use earshot_core::metrics::clip_based;
+    let r = clip_based::clip_based(scores, gt, a.threshold, 1.0)?;
+    let line = |text: &mut String, name: &str, v: String| {
+        let _ = writeln!(text, "{name:<28} {v}");
+    };
+    line(text, "clip-based mAP", fmt(r.mean_average_precision));
+    for (c, class) in r.classes.iter().enumerate() {
+        let b = &r.best[c];
+        let v = format!(
+            "AP {}  best F1 {} at {}  F1 {}",
+            fmt(r.average_precision[c]),
+            fmt(b.prf.f),
+            fmt(b.threshold),
+            fmt(r.at_threshold[c].f)
+        );
+        line(text, &format!("    {class}"), v);
+    }
+    line(text, "clip-based best F1 (macro)", fmt(r.best_macro.f));
+    let at = format!("clip-based F1 > {} (macro)", a.threshold);
+    line(text, &at, fmt(r.at_threshold_macro.f));
+    report.insert("clip_based".into(), json!(r));
+    Ok(())
+}
+
 /// One `--select`: `CLASS:tpr=V`, `CLASS:fpr=V`, `CLASS:efpr=V` or `CLASS:fscore`.
 fn parse_select(spec: &str) -> Result<(String, psds_eval::Constraint)> {
     use psds_eval::Constraint;
@@ -1143,6 +1181,9 @@ fn psds_from_scores(
     }
     if (!a.median_filters.is_empty() || !a.pi_scores.is_empty()) && !psds_sets.is_empty() {
         pi_report(ctx, &scores, durations, text, report)?;
+    }
+    if a.clip_based {
+        clip_report(a, &scores, gt, text, report).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
     }
     if let Some(plain) = plain {
         let f = sed_scores::fscore(&plain, a.threshold, 1.0);
@@ -1331,6 +1372,7 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
     let none = !(a.psds1
         || a.psds2
         || !a.psds.is_empty()
+        || a.clip_based
         || a.event_f1
         || a.segment_f1
         || a.intersection_f1);

@@ -9,6 +9,7 @@
 //! - [`sed_scores`]: threshold-independent PSDS and intersection-based F of `sed_scores_eval`,
 //!   bootstrapped PSDS, and post-processing-independent PSDS (piPSDS).
 //! - [`postprocessing`]: `sed_scores_eval`'s continuous-time median filter of score tables.
+//! - [`clip_based`]: `sed_scores_eval.clip_based`: clip-level AP and best F over thresholds.
 //! - [`scenes`]: accuracy, class-wise accuracy (`sed_eval.scene`) and log loss (scikit-learn).
 //!
 //! Each module says which function of which package it matches and which traps it reproduces.
@@ -16,6 +17,7 @@
 
 pub mod audio_tag;
 pub mod bootstrap;
+pub mod clip_based;
 pub mod fancy;
 pub mod postprocessing;
 pub mod psds_eval;

@@ -204,7 +204,10 @@ pub fn import(spec: &ModelSpec, source: &Path, dir: Option<&Path>) -> Result<Pat
         if let Err(source) = write() {
             cleanup(&staged);
             let _ = std::fs::remove_file(&tmp);
-            return Err(ImportError::Io { path: tmp, error: source });
+            return Err(ImportError::Io {
+                path: tmp,
+                error: source,
+            });
         }
         staged.push((tmp.clone(), dest));
         let digests = digest_file(&tmp).map_err(|e| ImportError::Io {

@@ -1,0 +1,320 @@
+//! Clip-based evaluation of frame-wise SED scores, as `sed_scores_eval.clip_based` 0.0.4
+//! computes it: a clip's score for a class is its highest frame score, a clip is positive for
+//! the classes its ground truth names, and every threshold is evaluated at once.
+//!
+//! - Statistics (`clip_based.intermediate_statistics`): per class, the distinct clip scores
+//!   ascending plus `+inf`, and at each the true and false positives of `score ≥ threshold`.
+//! - Average precision (`average_precision`): the precision–recall curve sorted by (recall,
+//!   precision), of equal recalls the last kept, `Σ p_k (r_k − r_{k−1})`; precision is 1 where
+//!   nothing is detected. A class without positive clips has no recall, and is refused.
+//! - Best F (`best_fscore`): the highest F over thresholds (of equal F the highest threshold),
+//!   reported at the midpoint between that score and the next lower one (−∞ at the lowest);
+//!   macro average = the mean of the classes' best F, P and R; micro average from the counts at
+//!   each class's best threshold.
+//! - F at a threshold (`fscore`): the counts of `score > threshold`.
+//!
+//! The ROC-AUC of `clip_based.roc` is not reproduced: its staircase sorts tied false-positive
+//! rates with numpy's unstable argsort, so the reference's own value moves with the machine.
+
+use std::collections::{HashMap, HashSet};
+
+use super::sed_scores::Prf;
+use super::{MetricsError, Result};
+use crate::datasets::dcase::{audio_id, ScoreTable, StrongLabels};
+
+/// One class's clip-level statistics at every threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipClassStats {
+    /// Distinct clip scores, ascending, then `+inf`.
+    pub scores: Vec<f64>,
+    /// Positive clips scoring at least `scores[i]`.
+    pub tps: Vec<f64>,
+    /// Negative clips scoring at least `scores[i]`.
+    pub fps: Vec<f64>,
+    /// Positive clips.
+    pub n_ref: f64,
+}
+
+/// Clip-level statistics of score tables against the tags of a ground truth (the classes of
+/// each clip's events): the class columns' names and each class's statistics.
+pub fn statistics(
+    scores: &[ScoreTable],
+    ground_truth: &StrongLabels,
+) -> Result<(Vec<String>, Vec<ClipClassStats>)> {
+    let Some(first) = scores.first() else {
+        return Err(MetricsError::Empty("no score tables".into()));
+    };
+    let classes = first.classes.clone();
+    if let Some(t) = scores.iter().find(|t| t.classes != classes) {
+        return Err(MetricsError::Shape(format!(
+            "{}: class columns differ from {}",
+            t.id, first.id
+        )));
+    }
+    let mut tags: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for clip in &ground_truth.clips {
+        let entry = tags.entry(audio_id(&clip.filename)).or_default();
+        entry.extend(clip.events.iter().map(|e| e.label.as_str()));
+    }
+    let known: HashSet<&str> = classes.iter().map(String::as_str).collect();
+    let mut unknown: Vec<&str> = (tags.values().flatten())
+        .filter(|t| !known.contains(**t))
+        .copied()
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort_unstable();
+        unknown.dedup();
+        return Err(MetricsError::UnknownLabel(unknown.join("', '")));
+    }
+    let ids: HashSet<&str> = scores.iter().map(|t| t.id.as_str()).collect();
+    if let Some(t) = scores.iter().find(|t| !tags.contains_key(t.id.as_str())) {
+        return Err(MetricsError::Ids(format!(
+            "{}: a score table without a ground-truth entry",
+            t.id
+        )));
+    }
+    if let Some(id) = tags.keys().find(|id| !ids.contains(**id)) {
+        return Err(MetricsError::Ids(format!(
+            "{id}: in the ground truth but without a score table"
+        )));
+    }
+    let per_class = (0..classes.len())
+        .map(|c| {
+            let mut clips: Vec<(f64, bool)> = (scores.iter())
+                .map(|t| {
+                    let top = t
+                        .class_scores(c)
+                        .iter()
+                        .copied()
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    (top, tags[t.id.as_str()].contains(classes[c].as_str()))
+                })
+                .collect();
+            clips.sort_by(|a, b| a.0.total_cmp(&b.0));
+            class_stats(&clips)
+        })
+        .collect();
+    Ok((classes, per_class))
+}
+
+/// Counts of `score ≥ s` for each distinct score of `clips` (sorted by score).
+fn class_stats(clips: &[(f64, bool)]) -> ClipClassStats {
+    let mut scores: Vec<f64> = Vec::new();
+    let mut pos: Vec<f64> = Vec::new();
+    let mut neg: Vec<f64> = Vec::new();
+    for &(s, positive) in clips {
+        if scores.last() != Some(&s) {
+            scores.push(s);
+            pos.push(0.0);
+            neg.push(0.0);
+        }
+        let k = scores.len() - 1;
+        if positive {
+            pos[k] += 1.0;
+        } else {
+            neg[k] += 1.0;
+        }
+    }
+    let n = scores.len();
+    let (mut tps, mut fps) = (vec![0.0; n + 1], vec![0.0; n + 1]);
+    for i in (0..n).rev() {
+        tps[i] = tps[i + 1] + pos[i];
+        fps[i] = fps[i + 1] + neg[i];
+    }
+    scores.push(f64::INFINITY);
+    ClipClassStats {
+        n_ref: tps[0],
+        scores,
+        tps,
+        fps,
+    }
+}
+
+/// `fscore_from_precision_recall`.
+fn f_beta(p: f64, r: f64, beta: f64) -> f64 {
+    (1.0 + beta * beta) * p * r / (beta * beta * p + r).max(1e-15)
+}
+
+impl ClipClassStats {
+    /// Precision and recall at each threshold (`precision_recall_curve_from_intermediate_statistics`,
+    /// before its sort).
+    fn precision_recall(&self, class: &str) -> Result<(Vec<f64>, Vec<f64>)> {
+        if self.n_ref == 0.0 {
+            return Err(MetricsError::NoGroundTruth(format!(
+                "{class} (clip-based recall is not defined without positive clips)"
+            )));
+        }
+        let p = (self.tps.iter().zip(&self.fps))
+            .map(|(&t, &f)| {
+                if t + f == 0.0 {
+                    1.0
+                } else {
+                    t / (t + f).max(1.0)
+                }
+            })
+            .collect();
+        let r = self.tps.iter().map(|t| t / self.n_ref).collect();
+        Ok((p, r))
+    }
+
+    /// `average_precision_from_precision_recall_curve` of this class's curve.
+    pub fn average_precision(&self, class: &str) -> Result<f64> {
+        let (p, r) = self.precision_recall(class)?;
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        // xsort: stably by (recall, precision).
+        order.sort_by(|&a, &b| r[a].total_cmp(&r[b]).then(p[a].total_cmp(&p[b])));
+        // Of equal recalls, the last in that order.
+        let mut kept: Vec<usize> = Vec::new();
+        for &i in &order {
+            match kept.last_mut() {
+                Some(last) if r[*last] == r[i] => *last = i,
+                _ => kept.push(i),
+            }
+        }
+        Ok((kept.windows(2))
+            .map(|w| p[w[1]] * (r[w[1]] - r[w[0]]))
+            .sum())
+    }
+
+    /// The highest F over thresholds (`best_fscore_from_intermediate_statistics`): F, P, R,
+    /// the threshold and the index of the statistics it is taken at.
+    fn best_fscore(&self, class: &str, beta: f64) -> Result<(Prf, f64, usize)> {
+        let (p, r) = self.precision_recall(class)?;
+        // Sorted by score (the statistics' order); of equal F the last.
+        let mut best = 0;
+        let mut best_f = f64::NEG_INFINITY;
+        for i in 0..p.len() {
+            let f = f_beta(p[i], r[i], beta);
+            if f >= best_f {
+                best_f = f;
+                best = i;
+            }
+        }
+        let threshold = if best > 0 {
+            (self.scores[best] + self.scores[best - 1]) / 2.0
+        } else {
+            f64::NEG_INFINITY
+        };
+        let prf = Prf {
+            f: best_f,
+            p: p[best],
+            r: r[best],
+        };
+        Ok((prf, threshold, best))
+    }
+
+    /// The statistics' index of `score > threshold` (`get_curve_idx_for_threshold`).
+    fn index_above(&self, threshold: f64) -> usize {
+        let i = self.scores.partition_point(|&s| s <= threshold);
+        i.min(self.scores.len() - 1)
+    }
+}
+
+/// A class's best F and the threshold it is reached at.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct BestF {
+    /// F, precision, recall.
+    pub prf: Prf,
+    /// Decision threshold (`score > threshold`).
+    pub threshold: f64,
+}
+
+/// Clip-based results: average precision, best F over thresholds, F at one threshold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClipBased {
+    /// Class names (score column order).
+    pub classes: Vec<String>,
+    /// Average precision per class.
+    pub average_precision: Vec<f64>,
+    /// Mean of the classes' average precision.
+    pub mean_average_precision: f64,
+    /// Best F per class.
+    pub best: Vec<BestF>,
+    /// Mean of the classes' best F, P and R.
+    pub best_macro: Prf,
+    /// F, P and R from the counts at each class's best threshold.
+    pub best_micro: Prf,
+    /// F, P and R per class at `threshold`.
+    pub at_threshold: Vec<Prf>,
+    /// Their mean.
+    pub at_threshold_macro: Prf,
+    /// From the summed counts at `threshold`.
+    pub at_threshold_micro: Prf,
+    /// The threshold.
+    pub threshold: f64,
+}
+
+/// `micro_average`: F, P, R from summed counts.
+fn micro(counts: impl Iterator<Item = (f64, f64, f64)>, beta: f64) -> Prf {
+    let (tp, fp, n_ref) = counts.fold((0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+    let p = tp / (tp + fp).max(1.0);
+    let r = tp / n_ref.max(1.0);
+    Prf {
+        f: f_beta(p, r, beta),
+        p,
+        r,
+    }
+}
+
+/// The mean of per-class F, P and R.
+fn macro_average(prf: &[Prf]) -> Prf {
+    let mean = |f: fn(&Prf) -> f64| super::mean(&prf.iter().map(f).collect::<Vec<f64>>());
+    Prf {
+        f: mean(|x| x.f),
+        p: mean(|x| x.p),
+        r: mean(|x| x.r),
+    }
+}
+
+/// Clip-based average precision, best F and F at `threshold` (F_β with `beta`).
+pub fn clip_based(
+    scores: &[ScoreTable],
+    ground_truth: &StrongLabels,
+    threshold: f64,
+    beta: f64,
+) -> Result<ClipBased> {
+    let (classes, stats) = statistics(scores, ground_truth)?;
+    let average_precision = (classes.iter().zip(&stats))
+        .map(|(c, s)| s.average_precision(c))
+        .collect::<Result<Vec<f64>>>()?;
+    let best_at = (classes.iter().zip(&stats))
+        .map(|(c, s)| s.best_fscore(c, beta))
+        .collect::<Result<Vec<_>>>()?;
+    let best: Vec<BestF> = (best_at.iter())
+        .map(|&(prf, threshold, _)| BestF { prf, threshold })
+        .collect();
+    let best_prf: Vec<Prf> = best.iter().map(|b| b.prf).collect();
+    let best_micro = micro(
+        (stats.iter().zip(&best_at)).map(|(s, &(_, _, i))| (s.tps[i], s.fps[i], s.n_ref)),
+        beta,
+    );
+    let mut at_threshold = Vec::with_capacity(classes.len());
+    for (c, s) in classes.iter().zip(&stats) {
+        let (p, r) = s.precision_recall(c)?;
+        let i = s.index_above(threshold);
+        at_threshold.push(Prf {
+            f: f_beta(p[i], r[i], beta),
+            p: p[i],
+            r: r[i],
+        });
+    }
+    let at_threshold_micro = micro(
+        (stats.iter()).map(|s| {
+            let i = s.index_above(threshold);
+            (s.tps[i], s.fps[i], s.n_ref)
+        }),
+        beta,
+    );
+    Ok(ClipBased {
+        mean_average_precision: super::mean(&average_precision),
+        best_macro: macro_average(&best_prf),
+        at_threshold_macro: macro_average(&at_threshold),
+        classes,
+        average_precision,
+        best,
+        best_micro,
+        at_threshold,
+        at_threshold_micro,
+        threshold,
+    })
+}
