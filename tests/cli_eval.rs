@@ -872,8 +872,8 @@ fn eval_sed_psds_unit_of_time_and_time_decimals() {
     }
 }
 
-/// `--clip-based`: sed_scores_eval's clip-based AP, best F1 and its thresholds from the
-/// command line; alone it computes nothing else.
+/// `--clip-based` and `--segment-based`: sed_scores_eval's clip- and segment-based AP, best F1
+/// and its thresholds from the command line; alone they compute nothing else.
 #[test]
 fn eval_sed_clip_based() {
     let path = common::data_dir().join("psds").join("manifest.json");
@@ -921,6 +921,22 @@ fn eval_sed_clip_based() {
         );
     }
     assert!(v.get("psds1").is_none(), "only what was asked for");
+    // Segment-based over 0.37-s segments.
+    let seg = (m["segment_based"].as_array().unwrap().iter())
+        .find(|r| r["case"] == "sed_036" && r["segment_length"] == 0.37)
+        .unwrap();
+    let extra = ["--segment-based", "--segment-length", "0.37", "--json"];
+    let v = ok_json(&[&base[..], &extra[..]].concat());
+    let r = &v["segment_based_curves"];
+    assert!(
+        close(&r["mean_average_precision"], &seg["ap"]["mean"]),
+        "{r}"
+    );
+    let class = r["classes"][0].as_str().unwrap();
+    assert!(
+        close(&r["best"][0]["threshold"], &seg["thresholds"][class]),
+        "{r}"
+    );
     let text = String::from_utf8_lossy(&common::earshot_ok(&base).stdout).to_string();
     assert!(
         text.contains("clip-based mAP") && text.contains("best F1"),

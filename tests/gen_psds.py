@@ -9,7 +9,7 @@ several parameter sets (PSDS1, PSDS2, psds_eval's README example, a cross-trigge
 with the default 5 folds × 20 iterations and with 3 × 7: the PSDS and per-class PSDS of every
 fold, and the (mean, low, high) intervals at confidence 0.9 and 0.8; post-processing- and
 median-filter-independent PSDS (`intersection_based.pipsds`, `pipsds_case`); `unit_of_time` and
-`time_decimals` (`units_case`); clip-based AP and F1 (`clip_case`). Output:
+`time_decimals` (`units_case`); clip- and segment-based AP and F1 (`clip_case`). Output:
 tests/data/generated/psds/manifest.json. Idempotent (fingerprint of this file, the metric
 manifest and the packages).
 """
@@ -266,26 +266,32 @@ def units_case():
 CLIP_CASES = ["sed_010", "sed_033", "sed_001", "sed_016", "sed_002", "sed_036"]
 
 
-def clip_case():
-    """sed_scores_eval's clip-based metrics (`clip_based`): average precision, best F1 with its
-    thresholds (macro and micro averages), F1 at 0.5 and at 0.3; a case whose ground truth lacks
-    a class is recorded as refused."""
-    from sed_scores_eval import clip_based
+def clip_case(segment_length=None):
+    """sed_scores_eval's clip-based metrics (`clip_based`), or segment-based ones
+    (`segment_based`, segments of `segment_length` s): average precision, best F1 with its
+    thresholds (macro and micro averages), F1 at 0.5 and at 0.3; a case the reference refuses
+    (a class without events) is recorded as refused."""
+    from sed_scores_eval import clip_based, segment_based
     out = []
     for name in CLIP_CASES:
         d = METRICS / name
         kw = dict(scores=str(d / "scores"), ground_truth=str(d / "gt.tsv"))
+        module = clip_based
+        if segment_length is not None:
+            module = segment_based
+            kw.update(audio_durations=str(d / "durations.tsv"), segment_length=segment_length)
         try:
-            ap, _ = clip_based.average_precision(**kw)
+            ap, _ = module.average_precision(**kw)
         except ValueError as e:
             out.append(dict(case=name, refused=str(e)))
             continue
-        f, p, r, thr, _ = clip_based.best_fscore(**kw)
+        f, p, r, thr, _ = module.best_fscore(**kw)
         run = dict(case=name, ap={k: fnum(v) for k, v in ap.items()},
                    best={k: [fnum(f[k]), fnum(p[k]), fnum(r[k])] for k in f},
-                   thresholds={k: fnum(v) for k, v in thr.items()}, at={})
+                   thresholds={k: fnum(v) for k, v in thr.items()}, at={},
+                   segment_length=segment_length)
         for t in (0.5, 0.3):
-            f, p, r, _ = clip_based.fscore(**kw, threshold=t)
+            f, p, r, _ = module.fscore(**kw, threshold=t)
             run["at"][str(t)] = {k: [fnum(f[k]), fnum(p[k]), fnum(r[k])] for k in f}
         out.append(run)
     return out
@@ -345,6 +351,7 @@ def main():
     pipsds = pipsds_case()
     units = units_case()
     clips = clip_case()
+    segments = clip_case(1.0) + clip_case(0.37)
     print(f"[gen-psds] clip-based: {sum('ap' in c for c in clips)} cases, {sum('refused' in c for c in clips)} refused")
     print(f"[gen-psds] pipsds: {len(pipsds['runs'])} runs")
     print(f"[gen-psds] merge: {merge['n_merged']} events merged")
@@ -352,7 +359,7 @@ def main():
         fingerprint=fp, reference={"sed_scores_eval": md.version("sed_scores_eval"),
                                    "psds_eval": md.version("psds_eval")},
         params=PARAMS, cases=cases, merge=merge, selection=selection,
-        class_rocs=class_rocs, pipsds=pipsds, units=units, clip_based=clips), indent=1, allow_nan=False))
+        class_rocs=class_rocs, pipsds=pipsds, units=units, clip_based=clips, segment_based=segments), indent=1, allow_nan=False))
 
 
 if __name__ == "__main__":

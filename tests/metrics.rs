@@ -842,12 +842,13 @@ fn psds_unit_of_time_and_time_decimals_match_sed_scores_eval() {
     );
 }
 
-/// Clip-based metrics from score tables as `sed_scores_eval.clip_based` computes them
-/// (`tests/gen_psds.py`, `clip_case`): average precision and its mean, best F1 per class with
-/// its threshold and the macro and micro averages, F1 at 0.5 and 0.3.
+/// Clip- and segment-based metrics from score tables as `sed_scores_eval.clip_based` and
+/// `segment_based` (1 s and 0.37 s segments) compute them (`tests/gen_psds.py`, `clip_case`):
+/// average precision and its mean, best F1 per class with its threshold and the macro and
+/// micro averages, F1 at 0.5 and 0.3.
 #[test]
-fn clip_based_matches_sed_scores_eval() {
-    use earshot_core::metrics::clip_based;
+fn clip_and_segment_based_match_sed_scores_eval() {
+    use earshot_core::metrics::segments;
     let m: Value = serde_json::from_str(
         &std::fs::read_to_string(common::data_dir().join("psds/manifest.json")).unwrap(),
     )
@@ -862,13 +863,21 @@ fn clip_based_matches_sed_scores_eval() {
             .collect();
         [v[0], v[1], v[2]]
     };
-    for run in m["clip_based"].as_array().unwrap() {
+    let clips = m["clip_based"].as_array().unwrap().iter();
+    let segs = m["segment_based"].as_array().unwrap().iter();
+    let mut refused = 0;
+    for run in clips.chain(segs) {
         let case = run["case"].as_str().unwrap();
         let dir = metrics_dir().join(case);
         let scores = dcase::read_scores_dir(&dir.join("scores")).unwrap();
         let gt = load_strong(&dir.join("gt.tsv"));
+        let (durations, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
+        refused += usize::from(run.get("refused").is_some());
         for t in [0.5, 0.3] {
-            let r = clip_based::clip_based(&scores, &gt, t, 1.0);
+            let r = match run["segment_length"].as_f64() {
+                Some(length) => segments::segment_based(&scores, &gt, &durations, length, t, 1.0),
+                None => segments::clip_based(&scores, &gt, t, 1.0),
+            };
             if run.get("refused").is_some() {
                 assert!(r.is_err(), "{case}: the reference refuses");
                 continue;
@@ -936,9 +945,9 @@ fn clip_based_matches_sed_scores_eval() {
             );
         }
     }
-    assert!(agree.n > 300, "too few values ({})", agree.n);
+    assert!(agree.n > 1000, "too few values ({})", agree.n);
     println!(
-        "clip-based: max |Δ| {:e} over {} values",
+        "clip- and segment-based: max |Δ| {:e} over {} values, {refused} refusals",
         agree.max_abs, agree.n
     );
 }

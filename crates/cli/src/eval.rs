@@ -19,7 +19,8 @@ use serde_json::json;
 
 use earshot_core::datasets::{self, dcase, event_list, Issue};
 use earshot_core::metrics::{
-    audio_tag, psds_eval, scenes, sed_eval, sed_scores, tagging, PsdRoc, PsdsParams, TimeUnit,
+    audio_tag, psds_eval, scenes, sed_eval, sed_scores, segments, tagging, PsdRoc, PsdsParams,
+    TimeUnit,
 };
 
 /// Arguments of `earshot eval`.
@@ -148,6 +149,11 @@ pub struct SedArgs {
     /// threshold (with that threshold), macro and micro averages, and F1 at --threshold.
     #[arg(long, requires = "scores")]
     pub clip_based: bool,
+    /// Segment-based metrics of the --scores tables over every threshold (sed_scores_eval's
+    /// `segment_based`, segments of --segment-length seconds): the same report as
+    /// --clip-based.
+    #[arg(long, requires = "scores")]
+    pub segment_based: bool,
     /// Decision threshold for F1 metrics computed from scores (`score > threshold`).
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
@@ -1007,21 +1013,20 @@ fn pi_report(
     Ok(())
 }
 
-/// `--clip-based`: average precision and best F1 per class, F1 at --threshold, into the table
-/// and the JSON as `clip_based`.
-fn clip_report(
-    a: &SedArgs,
-    scores: &[dcase::ScoreTable],
-    gt: &dcase::StrongLabels,
+/// `--clip-based` / `--segment-based`: average precision and best F1 per class, F1 at
+/// --threshold, into the table and the JSON under `key`.
+fn curves_report(
+    name: &str,
+    key: &str,
+    r: &segments::Curves,
+    threshold: f64,
     text: &mut String,
     report: &mut serde_json::Map<String, serde_json::Value>,
-) -> earshot_core::metrics::Result<()> {
-    use earshot_core::metrics::clip_based;
-    let r = clip_based::clip_based(scores, gt, a.threshold, 1.0)?;
-    let line = |text: &mut String, name: &str, v: String| {
-        let _ = writeln!(text, "{name:<28} {v}");
+) {
+    let mut line = |label: &str, v: String| {
+        let _ = writeln!(text, "{label:<28} {v}");
     };
-    line(text, "clip-based mAP", fmt(r.mean_average_precision));
+    line(&format!("{name} mAP"), fmt(r.mean_average_precision));
     for (c, class) in r.classes.iter().enumerate() {
         let b = &r.best[c];
         let v = format!(
@@ -1031,13 +1036,14 @@ fn clip_report(
             fmt(b.threshold),
             fmt(r.at_threshold[c].f)
         );
-        line(text, &format!("    {class}"), v);
+        line(&format!("    {class}"), v);
     }
-    line(text, "clip-based best F1 (macro)", fmt(r.best_macro.f));
-    let at = format!("clip-based F1 > {} (macro)", a.threshold);
-    line(text, &at, fmt(r.at_threshold_macro.f));
-    report.insert("clip_based".into(), json!(r));
-    Ok(())
+    line(&format!("{name} best F1 (macro)"), fmt(r.best_macro.f));
+    line(
+        &format!("{name} F1 > {threshold} (macro)"),
+        fmt(r.at_threshold_macro.f),
+    );
+    report.insert(key.into(), json!(r));
 }
 
 /// One `--select`: `CLASS:tpr=V`, `CLASS:fpr=V`, `CLASS:efpr=V` or `CLASS:fscore`.
@@ -1182,8 +1188,17 @@ fn psds_from_scores(
     if (!a.median_filters.is_empty() || !a.pi_scores.is_empty()) && !psds_sets.is_empty() {
         pi_report(ctx, &scores, durations, text, report)?;
     }
+    let in_dir = |e: earshot_core::metrics::MetricsError| anyhow!("{}: {e}", dir.display());
     if a.clip_based {
-        clip_report(a, &scores, gt, text, report).map_err(|e| anyhow!("{}: {e}", dir.display()))?;
+        let r = segments::clip_based(&scores, gt, a.threshold, 1.0).map_err(in_dir)?;
+        curves_report("clip-based", "clip_based", &r, a.threshold, text, report);
+    }
+    if a.segment_based {
+        let length = a.sed_eval.segment_length;
+        let r = segments::segment_based(&scores, gt, durations, length, a.threshold, 1.0)
+            .map_err(in_dir)?;
+        let name = format!("segment-based ({length} s)");
+        curves_report(&name, "segment_based_curves", &r, a.threshold, text, report);
     }
     if let Some(plain) = plain {
         let f = sed_scores::fscore(&plain, a.threshold, 1.0);
@@ -1373,6 +1388,7 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         || a.psds2
         || !a.psds.is_empty()
         || a.clip_based
+        || a.segment_based
         || a.event_f1
         || a.segment_f1
         || a.intersection_f1);

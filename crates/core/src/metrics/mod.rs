@@ -9,7 +9,8 @@
 //! - [`sed_scores`]: threshold-independent PSDS and intersection-based F of `sed_scores_eval`,
 //!   bootstrapped PSDS, and post-processing-independent PSDS (piPSDS).
 //! - [`postprocessing`]: `sed_scores_eval`'s continuous-time median filter of score tables.
-//! - [`clip_based`]: `sed_scores_eval.clip_based`: clip-level AP and best F over thresholds.
+//! - [`segments`]: `sed_scores_eval.clip_based` and `segment_based`: AP and best F over every
+//!   threshold, each clip or segment one decision per class.
 //! - [`scenes`]: accuracy, class-wise accuracy (`sed_eval.scene`) and log loss (scikit-learn).
 //!
 //! Each module says which function of which package it matches and which traps it reproduces.
@@ -17,13 +18,13 @@
 
 pub mod audio_tag;
 pub mod bootstrap;
-pub mod clip_based;
 pub mod fancy;
 pub mod postprocessing;
 pub mod psds_eval;
 pub mod scenes;
 pub mod sed_eval;
 pub mod sed_scores;
+pub mod segments;
 pub mod tagging;
 
 /// Errors from computing a metric on inputs that the reference package would also reject.

@@ -771,6 +771,22 @@ fn prepare<'a>(
     })
 }
 
+/// The inputs validated as for PSDS (classes, clip ids of scores, ground truth and durations,
+/// no connected same-class events, every class with events): the class names, each table's
+/// ground-truth (onset, offset) per class, and each table's duration.
+pub(super) type ValidatedInputs = (Vec<String>, Vec<Vec<Vec<(f64, f64)>>>, Vec<f64>);
+
+/// See [`ValidatedInputs`].
+pub(super) fn validated(
+    scores: &[ScoreTable],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+) -> Result<ValidatedInputs> {
+    let p = prepare(scores, ground_truth, durations)?;
+    let gt = p.clips.into_iter().map(|c| c.gt).collect();
+    Ok((p.classes, gt, p.durations))
+}
+
 /// The clips of an evaluation, validated, with their ground truth per class: what the
 /// statistics of any subset of them need (the bootstrap's folds).
 struct Prepared<'a> {

@@ -1,9 +1,15 @@
-//! Clip-based evaluation of frame-wise SED scores, as `sed_scores_eval.clip_based` 0.0.4
-//! computes it: a clip's score for a class is its highest frame score, a clip is positive for
-//! the classes its ground truth names, and every threshold is evaluated at once.
+//! Clip-based and segment-based evaluation of frame-wise SED scores over every threshold, as
+//! `sed_scores_eval.clip_based` and `segment_based` 0.0.4 compute them: each clip, or each
+//! segment of a clip, is one yes/no decision per class.
 //!
-//! - Statistics (`clip_based.intermediate_statistics`): per class, the distinct clip scores
-//!   ascending plus `+inf`, and at each the true and false positives of `score ≥ threshold`.
+//! - Clip-based (`clip_based.intermediate_statistics`): a clip's score for a class is its
+//!   highest frame score; it is positive for the classes its ground truth names.
+//! - Segment-based (`segment_based.intermediate_statistics`): each clip is cut into
+//!   `ceil(duration / segment_length)` segments (boundaries `round(i · length, time_decimals)`);
+//!   a segment scores the highest of the frames that overlap it (0 when none does) and is
+//!   positive when an event of the class overlaps it.
+//! - Statistics: per class, the distinct scores ascending plus `+inf`, and at each the true and
+//!   false positives of `score ≥ threshold`.
 //! - Average precision (`average_precision`): the precision–recall curve sorted by (recall,
 //!   precision), of equal recalls the last kept, `Σ p_k (r_k − r_{k−1})`; precision is 1 where
 //!   nothing is detected. A class without positive clips has no recall, and is refused.
@@ -13,25 +19,25 @@
 //!   each class's best threshold.
 //! - F at a threshold (`fscore`): the counts of `score > threshold`.
 //!
-//! The ROC-AUC of `clip_based.roc` is not reproduced: its staircase sorts tied false-positive
+//! The ROC-AUC of `clip_based.roc` and `segment_based.roc` is not reproduced: its staircase sorts tied false-positive
 //! rates with numpy's unstable argsort, so the reference's own value moves with the machine.
 
 use std::collections::{HashMap, HashSet};
 
 use super::sed_scores::Prf;
 use super::{MetricsError, Result};
-use crate::datasets::dcase::{audio_id, ScoreTable, StrongLabels};
+use crate::datasets::dcase::{audio_id, Durations, ScoreTable, StrongLabels};
 
-/// One class's clip-level statistics at every threshold.
+/// One class's statistics at every threshold.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClipClassStats {
+pub struct ClassStats {
     /// Distinct clip scores, ascending, then `+inf`.
     pub scores: Vec<f64>,
-    /// Positive clips scoring at least `scores[i]`.
+    /// Positive clips (segments) scoring at least `scores[i]`.
     pub tps: Vec<f64>,
-    /// Negative clips scoring at least `scores[i]`.
+    /// Negative clips (segments) scoring at least `scores[i]`.
     pub fps: Vec<f64>,
-    /// Positive clips.
+    /// Positive clips (segments).
     pub n_ref: f64,
 }
 
@@ -40,7 +46,7 @@ pub struct ClipClassStats {
 pub fn statistics(
     scores: &[ScoreTable],
     ground_truth: &StrongLabels,
-) -> Result<(Vec<String>, Vec<ClipClassStats>)> {
+) -> Result<(Vec<String>, Vec<ClassStats>)> {
     let Some(first) = scores.first() else {
         return Err(MetricsError::Empty("no score tables".into()));
     };
@@ -98,7 +104,7 @@ pub fn statistics(
 }
 
 /// Counts of `score ≥ s` for each distinct score of `clips` (sorted by score).
-fn class_stats(clips: &[(f64, bool)]) -> ClipClassStats {
+fn class_stats(clips: &[(f64, bool)]) -> ClassStats {
     let mut scores: Vec<f64> = Vec::new();
     let mut pos: Vec<f64> = Vec::new();
     let mut neg: Vec<f64> = Vec::new();
@@ -122,7 +128,7 @@ fn class_stats(clips: &[(f64, bool)]) -> ClipClassStats {
         fps[i] = fps[i + 1] + neg[i];
     }
     scores.push(f64::INFINITY);
-    ClipClassStats {
+    ClassStats {
         n_ref: tps[0],
         scores,
         tps,
@@ -135,7 +141,7 @@ fn f_beta(p: f64, r: f64, beta: f64) -> f64 {
     (1.0 + beta * beta) * p * r / (beta * beta * p + r).max(1e-15)
 }
 
-impl ClipClassStats {
+impl ClassStats {
     /// Precision and recall at each threshold (`precision_recall_curve_from_intermediate_statistics`,
     /// before its sort).
     fn precision_recall(&self, class: &str) -> Result<(Vec<f64>, Vec<f64>)> {
@@ -219,9 +225,10 @@ pub struct BestF {
     pub threshold: f64,
 }
 
-/// Clip-based results: average precision, best F over thresholds, F at one threshold.
+/// Clip- or segment-based results: average precision, best F over thresholds, F at one
+/// threshold.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ClipBased {
+pub struct Curves {
     /// Class names (score column order).
     pub classes: Vec<String>,
     /// Average precision per class.
@@ -272,8 +279,86 @@ pub fn clip_based(
     ground_truth: &StrongLabels,
     threshold: f64,
     beta: f64,
-) -> Result<ClipBased> {
+) -> Result<Curves> {
     let (classes, stats) = statistics(scores, ground_truth)?;
+    curves(classes, stats, threshold, beta)
+}
+
+/// Segment-based average precision, best F and F at `threshold` over segments of
+/// `segment_length` seconds (`time_decimals` 6, as the reference's default).
+pub fn segment_based(
+    scores: &[ScoreTable],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+    segment_length: f64,
+    threshold: f64,
+    beta: f64,
+) -> Result<Curves> {
+    let (classes, stats) = segment_statistics(scores, ground_truth, durations, segment_length, 6)?;
+    curves(classes, stats, threshold, beta)
+}
+
+/// Segment-level statistics (`segment_based.intermediate_statistics`), the inputs validated
+/// as for PSDS.
+pub fn segment_statistics(
+    scores: &[ScoreTable],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+    segment_length: f64,
+    time_decimals: i32,
+) -> Result<(Vec<String>, Vec<ClassStats>)> {
+    if !(segment_length > 0.0 && segment_length.is_finite()) {
+        return Err(MetricsError::Parameter(format!(
+            "the segment length must be > 0 seconds, got {segment_length}"
+        )));
+    }
+    let (classes, gt, lengths) = super::sed_scores::validated(scores, ground_truth, durations)?;
+    let round = |x: f64| {
+        let scale = 10f64.powi(time_decimals);
+        (x * scale).round_ties_even() / scale
+    };
+    let mut pairs: Vec<Vec<(f64, bool)>> = vec![Vec::new(); classes.len()];
+    for ((table, gt), &duration) in scores.iter().zip(&gt).zip(&lengths) {
+        let ts: Vec<f64> = table.timestamps.iter().map(|&t| round(t)).collect();
+        let n_segments = (duration / segment_length).ceil() as usize;
+        let bounds: Vec<f64> = (0..=n_segments)
+            .map(|i| round(i as f64 * segment_length))
+            .collect();
+        for w in bounds.windows(2) {
+            let (on, off) = (w[0], w[1]);
+            // Frames overlapping the segment: from the last starting at or before its onset
+            // to the first boundary at or after its offset.
+            let first = ts.partition_point(|&t| t <= on).saturating_sub(1);
+            let end = ts.partition_point(|&t| t < off).min(ts.len() - 1);
+            for (c, class_pairs) in pairs.iter_mut().enumerate() {
+                let score = if end <= first {
+                    0.0
+                } else {
+                    (table.class_scores(c)[first..end].iter().copied())
+                        .fold(f64::NEG_INFINITY, f64::max)
+                };
+                let positive =
+                    (gt[c].iter()).any(|&(g_on, g_off)| on < g_off && off > g_on && off > on);
+                class_pairs.push((score, positive));
+            }
+        }
+    }
+    let stats = (pairs.into_iter())
+        .map(|mut p| {
+            p.sort_by(|a, b| a.0.total_cmp(&b.0));
+            class_stats(&p)
+        })
+        .collect();
+    Ok((classes, stats))
+}
+
+/// Average precision, best F and F at `threshold` from per-class statistics.
+fn curves(
+    classes: Vec<String>,
+    stats: Vec<ClassStats>,
+    threshold: f64,
+    beta: f64,
+) -> Result<Curves> {
     let average_precision = (classes.iter().zip(&stats))
         .map(|(c, s)| s.average_precision(c))
         .collect::<Result<Vec<f64>>>()?;
@@ -305,7 +390,7 @@ pub fn clip_based(
         }),
         beta,
     );
-    Ok(ClipBased {
+    Ok(Curves {
         mean_average_precision: super::mean(&average_precision),
         best_macro: macro_average(&best_prf),
         at_threshold_macro: macro_average(&at_threshold),
