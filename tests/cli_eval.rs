@@ -872,8 +872,9 @@ fn eval_sed_psds_unit_of_time_and_time_decimals() {
     }
 }
 
-/// `--clip-based` and `--segment-based`: sed_scores_eval's clip- and segment-based AP, best F1
-/// and its thresholds from the command line; alone they compute nothing else.
+/// `--clip-based`, `--segment-based` and `--collar-based`: sed_scores_eval's clip-, segment-
+/// and collar-based AP, best F1 and its thresholds from the command line; alone they compute
+/// nothing else.
 #[test]
 fn eval_sed_clip_based() {
     let path = common::data_dir().join("psds").join("manifest.json");
@@ -935,6 +936,20 @@ fn eval_sed_clip_based() {
     let class = r["classes"][0].as_str().unwrap();
     assert!(
         close(&r["best"][0]["threshold"], &seg["thresholds"][class]),
+        "{r}"
+    );
+    // Collar-based with DESED's collars (the sed_eval defaults).
+    let col = (m["collar_based"].as_array().unwrap().iter())
+        .find(|r| r["case"] == "sed_036")
+        .unwrap();
+    let v = ok_json(&[&base[..], &["--collar-based", "--json"]].concat());
+    let r = &v["collar_based"];
+    assert!(
+        close(&r["best_macro"]["f"], &col["best"]["macro_average"][0]),
+        "{r}"
+    );
+    assert!(
+        close(&r["best"][0]["threshold"], &col["thresholds"][class]),
         "{r}"
     );
     let text = String::from_utf8_lossy(&common::earshot_ok(&base).stdout).to_string();

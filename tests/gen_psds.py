@@ -267,21 +267,33 @@ CLIP_CASES = ["sed_010", "sed_033", "sed_001", "sed_016", "sed_002", "sed_036"]
 
 
 def clip_case(segment_length=None):
-    """sed_scores_eval's clip-based metrics (`clip_based`), or segment-based ones
-    (`segment_based`, segments of `segment_length` s): average precision, best F1 with its
+    """sed_scores_eval's clip-based metrics (`clip_based`), segment-based ones
+    (`segment_based`, segments of `segment_length` s) or collar-based ones (`collar_based`,
+    DESED's 0.2 s collars and 20 % offset, with `segment_length="collar"`; its AP from
+    the base module's `average_precision_from_intermediate_statistics`): average precision, best F1 with its
     thresholds (macro and micro averages), F1 at 0.5 and at 0.3; a case the reference refuses
     (a class without events) is recorded as refused."""
-    from sed_scores_eval import clip_based, segment_based
+    from sed_scores_eval import clip_based, collar_based, segment_based
+    from sed_scores_eval.base_modules.precision_recall import \
+        average_precision_from_intermediate_statistics
+    import sed_scores_eval.collar_based.intermediate_statistics  # noqa: F401
     out = []
     for name in CLIP_CASES:
         d = METRICS / name
         kw = dict(scores=str(d / "scores"), ground_truth=str(d / "gt.tsv"))
         module = clip_based
-        if segment_length is not None:
+        if segment_length == "collar":
+            module = collar_based
+            kw.update(onset_collar=0.2, offset_collar=0.2, offset_collar_rate=0.2)
+        elif segment_length is not None:
             module = segment_based
             kw.update(audio_durations=str(d / "durations.tsv"), segment_length=segment_length)
         try:
-            ap, _ = module.average_precision(**kw)
+            if module is collar_based:
+                stats, _ = collar_based.intermediate_statistics.accumulated_intermediate_statistics(**kw)
+                ap, _ = average_precision_from_intermediate_statistics(stats)
+            else:
+                ap, _ = module.average_precision(**kw)
         except ValueError as e:
             out.append(dict(case=name, refused=str(e)))
             continue
@@ -352,6 +364,7 @@ def main():
     units = units_case()
     clips = clip_case()
     segments = clip_case(1.0) + clip_case(0.37)
+    collars = clip_case("collar")
     print(f"[gen-psds] clip-based: {sum('ap' in c for c in clips)} cases, {sum('refused' in c for c in clips)} refused")
     print(f"[gen-psds] pipsds: {len(pipsds['runs'])} runs")
     print(f"[gen-psds] merge: {merge['n_merged']} events merged")
@@ -359,7 +372,8 @@ def main():
         fingerprint=fp, reference={"sed_scores_eval": md.version("sed_scores_eval"),
                                    "psds_eval": md.version("psds_eval")},
         params=PARAMS, cases=cases, merge=merge, selection=selection,
-        class_rocs=class_rocs, pipsds=pipsds, units=units, clip_based=clips, segment_based=segments), indent=1, allow_nan=False))
+        class_rocs=class_rocs, pipsds=pipsds, units=units, clip_based=clips, segment_based=segments,
+        collar_based=collars), indent=1, allow_nan=False))
 
 
 if __name__ == "__main__":

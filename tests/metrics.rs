@@ -842,12 +842,13 @@ fn psds_unit_of_time_and_time_decimals_match_sed_scores_eval() {
     );
 }
 
-/// Clip- and segment-based metrics from score tables as `sed_scores_eval.clip_based` and
-/// `segment_based` (1 s and 0.37 s segments) compute them (`tests/gen_psds.py`, `clip_case`):
+/// Clip-, segment- and collar-based metrics from score tables as `sed_scores_eval.clip_based`,
+/// `segment_based` (1 s and 0.37 s segments) and `collar_based` (DESED's 0.2 s collars, 20 %
+/// offset) compute them (`tests/gen_psds.py`, `clip_case`):
 /// average precision and its mean, best F1 per class with its threshold and the macro and
 /// micro averages, F1 at 0.5 and 0.3.
 #[test]
-fn clip_and_segment_based_match_sed_scores_eval() {
+fn clip_segment_and_collar_based_match_sed_scores_eval() {
     use earshot_core::metrics::segments;
     let m: Value = serde_json::from_str(
         &std::fs::read_to_string(common::data_dir().join("psds/manifest.json")).unwrap(),
@@ -865,8 +866,9 @@ fn clip_and_segment_based_match_sed_scores_eval() {
     };
     let clips = m["clip_based"].as_array().unwrap().iter();
     let segs = m["segment_based"].as_array().unwrap().iter();
+    let collars = m["collar_based"].as_array().unwrap().iter();
     let mut refused = 0;
-    for run in clips.chain(segs) {
+    for run in clips.chain(segs).chain(collars) {
         let case = run["case"].as_str().unwrap();
         let dir = metrics_dir().join(case);
         let scores = dcase::read_scores_dir(&dir.join("scores")).unwrap();
@@ -874,9 +876,19 @@ fn clip_and_segment_based_match_sed_scores_eval() {
         let (durations, _) = dcase::read_durations(&dir.join("durations.tsv")).unwrap();
         refused += usize::from(run.get("refused").is_some());
         for t in [0.5, 0.3] {
-            let r = match run["segment_length"].as_f64() {
-                Some(length) => segments::segment_based(&scores, &gt, &durations, length, t, 1.0),
-                None => segments::clip_based(&scores, &gt, t, 1.0),
+            let dcase = segments::Collars {
+                onset: 0.2,
+                offset: 0.2,
+                offset_rate: 0.2,
+            };
+            let r = match (&run["segment_length"], run["segment_length"].as_f64()) {
+                (_, Some(length)) => {
+                    segments::segment_based(&scores, &gt, &durations, length, t, 1.0)
+                }
+                (Value::String(_), _) => {
+                    segments::collar_based(&scores, &gt, &durations, dcase, t, 1.0)
+                }
+                _ => segments::clip_based(&scores, &gt, t, 1.0),
             };
             if run.get("refused").is_some() {
                 assert!(r.is_err(), "{case}: the reference refuses");
@@ -947,7 +959,7 @@ fn clip_and_segment_based_match_sed_scores_eval() {
     }
     assert!(agree.n > 1000, "too few values ({})", agree.n);
     println!(
-        "clip- and segment-based: max |Δ| {:e} over {} values, {refused} refusals",
+        "clip-, segment- and collar-based: max |Δ| {:e} over {} values, {refused} refusals",
         agree.max_abs, agree.n
     );
 }

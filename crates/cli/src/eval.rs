@@ -154,6 +154,11 @@ pub struct SedArgs {
     /// --clip-based.
     #[arg(long, requires = "scores")]
     pub segment_based: bool,
+    /// Collar-based (event-based) metrics of the --scores tables over every threshold
+    /// (sed_scores_eval's `collar_based`, with --collar as onset and offset collar and
+    /// --offset-percentage): the same report as --clip-based.
+    #[arg(long, requires = "scores")]
+    pub collar_based: bool,
     /// Decision threshold for F1 metrics computed from scores (`score > threshold`).
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
@@ -1200,6 +1205,17 @@ fn psds_from_scores(
         let name = format!("segment-based ({length} s)");
         curves_report(&name, "segment_based_curves", &r, a.threshold, text, report);
     }
+    if a.collar_based {
+        let collars = segments::Collars {
+            onset: a.sed_eval.collar,
+            offset: a.sed_eval.collar,
+            offset_rate: a.sed_eval.offset_percentage,
+        };
+        let r = segments::collar_based(&scores, gt, durations, collars, a.threshold, 1.0)
+            .map_err(in_dir)?;
+        let name = format!("collar-based ({} s)", collars.onset);
+        curves_report(&name, "collar_based", &r, a.threshold, text, report);
+    }
     if let Some(plain) = plain {
         let f = sed_scores::fscore(&plain, a.threshold, 1.0);
         writeln!(
@@ -1389,6 +1405,7 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         || !a.psds.is_empty()
         || a.clip_based
         || a.segment_based
+        || a.collar_based
         || a.event_f1
         || a.segment_f1
         || a.intersection_f1);

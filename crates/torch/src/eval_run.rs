@@ -375,6 +375,7 @@ fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
         pi_scores: Vec::new(),
         clip_based: false,
         segment_based: false,
+        collar_based: false,
         merge_overlapping: false,
         select: Vec::new(),
         select_alpha_ct: 0.0,

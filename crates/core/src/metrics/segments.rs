@@ -8,6 +8,8 @@
 //!   `ceil(duration / segment_length)` segments (boundaries `round(i · length, time_decimals)`);
 //!   a segment scores the highest of the frames that overlap it (0 when none does) and is
 //!   positive when an event of the class overlaps it.
+//! - Collar-based (`collar_based.intermediate_statistics`): at each threshold the detections
+//!   are matched one-to-one to events within onset and offset collars ([`Collars`]).
 //! - Statistics: per class, the distinct scores ascending plus `+inf`, and at each the true and
 //!   false positives of `score ≥ threshold`.
 //! - Average precision (`average_precision`): the precision–recall curve sorted by (recall,
@@ -103,37 +105,228 @@ pub fn statistics(
     Ok((classes, per_class))
 }
 
-/// Counts of `score ≥ s` for each distinct score of `clips` (sorted by score).
+/// Counts of `score ≥ s` for each distinct score of `clips` (sorted by score); every
+/// positive is a reference.
 fn class_stats(clips: &[(f64, bool)]) -> ClassStats {
+    let deltas: Vec<(f64, f64, f64)> = (clips.iter())
+        .map(|&(s, positive)| {
+            (
+                s,
+                f64::from(u8::from(positive)),
+                f64::from(u8::from(!positive)),
+            )
+        })
+        .collect();
+    let n_ref = deltas.iter().map(|d| d.1).sum();
+    accumulate(&deltas, n_ref)
+}
+
+/// `_intermediate_statistics_from_deltas`: change points (score, Δtps, Δfps) sorted by score,
+/// summed per distinct score and cumulated from the top, then `+inf` with nothing.
+fn accumulate(deltas: &[(f64, f64, f64)], n_ref: f64) -> ClassStats {
     let mut scores: Vec<f64> = Vec::new();
-    let mut pos: Vec<f64> = Vec::new();
-    let mut neg: Vec<f64> = Vec::new();
-    for &(s, positive) in clips {
+    let (mut dt, mut df): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    for &(s, t, f) in deltas {
         if scores.last() != Some(&s) {
             scores.push(s);
-            pos.push(0.0);
-            neg.push(0.0);
+            dt.push(0.0);
+            df.push(0.0);
         }
         let k = scores.len() - 1;
-        if positive {
-            pos[k] += 1.0;
-        } else {
-            neg[k] += 1.0;
-        }
+        dt[k] += t;
+        df[k] += f;
     }
     let n = scores.len();
     let (mut tps, mut fps) = (vec![0.0; n + 1], vec![0.0; n + 1]);
     for i in (0..n).rev() {
-        tps[i] = tps[i + 1] + pos[i];
-        fps[i] = fps[i + 1] + neg[i];
+        tps[i] = tps[i + 1] + dt[i];
+        fps[i] = fps[i + 1] + df[i];
     }
     scores.push(f64::INFINITY);
     ClassStats {
-        n_ref: tps[0],
+        n_ref,
         scores,
         tps,
         fps,
     }
+}
+
+/// The collars of `collar_based`: a detection matches an event when its onset lies within
+/// `onset` seconds of the event's and its offset within `max(offset, offset_rate × event
+/// length)` of the event's (DCASE: 0.2, 0.2, 0.2).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Collars {
+    /// Onset collar, seconds.
+    pub onset: f64,
+    /// Offset collar, seconds.
+    pub offset: f64,
+    /// Offset collar as a share of the event's length (the larger one applies).
+    pub offset_rate: f64,
+}
+
+/// Collar-based statistics over every threshold (`collar_based.intermediate_statistics`): at
+/// each distinct score of a clip and class, the detections are the runs of frames scoring at
+/// least it; true positives are a maximum one-to-one matching of detections to events within
+/// the collars (times compared after rounding to `time_decimals`), the other detections false
+/// positives. A clip without events of the class only counts its detections, as the
+/// reference's acceleration does.
+pub fn collar_statistics(
+    scores: &[ScoreTable],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+    collars: Collars,
+    time_decimals: i32,
+) -> Result<(Vec<String>, Vec<ClassStats>)> {
+    for (name, v) in [
+        ("onset collar", collars.onset),
+        ("offset collar", collars.offset),
+        ("offset collar rate", collars.offset_rate),
+    ] {
+        if !(v >= 0.0 && v.is_finite()) {
+            return Err(MetricsError::Parameter(format!(
+                "the {name} must be ≥ 0, got {v}"
+            )));
+        }
+    }
+    let (classes, gt, _) = super::sed_scores::validated(scores, ground_truth, durations)?;
+    let scale = 10f64.powi(time_decimals);
+    let round = |x: f64| (x * scale).round_ties_even() / scale;
+    let stats = (0..classes.len())
+        .map(|c| {
+            let mut deltas: Vec<(f64, f64, f64)> = Vec::new();
+            for (table, gt) in scores.iter().zip(&gt) {
+                let track = table.class_scores(c);
+                if gt[c].is_empty() {
+                    onset_deltas(track, &mut deltas);
+                } else {
+                    collar_deltas(
+                        track,
+                        &table.timestamps,
+                        &gt[c],
+                        collars,
+                        &round,
+                        &mut deltas,
+                    );
+                }
+            }
+            deltas.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let n_ref = gt.iter().map(|g| g[c].len() as f64).sum();
+            accumulate(&deltas, n_ref)
+        })
+        .collect();
+    Ok((classes, stats))
+}
+
+/// `onset_deltas`: +1 false positive where the threshold passes a local maximum, −1 at a local
+/// minimum; every frame that is one is a change point (`acceleration_fn`).
+fn onset_deltas(track: &[f64], out: &mut Vec<(f64, f64, f64)>) {
+    for (t, &s) in track.iter().enumerate() {
+        if s == f64::NEG_INFINITY {
+            continue;
+        }
+        let prev = if t == 0 {
+            f64::NEG_INFINITY
+        } else {
+            track[t - 1]
+        };
+        let next = track.get(t + 1).copied().unwrap_or(f64::NEG_INFINITY);
+        let d = i32::from(s > prev) - i32::from(next > s);
+        if d != 0 {
+            out.push((s, 0.0, f64::from(d)));
+        }
+    }
+}
+
+/// One clip and class with events: the statistics at each distinct score (`onset_offset_curves`
+/// then `statistics_fn`), as change points where they change.
+fn collar_deltas(
+    track: &[f64],
+    ts: &[f64],
+    events: &[(f64, f64)],
+    collars: Collars,
+    round: &dyn Fn(f64) -> f64,
+    out: &mut Vec<(f64, f64, f64)>,
+) {
+    let mut uniq: Vec<f64> = track.to_vec();
+    uniq.sort_by(f64::total_cmp);
+    uniq.dedup();
+    let offset_collars: Vec<f64> = (events.iter())
+        .map(|&(on, off)| collars.offset.max(collars.offset_rate * (off - on)))
+        .collect();
+    let mut detections: Vec<(f64, f64)> = Vec::new();
+    let mut stats: Vec<(f64, f64)> = Vec::with_capacity(uniq.len());
+    for &threshold in &uniq {
+        detections.clear();
+        let mut start = None;
+        for (t, &s) in track.iter().enumerate() {
+            let on = s >= threshold && s > f64::NEG_INFINITY;
+            match (start, on) {
+                (None, true) => start = Some(ts[t]),
+                (Some(onset), false) => {
+                    detections.push((onset, ts[t]));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(onset) = start {
+            detections.push((onset, ts[track.len()]));
+        }
+        let hits: Vec<Vec<usize>> = (detections.iter())
+            .map(|&(d_on, d_off)| {
+                (events.iter().zip(&offset_collars).enumerate())
+                    .filter(|(_, (&(g_on, g_off), &oc))| {
+                        d_off > d_on
+                            && round((d_on - g_on).abs() - collars.onset) <= 0.0
+                            && round((d_off - g_off).abs() - oc) <= 0.0
+                    })
+                    .map(|(g, _)| g)
+                    .collect()
+            })
+            .collect();
+        let n_detections = detections.iter().filter(|d| d.1 > d.0).count() as f64;
+        let tps = max_matching(&hits, events.len()) as f64;
+        stats.push((tps, n_detections - tps));
+    }
+    for i in 0..uniq.len() {
+        let (next_t, next_f) = stats.get(i + 1).copied().unwrap_or((0.0, 0.0));
+        let (dt, df) = (stats[i].0 - next_t, stats[i].1 - next_f);
+        if dt != 0.0 || df != 0.0 {
+            out.push((uniq[i], dt, df));
+        }
+    }
+}
+
+/// The size of a maximum matching of detections to events (`hits[d]`: the events detection
+/// `d` may match): sed_eval's `bipartite_match` keeps one of them, of the same size.
+fn max_matching(hits: &[Vec<usize>], n_events: usize) -> usize {
+    fn augment(
+        d: usize,
+        hits: &[Vec<usize>],
+        seen: &mut [bool],
+        owner: &mut [Option<usize>],
+    ) -> bool {
+        for &g in &hits[d] {
+            if !seen[g] {
+                seen[g] = true;
+                if owner[g].is_none_or(|o| augment(o, hits, seen, owner)) {
+                    owner[g] = Some(d);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    let mut owner = vec![None; n_events];
+    let mut size = 0;
+    for d in 0..hits.len() {
+        if hits[d].is_empty() {
+            continue;
+        }
+        let mut seen = vec![false; n_events];
+        size += usize::from(augment(d, hits, &mut seen, &mut owner));
+    }
+    size
 }
 
 /// `fscore_from_precision_recall`.
@@ -350,6 +543,21 @@ pub fn segment_statistics(
         })
         .collect();
     Ok((classes, stats))
+}
+
+/// Collar-based best F and F at `threshold` over every threshold (`collar_based.best_fscore`,
+/// `fscore`; the average precision is `average_precision_from_intermediate_statistics` of the
+/// same statistics).
+pub fn collar_based(
+    scores: &[ScoreTable],
+    ground_truth: &StrongLabels,
+    durations: &Durations,
+    collars: Collars,
+    threshold: f64,
+    beta: f64,
+) -> Result<Curves> {
+    let (classes, stats) = collar_statistics(scores, ground_truth, durations, collars, 6)?;
+    curves(classes, stats, threshold, beta)
 }
 
 /// Average precision, best F and F at `threshold` from per-class statistics.
