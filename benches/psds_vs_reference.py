@@ -13,6 +13,9 @@ baseline does), then times, on the same files:
   filters of 0, 0.2, 0.5 and 1 s) against `earshot eval sed --scores DIR --psds1
   --median-filters 0,0.2,0.5,1`, and `bootstrapped_median_filter_independent_psds` (its default
   5 folds × 4) against the same with `--bootstrap`;
+* sed_scores_eval `collar_based.best_fscore` (0.2 s collars, 20 % offset), `segment_based.
+  best_fscore` (1 s) and `clip_based.best_fscore` against `earshot eval sed --scores DIR
+  --collar-based | --segment-based | --clip-based`;
 * psds_eval `PSDSEval` over the 50 operating points (PSDS1 and PSDS2) against
   `earshot eval sed --predictions OPS_DIR --psds1 --psds2`.
 
@@ -79,7 +82,8 @@ def main():
     ap.add_argument("--psds-eval-files", type=int, default=1168)
     ap.add_argument("--thresholds", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", choices=["pi"], help="time piPSDS only")
+    ap.add_argument("--only", choices=["pi", "curves"],
+                    help="time piPSDS only, or the collar/segment/clip-based curves only")
     target = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache/earshot/target"))
     ap.add_argument("--earshot", default=str(Path(target) / "release" / "earshot"))
     args = ap.parse_args()
@@ -106,10 +110,13 @@ def main():
                     alpha_ct=p["alpha_ct"], alpha_st=p["alpha_st"], max_efpr=p["max_efpr"])[0])
             return out
 
-        if args.only != "pi":
+        if args.only is None:
             plain_psds(args, full, sse)
-        pipsds(args, full)
-        if args.only == "pi":
+        if args.only in (None, "pi"):
+            pipsds(args, full)
+        if args.only in (None, "curves"):
+            curves(args, full)
+        if args.only is not None:
             return
         bootstrap_and_psds_eval(args, tmp, files, durations, gt, scores, classes)
 
@@ -150,6 +157,35 @@ def pipsds(args, full):
           + " ".join(f"{v:.12f}" for v in ci_ours)
           + f"  -> {t_ref / t_ours:.0f}x faster, max |Δ| "
           f"{max(abs(a - b) for a, b in zip(ci_ref, ci_ours)):.1e}")
+
+
+def curves(args, full):
+    """Best F1 over every threshold: collar-, segment- and clip-based."""
+    from sed_scores_eval import clip_based, collar_based, segment_based
+    common = dict(scores=str(full / "scores"), ground_truth=str(full / "gt.tsv"))
+    kinds = [
+        ("collar", lambda: collar_based.best_fscore(
+            **common, onset_collar=0.2, offset_collar=0.2, offset_collar_rate=0.2), "collar_based"),
+        ("segment", lambda: segment_based.best_fscore(
+            **common, audio_durations=str(full / "durations.tsv"), segment_length=1.0),
+         "segment_based_curves"),
+        ("clip", lambda: clip_based.best_fscore(**common), "clip_based"),
+    ]
+    for kind, ref, key in kinds:
+        t_ref, out = timed(ref)
+        v_ref = out[0]["macro_average"]
+        cmd = [args.earshot, "eval", "sed", "--ground-truth", str(full / "gt.tsv"), "--durations",
+               str(full / "durations.tsv"), "--scores", str(full / "scores"), f"--{kind}-based",
+               "--json"]
+
+        def run():
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            return json.loads(out.stdout)[key]["best_macro"]["f"]
+
+        t_ours, v_ours = min((timed(run) for _ in range(args.repeat)), key=lambda x: x[0])
+        print(f"sed_scores_eval {kind}_based best F1: {t_ref:8.2f} s  {v_ref:.12f}")
+        print(f"earshot --{kind}-based{' ' * (15 - len(kind))}: {t_ours:8.2f} s  {v_ours:.12f}"
+              f"  -> {t_ref / t_ours:.0f}x faster, |Δ| {abs(v_ref - v_ours):.1e}")
 
 
 def plain_psds(args, full, sse):

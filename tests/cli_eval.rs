@@ -780,6 +780,17 @@ fn eval_sed_post_processing_independent_psds() {
         &f["value"],
         "piPSDS from folders",
     );
+    // The PSD-ROC plot carries the pi-PSD-ROC beside the PSD-ROC.
+    let tmp = tempfile::tempdir().unwrap();
+    let svg = tmp.path().join("roc.svg");
+    let mut plot: Vec<&str> = refs[..refs.len() - 1].to_vec();
+    plot.extend(["--plot", p(&svg)]);
+    common::earshot_ok(&plot);
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        drawn.contains("piPSDS1: ") && drawn.contains("PSDS1: "),
+        "{drawn}"
+    );
     let table = common::earshot_ok(&refs[..refs.len() - 1]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
@@ -951,6 +962,31 @@ fn eval_sed_clip_based() {
     assert!(
         close(&r["best"][0]["threshold"], &col["thresholds"][class]),
         "{r}"
+    );
+    // F1 against the threshold: one panel per metric, one staircase per class.
+    let tmp = tempfile::tempdir().unwrap();
+    let svg = tmp.path().join("f1.svg");
+    let plot = ["--segment-based", "--collar-based", "--f1-plot", p(&svg)];
+    common::earshot_ok(&[&base[..], &plot[..]].concat());
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    let n_classes = r["classes"].as_array().unwrap().len();
+    assert_eq!(drawn.matches("<path ").count(), 3 * n_classes, "3 panels");
+    assert!(drawn.contains("collar-based (0.2 s)") && drawn.contains("segment-based (1 s)"));
+    let plain = [
+        "eval",
+        "sed",
+        "--ground-truth",
+        p(&gt),
+        "--durations",
+        p(&dur),
+        "--scores",
+        p(&scores),
+    ];
+    let refused = common::earshot(&[&plain[..], &["--psds1", "--f1-plot", p(&svg)]].concat());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("--f1-plot needs"),
+        "{err}"
     );
     let text = String::from_utf8_lossy(&common::earshot_ok(&base).stdout).to_string();
     assert!(

@@ -164,9 +164,14 @@ pub struct SedArgs {
     pub threshold: f64,
     #[command(flatten)]
     pub sed_eval: SedEvalArgs,
-    /// Write the PSD-ROC curve(s) as an SVG plot.
+    /// Write the PSD-ROC curve(s) as an SVG plot (with --median-filters or --pi-scores, the
+    /// pi-PSD-ROCs too).
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Write F1 against the decision threshold, per class, of --clip-based, --segment-based and
+    /// --collar-based as an SVG plot (one panel each).
+    #[arg(long, value_name = "SVG")]
+    pub f1_plot: Option<PathBuf>,
     /// Output: `table`, `json`, or `sed-eval` (the sed_eval metrics as sed_eval prints them).
     #[arg(long, value_enum, default_value_t = EvalFormat::Table)]
     pub format: EvalFormat,
@@ -933,8 +938,8 @@ fn pi_report(
     ctx: &SedContext<'_>,
     scores: &[dcase::ScoreTable],
     durations: &dcase::Durations,
-    text: &mut String,
-    report: &mut serde_json::Map<String, serde_json::Value>,
+    (text, report): (&mut String, &mut serde_json::Map<String, serde_json::Value>),
+    curves: &mut Vec<(String, PsdRoc, f64)>,
 ) -> Result<()> {
     use earshot_core::metrics::bootstrap::confidence_interval;
     let (a, gt, sets) = (ctx.a, ctx.gt, ctx.sets);
@@ -952,8 +957,9 @@ fn pi_report(
         "post-processing independent, over {}:",
         names.join(", ")
     )?;
-    for ((key, name, _), r) in sets.iter().zip(&results) {
+    for ((key, name, p), r) in sets.iter().zip(&results) {
         writeln!(text, "{:<28} {}", format!("pi{name}"), fmt(r.value))?;
+        curves.push((format!("pi{name}"), r.roc.clone(), p.max_efpr));
         for (c, v) in classes.iter().zip(&r.per_class) {
             writeln!(text, "    {c:<24} {}", fmt(*v))?;
         }
@@ -1094,6 +1100,8 @@ struct SedOutput {
     text: String,
     report: serde_json::Map<String, serde_json::Value>,
     curves: Vec<(String, PsdRoc, f64)>,
+    /// F against the threshold of the clip-, segment- and collar-based metrics asked for.
+    f_curves: Vec<(String, segments::Curves)>,
 }
 
 impl SedArgs {
@@ -1134,6 +1142,7 @@ fn psds_from_scores(
         text,
         report,
         curves,
+        f_curves,
     } = out;
     let gt_err = a.gt_err();
     let durations = timed(durations)?;
@@ -1191,12 +1200,13 @@ fn psds_from_scores(
             .map_err(|e| anyhow!("{}: {e}", dir.display()))?;
     }
     if (!a.median_filters.is_empty() || !a.pi_scores.is_empty()) && !psds_sets.is_empty() {
-        pi_report(ctx, &scores, durations, text, report)?;
+        pi_report(ctx, &scores, durations, (text, report), curves)?;
     }
     let in_dir = |e: earshot_core::metrics::MetricsError| anyhow!("{}: {e}", dir.display());
     if a.clip_based {
         let r = segments::clip_based(&scores, gt, a.threshold, 1.0).map_err(in_dir)?;
         curves_report("clip-based", "clip_based", &r, a.threshold, text, report);
+        f_curves.push(("clip-based".into(), r));
     }
     if a.segment_based {
         let length = a.sed_eval.segment_length;
@@ -1204,6 +1214,7 @@ fn psds_from_scores(
             .map_err(in_dir)?;
         let name = format!("segment-based ({length} s)");
         curves_report(&name, "segment_based_curves", &r, a.threshold, text, report);
+        f_curves.push((name, r));
     }
     if a.collar_based {
         let collars = segments::Collars {
@@ -1215,6 +1226,7 @@ fn psds_from_scores(
             .map_err(in_dir)?;
         let name = format!("collar-based ({} s)", collars.onset);
         curves_report(&name, "collar_based", &r, a.threshold, text, report);
+        f_curves.push((name, r));
     }
     if let Some(plain) = plain {
         let f = sed_scores::fscore(&plain, a.threshold, 1.0);
@@ -1254,6 +1266,7 @@ fn psds_from_operating_points(
         text,
         report,
         curves,
+        ..
     } = out;
     let gt_err = a.gt_err();
     if let Some((_, name, _)) = (psds_sets.iter())
@@ -1442,6 +1455,7 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         text: String::new(),
         report: serde_json::Map::new(),
         curves: Vec::new(),
+        f_curves: Vec::new(),
     };
     let f1_table = match &a.scores {
         Some(dir) => psds_from_scores(&ctx, dir, &mut out)?,
@@ -1452,6 +1466,7 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         mut text,
         mut report,
         curves,
+        f_curves,
     } = out;
     let every_file: Vec<String> = (durations.iter())
         .flat_map(|d| d.clips.iter().map(|(f, _)| f.clone()))
@@ -1511,12 +1526,102 @@ pub fn sed_report(a: &SedArgs) -> Result<(String, serde_json::Map<String, serde_
         let svg = psd_roc_svg(&curves);
         super::output::atomically(path, |tmp| std::fs::write(tmp, &svg))?;
     }
+    if let Some(path) = &a.f1_plot {
+        if f_curves.is_empty() {
+            bail!(
+                "{}: --f1-plot needs --clip-based, --segment-based or --collar-based",
+                path.display()
+            );
+        }
+        let svg = f1_threshold_svg(&f_curves, a.threshold);
+        super::output::atomically(path, |tmp| std::fs::write(tmp, &svg))?;
+    }
     let text = if format == EvalFormat::SedEval {
         reports + &text
     } else {
         info + &text
     };
     Ok((text, report))
+}
+
+/// A hand-written SVG of F1 against the decision threshold: one panel per metric, one
+/// staircase per class (F1 of `score > threshold`), the chosen --threshold dashed and each
+/// class's best F1 marked.
+fn f1_threshold_svg(panels: &[(String, segments::Curves)], threshold: f64) -> String {
+    let (w, ph, m) = (720.0, 300.0, 56.0);
+    let h = ph * panels.len() as f64;
+    let colours = [
+        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+        "#bcbd22", "#17becf",
+    ];
+    // The score range: the finite scores of every curve.
+    let finite = || {
+        (panels.iter().flat_map(|(_, c)| c.f_curves.iter()))
+            .flat_map(|c| c.scores.iter().copied())
+            .filter(|s| s.is_finite())
+    };
+    let lo = finite()
+        .fold(f64::INFINITY, f64::min)
+        .min(threshold)
+        .min(0.0);
+    let hi = finite()
+        .fold(f64::NEG_INFINITY, f64::max)
+        .max(threshold)
+        .max(1.0);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    for (k, (name, curves)) in panels.iter().enumerate() {
+        let top = ph * k as f64;
+        let px = |x: f64| m + ((x.clamp(lo, hi) - lo) / (hi - lo)) * (w - 2.0 * m - 140.0);
+        let py = |y: f64| top + ph - m - y.clamp(0.0, 1.0) * (ph - 1.6 * m);
+        for i in 0..=5 {
+            let t = i as f64 / 5.0;
+            let x = lo + t * (hi - lo);
+            let _ = writeln!(
+                s,
+                "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{t:.1}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{x:.2}</text>",
+                px(lo), py(t), px(hi), py(t), m - 6.0, py(t) + 4.0, px(x), top + ph - m + 16.0
+            );
+        }
+        let _ = writeln!(
+            s,
+            "<rect x=\"{m}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"none\" stroke=\"black\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{name}: F1 against the threshold (score &gt; threshold)</text><text x=\"16\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {:.1})\">F1</text>",
+            py(1.0), px(hi) - m, py(0.0) - py(1.0), (px(lo) + px(hi)) / 2.0, top + 0.5 * m,
+            top + ph / 2.0, top + ph / 2.0
+        );
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-dasharray=\"4 3\"/>",
+            py(1.0), py(0.0), x = px(threshold)
+        );
+        for (c, (class, curve)) in curves.classes.iter().zip(&curves.f_curves).enumerate() {
+            let colour = colours[c % colours.len()];
+            let mut d = String::new();
+            let mut from = lo;
+            for (&score, &f) in curve.scores.iter().zip(&curve.f) {
+                let to = if score.is_finite() { score } else { hi };
+                let sep = if d.is_empty() { 'M' } else { 'L' };
+                let _ = write!(
+                    d,
+                    "{sep}{:.2},{:.2} L{:.2},{:.2} ",
+                    px(from),
+                    py(f),
+                    px(to),
+                    py(f)
+                );
+                from = to;
+            }
+            let best = &curves.best[c];
+            let _ = writeln!(
+                s,
+                "<path d=\"{d}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\"/><circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"{colour}\">{class} {:.3}</text>",
+                px(best.threshold), py(best.prf.f), px(hi) + 8.0, py(1.0) + 12.0 + 14.0 * c as f64, best.prf.f
+            );
+        }
+    }
+    s.push_str("</svg>\n");
+    s
 }
 
 /// A hand-written SVG of PSD-ROC staircases (eTPR against eFPR per hour).

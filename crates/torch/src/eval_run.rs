@@ -386,6 +386,7 @@ fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
         threshold: args.threshold,
         sed_eval: SedEvalArgs::default(),
         plot: psds.then(|| args.output.join("psd_roc.svg")),
+        f1_plot: None,
         format: EvalFormat::Table,
         json: args.json,
     };

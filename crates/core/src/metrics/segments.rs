@@ -442,6 +442,19 @@ pub struct Curves {
     pub at_threshold_micro: Prf,
     /// The threshold.
     pub threshold: f64,
+    /// Each class's F over thresholds (for plots; not serialised).
+    #[serde(skip)]
+    pub f_curves: Vec<FCurve>,
+}
+
+/// One class's F against the threshold: `f[i]` holds for thresholds from `scores[i − 1]` up to
+/// (not including) `scores[i]`, i.e. detections scoring at least `scores[i]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FCurve {
+    /// The statistics' distinct scores, ascending, then `+inf`.
+    pub scores: Vec<f64>,
+    /// F at each.
+    pub f: Vec<f64>,
 }
 
 /// `micro_average`: F, P, R from summed counts.
@@ -581,6 +594,18 @@ fn curves(
         (stats.iter().zip(&best_at)).map(|(s, &(_, _, i))| (s.tps[i], s.fps[i], s.n_ref)),
         beta,
     );
+    let f_curves = (classes.iter().zip(&stats))
+        .map(|(c, s)| {
+            let (p, r) = s.precision_recall(c)?;
+            Ok(FCurve {
+                scores: s.scores.clone(),
+                f: p.iter()
+                    .zip(&r)
+                    .map(|(&p, &r)| f_beta(p, r, beta))
+                    .collect(),
+            })
+        })
+        .collect::<Result<Vec<FCurve>>>()?;
     let mut at_threshold = Vec::with_capacity(classes.len());
     for (c, s) in classes.iter().zip(&stats) {
         let (p, r) = s.precision_recall(c)?;
@@ -609,5 +634,6 @@ fn curves(
         at_threshold,
         at_threshold_micro,
         threshold,
+        f_curves,
     })
 }
