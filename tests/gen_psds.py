@@ -277,6 +277,10 @@ def clip_case(segment_length=None):
     from sed_scores_eval.base_modules.precision_recall import \
         average_precision_from_intermediate_statistics
     import sed_scores_eval.collar_based.intermediate_statistics  # noqa: F401
+    from importlib import import_module
+    # The packages export functions named like these modules: import the modules themselves.
+    clip_er, collar_er, segment_er = (import_module(f"sed_scores_eval.{m}.error_rate")
+                                      for m in ("clip_based", "collar_based", "segment_based"))
     out = []
     for name in CLIP_CASES:
         d = METRICS / name
@@ -302,9 +306,16 @@ def clip_case(segment_length=None):
                    best={k: [fnum(f[k]), fnum(p[k]), fnum(r[k])] for k in f},
                    thresholds={k: fnum(v) for k, v in thr.items()}, at={},
                    segment_length=segment_length)
+        er_module = {clip_based: clip_er, segment_based: segment_er, collar_based: collar_er}[module]
+        er, ir, dr, er_thr, _ = er_module.best_error_rate(**kw)
+        run["best_er"] = {k: [fnum(er[k]), fnum(ir[k]), fnum(dr[k])] for k in er}
+        run["er_thresholds"] = {k: fnum(v) for k, v in er_thr.items()}
+        run["er_at"] = {}
         for t in (0.5, 0.3):
             f, p, r, _ = module.fscore(**kw, threshold=t)
             run["at"][str(t)] = {k: [fnum(f[k]), fnum(p[k]), fnum(r[k])] for k in f}
+            er, ir, dr, _ = er_module.error_rate(**kw, threshold=t)
+            run["er_at"][str(t)] = {k: [fnum(er[k]), fnum(ir[k]), fnum(dr[k])] for k in er}
         out.append(run)
     return out
 

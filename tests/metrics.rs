@@ -846,7 +846,8 @@ fn psds_unit_of_time_and_time_decimals_match_sed_scores_eval() {
 /// `segment_based` (1 s and 0.37 s segments) and `collar_based` (DESED's 0.2 s collars, 20 %
 /// offset) compute them (`tests/gen_psds.py`, `clip_case`):
 /// average precision and its mean, best F1 per class with its threshold and the macro and
-/// micro averages, F1 at 0.5 and 0.3.
+/// micro averages, F1 at 0.5 and 0.3; the lowest error rate (with insertion and deletion rates)
+/// and its threshold, and the error rates at 0.5 and 0.3.
 #[test]
 fn clip_segment_and_collar_based_match_sed_scores_eval() {
     use earshot_core::metrics::segments;
@@ -955,9 +956,49 @@ fn clip_segment_and_collar_based_match_sed_scores_eval() {
                 &r.at_threshold_micro,
                 triple(&at["micro_average"]),
             );
+            // Error rates: the lowest over thresholds with its threshold, and at `t`.
+            let rates =
+                |agree: &mut Agreement, what: &str, o: &segments::ErrorRate, w: [f64; 3]| {
+                    for (x, y) in [o.er, o.ir, o.dr].into_iter().zip(w) {
+                        agree.check(&format!("{case} {what}"), x, y, TOL);
+                    }
+                };
+            let er_at = &run["er_at"][t.to_string()];
+            for (c, class) in r.classes.iter().enumerate() {
+                let b = &r.best_error_rate[c];
+                rates(
+                    &mut agree,
+                    "best ER",
+                    &b.rates,
+                    triple(&run["best_er"][class]),
+                );
+                let th = num(&run["er_thresholds"][class]).unwrap();
+                agree.check(
+                    &format!("{case} ER threshold {class}"),
+                    b.threshold,
+                    th,
+                    TOL,
+                );
+                let at = &r.error_rate_at_threshold[c];
+                rates(&mut agree, "ER at", at, triple(&er_at[class]));
+            }
+            let macro_best = &r.best_error_rate_macro;
+            rates(
+                &mut agree,
+                "best ER macro",
+                macro_best,
+                triple(&run["best_er"]["macro_average"]),
+            );
+            let macro_at = &r.error_rate_at_threshold_macro;
+            rates(
+                &mut agree,
+                "ER at macro",
+                macro_at,
+                triple(&er_at["macro_average"]),
+            );
         }
     }
-    assert!(agree.n > 1000, "too few values ({})", agree.n);
+    assert!(agree.n > 2000, "too few values ({})", agree.n);
     println!(
         "clip-, segment- and collar-based: max |Δ| {:e} over {} values, {refused} refusals",
         agree.max_abs, agree.n

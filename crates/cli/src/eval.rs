@@ -1040,16 +1040,23 @@ fn curves_report(
     line(&format!("{name} mAP"), fmt(r.mean_average_precision));
     for (c, class) in r.classes.iter().enumerate() {
         let b = &r.best[c];
+        let e = &r.best_error_rate[c];
         let v = format!(
-            "AP {}  best F1 {} at {}  F1 {}",
+            "AP {}  best F1 {} at {}  F1 {}  best ER {} at {}",
             fmt(r.average_precision[c]),
             fmt(b.prf.f),
             fmt(b.threshold),
-            fmt(r.at_threshold[c].f)
+            fmt(r.at_threshold[c].f),
+            fmt(e.rates.er),
+            fmt(e.threshold)
         );
         line(&format!("    {class}"), v);
     }
     line(&format!("{name} best F1 (macro)"), fmt(r.best_macro.f));
+    line(
+        &format!("{name} best ER (macro)"),
+        fmt(r.best_error_rate_macro.er),
+    );
     line(
         &format!("{name} F1 > {threshold} (macro)"),
         fmt(r.at_threshold_macro.f),

@@ -20,6 +20,9 @@
 //!   macro average = the mean of the classes' best F, P and R; micro average from the counts at
 //!   each class's best threshold.
 //! - F at a threshold (`fscore`): the counts of `score > threshold`.
+//! - Error rates (`error_rate`, `best_error_rate`): per class, (false positives + missed
+//!   references) / references, with the insertion and deletion rates; the lowest over
+//!   thresholds is reported like the best F (of equal ones the highest threshold).
 //!
 //! The ROC-AUC of `clip_based.roc` and `segment_based.roc` is not reproduced: its staircase sorts tied false-positive
 //! rates with numpy's unstable argsort, so the reference's own value moves with the machine.
@@ -409,6 +412,66 @@ impl ClassStats {
     }
 }
 
+/// Error rate, insertion rate and deletion rate of one class (`error_rate`: insertions are
+/// the false positives, deletions the missed references, both per reference).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ErrorRate {
+    /// (insertions + deletions) / references.
+    pub er: f64,
+    /// Insertions / references.
+    pub ir: f64,
+    /// Deletions / references.
+    pub dr: f64,
+}
+
+impl ClassStats {
+    /// The error rates at index `i` of the statistics.
+    fn error_rate(&self, i: usize) -> ErrorRate {
+        let (ins, del) = (self.fps[i], self.n_ref - self.tps[i]);
+        ErrorRate {
+            er: (ins + del) / self.n_ref,
+            ir: ins / self.n_ref,
+            dr: del / self.n_ref,
+        }
+    }
+
+    /// The lowest error rate over thresholds (`best_error_rate_from_intermediate_statistics`;
+    /// of equal ones the highest threshold), and its threshold as for the best F.
+    fn best_error_rate(&self) -> (ErrorRate, f64) {
+        let mut best = 0;
+        for i in 0..self.scores.len() {
+            if self.error_rate(i).er <= self.error_rate(best).er {
+                best = i;
+            }
+        }
+        let threshold = if best > 0 {
+            (self.scores[best] + self.scores[best - 1]) / 2.0
+        } else {
+            f64::NEG_INFINITY
+        };
+        (self.error_rate(best), threshold)
+    }
+}
+
+/// A class's lowest error rate and the threshold it is reached at.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct BestErrorRate {
+    /// The rates.
+    pub rates: ErrorRate,
+    /// Decision threshold (`score > threshold`).
+    pub threshold: f64,
+}
+
+/// The mean of per-class error rates.
+fn mean_error_rate(rates: &[ErrorRate]) -> ErrorRate {
+    let mean = |f: fn(&ErrorRate) -> f64| super::mean(&rates.iter().map(f).collect::<Vec<f64>>());
+    ErrorRate {
+        er: mean(|x| x.er),
+        ir: mean(|x| x.ir),
+        dr: mean(|x| x.dr),
+    }
+}
+
 /// A class's best F and the threshold it is reached at.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct BestF {
@@ -442,6 +505,14 @@ pub struct Curves {
     pub at_threshold_micro: Prf,
     /// The threshold.
     pub threshold: f64,
+    /// Lowest error rate per class.
+    pub best_error_rate: Vec<BestErrorRate>,
+    /// Mean of the classes' lowest error rates.
+    pub best_error_rate_macro: ErrorRate,
+    /// Error rates per class at `threshold`.
+    pub error_rate_at_threshold: Vec<ErrorRate>,
+    /// Their mean.
+    pub error_rate_at_threshold_macro: ErrorRate,
     /// Each class's F over thresholds (for plots; not serialised).
     #[serde(skip)]
     pub f_curves: Vec<FCurve>,
@@ -606,6 +677,15 @@ fn curves(
             })
         })
         .collect::<Result<Vec<FCurve>>>()?;
+    let best_error_rate: Vec<BestErrorRate> = (stats.iter())
+        .map(|s| {
+            let (rates, threshold) = s.best_error_rate();
+            BestErrorRate { rates, threshold }
+        })
+        .collect();
+    let error_rate_at_threshold: Vec<ErrorRate> = (stats.iter())
+        .map(|s| s.error_rate(s.index_above(threshold)))
+        .collect();
     let mut at_threshold = Vec::with_capacity(classes.len());
     for (c, s) in classes.iter().zip(&stats) {
         let (p, r) = s.precision_recall(c)?;
@@ -634,6 +714,12 @@ fn curves(
         at_threshold,
         at_threshold_micro,
         threshold,
+        best_error_rate_macro: mean_error_rate(
+            &best_error_rate.iter().map(|b| b.rates).collect::<Vec<_>>(),
+        ),
+        error_rate_at_threshold_macro: mean_error_rate(&error_rate_at_threshold),
+        best_error_rate,
+        error_rate_at_threshold,
         f_curves,
     })
 }
