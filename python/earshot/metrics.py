@@ -196,6 +196,71 @@ def bootstrapped_median_filter_independent_psds(
     return list(values), [dict(p) for p in per_class]
 
 
+def _curves(kind, scores, ground_truth, durations, segment_length=1.0,
+            collars=(0.2, 0.2, 0.2), threshold=0.5):
+    import json
+    text, best_thresholds, er_thresholds = _earshot.threshold_curves(
+        _scores(scores), _events(ground_truth, "ground_truth"),
+        None if durations is None else _durations(durations), kind, float(segment_length),
+        tuple(float(c) for c in collars), float(threshold))
+    out = json.loads(text)
+    classes = out["classes"]
+
+    def per_class(values, key, macro=None, micro=None):
+        d = {c: v[key] if key else v for c, v in zip(classes, values)}
+        if macro is not None:
+            d["macro_average"] = macro[key]
+        if micro is not None:
+            d["micro_average"] = micro[key]
+        return d
+
+    best = [b["prf"] for b in out["best"]]
+    best_thresholds = dict(zip(classes, best_thresholds))
+    at = out["at_threshold"]
+    ber = [b["rates"] for b in out["best_error_rate"]]
+    ap = dict(zip(classes, out["average_precision"]), mean=out["mean_average_precision"])
+    return dict(
+        average_precision=ap,
+        best_fscore=tuple(per_class(best, k, out["best_macro"], out["best_micro"]) for k in "fpr")
+        + (best_thresholds,),
+        fscore=tuple(per_class(at, k, out["at_threshold_macro"], out["at_threshold_micro"])
+                     for k in "fpr"),
+        best_error_rate=tuple(per_class(ber, k, out["best_error_rate_macro"])
+                              for k in ("er", "ir", "dr"))
+        + (dict(zip(classes, er_thresholds)),),
+        error_rate=tuple(per_class(out["error_rate_at_threshold"], k,
+                                   out["error_rate_at_threshold_macro"])
+                         for k in ("er", "ir", "dr")),
+    )
+
+
+def clip_based(scores: Any, ground_truth: Any, threshold: float = 0.5):
+    """Clip-based metrics over every threshold, as ``sed_scores_eval.clip_based`` computes them:
+    a dict with ``average_precision`` ({class: AP, "mean"}), ``best_fscore`` and ``fscore``
+    (at ``threshold``) as ``best_fscore`` / ``fscore`` return them ((f, p, r[, thresholds]),
+    each a dict over the classes plus macro and micro averages), ``best_error_rate`` and
+    ``error_rate`` as ``clip_based.error_rate`` returns them."""
+    return _curves("clip", scores, ground_truth, None, threshold=threshold)
+
+
+def segment_based(scores: Any, ground_truth: Any, audio_durations: Any,
+                  segment_length: float = 1.0, threshold: float = 0.5):
+    """Segment-based metrics over every threshold (``sed_scores_eval.segment_based``), in the
+    layout of :func:`clip_based`."""
+    return _curves("segment", scores, ground_truth, audio_durations,
+                   segment_length=segment_length, threshold=threshold)
+
+
+def collar_based(scores: Any, ground_truth: Any, onset_collar: float = 0.2,
+                 offset_collar: float = 0.2, offset_collar_rate: float = 0.2,
+                 threshold: float = 0.5):
+    """Collar-based metrics over every threshold (``sed_scores_eval.collar_based``; defaults:
+    DESED's 0.2 s collars and 20 % offset), in the layout of :func:`clip_based`; its AP is the
+    base module's ``average_precision_from_intermediate_statistics``."""
+    return _curves("collar", scores, ground_truth, None,
+                   collars=(onset_collar, offset_collar, offset_collar_rate), threshold=threshold)
+
+
 def confidence_interval(values: Any, confidence: float = 0.9):
     """``sed_scores_eval.base_modules.bootstrap.confidence_interval``: (mean, low, high) of a
     list of values, or {class: (mean, low, high)} of a list of per-class dicts."""

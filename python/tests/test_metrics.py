@@ -180,3 +180,32 @@ def test_median_filter_independent_psds_is_sed_scores_eval_s():
         assert len(values) == len(ref_values) == 6
         assert all(close(a, b) for a, b in zip(values, ref_values))
         assert all(close(a[c], b[c]) for a, b in zip(classes, ref_classes) for c in b)
+
+
+def test_clip_segment_and_collar_based_are_sed_scores_eval_s():
+    from importlib import import_module
+    from sed_scores_eval import clip_based, collar_based, segment_based
+    d = DIR / "sed_033"
+    scores, gt, dur = str(d / "scores"), str(d / "gt.tsv"), str(d / "durations.tsv")
+    collars = dict(onset_collar=0.2, offset_collar=0.2, offset_collar_rate=0.2)
+    cases = [
+        (metrics.clip_based(scores, gt, threshold=0.4), clip_based, dict(), "clip_based"),
+        (metrics.segment_based(scores, gt, dur, segment_length=0.5, threshold=0.4), segment_based,
+         dict(audio_durations=dur, segment_length=0.5), "segment_based"),
+        (metrics.collar_based(scores, gt, threshold=0.4, **collars), collar_based, collars,
+         "collar_based"),
+    ]
+    for ours, module, kw, name in cases:
+        kw = dict(scores=scores, ground_truth=gt, **kw)
+        for got, want in zip(ours["best_fscore"], module.best_fscore(**kw)[:4]):
+            assert all(got[k] == v or close(got[k], v) for k, v in want.items()), name
+        for got, want in zip(ours["fscore"], module.fscore(**kw, threshold=0.4)[:3]):
+            assert all(got[k] == v or close(got[k], v) for k, v in want.items()), name
+        er = import_module(f"sed_scores_eval.{name}.error_rate")
+        for got, want in zip(ours["best_error_rate"], er.best_error_rate(**kw)[:4]):
+            assert all(got[k] == v or close(got[k], v) for k, v in want.items()), name
+        for got, want in zip(ours["error_rate"], er.error_rate(**kw, threshold=0.4)[:3]):
+            assert all(got[k] == v or close(got[k], v) for k, v in want.items()), name
+        if module is not collar_based:
+            ap, _ = module.average_precision(**kw)
+            assert all(close(ours["average_precision"][k], v) for k, v in ap.items()), name

@@ -776,6 +776,61 @@ fn bootstrapped_median_filter_independent_psds(
     ))
 }
 
+/// Clip-, segment- or collar-based metrics over every threshold (`sed_scores_eval.clip_based`,
+/// `segment_based`, `collar_based`; `kind` names which), as JSON of
+/// `earshot_core::metrics::segments::Curves` with the best F's and best ER's thresholds. Without durations (clip- and collar-based need
+/// none) each clip lasts to its last frame boundary.
+#[pyfunction]
+#[pyo3(signature = (scores, ground_truth, durations, kind, segment_length, collars, threshold))]
+#[allow(clippy::too_many_arguments)] // sed_scores_eval's keyword arguments, one by one
+fn threshold_curves(
+    py: Python<'_>,
+    scores: Scores<'_>,
+    ground_truth: GroundTruth,
+    durations: Option<ClipDurations>,
+    kind: &str,
+    segment_length: f64,
+    collars: (f64, f64, f64),
+    threshold: f64,
+) -> PyResult<(String, Vec<f64>, Vec<f64>)> {
+    use earshot_core::metrics::segments;
+    let (tables, truth) = (scores.read()?, ground_truth.read()?);
+    let durations = match durations {
+        Some(d) => d.read()?,
+        None => Durations {
+            path: PathBuf::new(),
+            clips: (tables.iter())
+                .map(|t| {
+                    (
+                        format!("{}.wav", t.id),
+                        t.timestamps.last().copied().unwrap_or(0.0),
+                    )
+                })
+                .collect(),
+        },
+    };
+    let (onset, offset, offset_rate) = collars;
+    let collars = segments::Collars {
+        onset,
+        offset,
+        offset_rate,
+    };
+    let r = py
+        .detach(|| match kind {
+            "clip" => segments::clip_based(&tables, &truth, threshold, 1.0),
+            "segment" => {
+                segments::segment_based(&tables, &truth, &durations, segment_length, threshold, 1.0)
+            }
+            _ => segments::collar_based(&tables, &truth, &durations, collars, threshold, 1.0),
+        })
+        .map_err(value_error)?;
+    // JSON has no infinities: the thresholds (−∞ when the lowest score is best) go beside it.
+    let best: Vec<f64> = r.best.iter().map(|b| b.threshold).collect();
+    let best_er: Vec<f64> = r.best_error_rate.iter().map(|b| b.threshold).collect();
+    let json = serde_json::to_string(&r).map_err(value_error)?;
+    Ok((json, best, best_er))
+}
+
 /// `sed_scores_eval.base_modules.bootstrap.confidence_interval(values, confidence)`:
 /// (mean, low, high).
 #[pyfunction]
@@ -1038,6 +1093,7 @@ fn _earshot(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(psds, m)?)?;
     m.add_function(wrap_pyfunction!(bootstrapped_psds, m)?)?;
     m.add_function(wrap_pyfunction!(confidence_interval, m)?)?;
+    m.add_function(wrap_pyfunction!(threshold_curves, m)?)?;
     m.add_function(wrap_pyfunction!(median_filter_independent_psds, m)?)?;
     m.add_function(wrap_pyfunction!(
         bootstrapped_median_filter_independent_psds,
