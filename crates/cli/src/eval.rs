@@ -860,18 +860,8 @@ fn bootstrap_report(
     let classes = &scores[0].classes;
     for ((key, name, _), runs) in sets.iter().zip(folds) {
         let values: Vec<f64> = runs.iter().map(|r| r.value).collect();
-        let ci = confidence_interval(&values, b.confidence);
-        writeln!(
-            text,
-            "{:<28} {} ({}% CI {}–{}; {} folds × {})",
-            format!("{name} bootstrapped"),
-            fmt(ci.mean),
-            b.confidence * 100.0,
-            fmt(ci.low),
-            fmt(ci.high),
-            b.bootstrap_folds,
-            n_iterations
-        )?;
+        let label = format!("{name} bootstrapped");
+        let ci = bootstrap_line(text, &label, &values, b, n_iterations)?;
         let per_class: serde_json::Map<String, serde_json::Value> = (classes.iter().enumerate())
             .map(|(c, class)| {
                 let v: Vec<f64> = runs.iter().map(|r| r.per_class[c]).collect();
@@ -887,6 +877,27 @@ fn bootstrap_report(
         }
     }
     Ok(())
+}
+
+/// The confidence interval of bootstrapped values, written as one table line.
+fn bootstrap_line(
+    text: &mut String,
+    label: &str,
+    values: &[f64],
+    b: &BootstrapArgs,
+    n_iterations: usize,
+) -> Result<earshot_core::metrics::bootstrap::Interval> {
+    let ci = earshot_core::metrics::bootstrap::confidence_interval(values, b.confidence);
+    writeln!(
+        text,
+        "{label:<28} {} ({}% CI {}–{}; {} folds × {n_iterations})",
+        fmt(ci.mean),
+        b.confidence * 100.0,
+        fmt(ci.low),
+        fmt(ci.high),
+        b.bootstrap_folds,
+    )?;
+    Ok(ci)
 }
 
 fn check_confidence(b: &BootstrapArgs) -> Result<()> {
@@ -941,7 +952,6 @@ fn pi_report(
     (text, report): (&mut String, &mut serde_json::Map<String, serde_json::Value>),
     curves: &mut Vec<(String, PsdRoc, f64)>,
 ) -> Result<()> {
-    use earshot_core::metrics::bootstrap::confidence_interval;
     let (a, gt, sets) = (ctx.a, ctx.gt, ctx.sets);
     let dir = a.scores.as_deref().unwrap_or(Path::new("")).display();
     let in_dir = |e: earshot_core::metrics::MetricsError| anyhow!("{dir}: {e}");
@@ -1002,18 +1012,8 @@ fn pi_report(
     .map_err(in_dir)?;
     for ((key, name, _), runs) in sets.iter().zip(folds) {
         let values: Vec<f64> = runs.iter().map(|r| r.value).collect();
-        let ci = confidence_interval(&values, b.confidence);
-        writeln!(
-            text,
-            "{:<28} {} ({}% CI {}–{}; {} folds × {})",
-            format!("pi{name} bootstrapped"),
-            fmt(ci.mean),
-            b.confidence * 100.0,
-            fmt(ci.low),
-            fmt(ci.high),
-            b.bootstrap_folds,
-            n_iterations
-        )?;
+        let label = format!("pi{name} bootstrapped");
+        let ci = bootstrap_line(text, &label, &values, b, n_iterations)?;
         if let Some(entry) = report.get_mut(key) {
             entry["pi"]["bootstrap"] = json!({
                 "mean": ci.mean, "low": ci.low, "high": ci.high, "confidence": b.confidence,
