@@ -1,6 +1,6 @@
-//! Clip-based and segment-based evaluation of frame-wise SED scores over every threshold, as
-//! `sed_scores_eval.clip_based` and `segment_based` 0.0.4 compute them: each clip, or each
-//! segment of a clip, is one yes/no decision per class.
+//! Clip-, segment- and collar-based evaluation of frame-wise SED scores over every threshold,
+//! as `sed_scores_eval.clip_based`, `segment_based` and `collar_based` 0.0.4 compute them: each
+//! clip, segment or detection is one yes/no decision per class.
 //!
 //! - Clip-based (`clip_based.intermediate_statistics`): a clip's score for a class is its
 //!   highest frame score; it is positive for the classes its ground truth names.
@@ -24,8 +24,9 @@
 //!   references) / references, with the insertion and deletion rates; the lowest over
 //!   thresholds is reported like the best F (of equal ones the highest threshold).
 //!
-//! The ROC-AUC of `clip_based.roc` and `segment_based.roc` is not reproduced: its staircase sorts tied false-positive
-//! rates with numpy's unstable argsort, so the reference's own value moves with the machine.
+//! The ROC-AUC of `clip_based.roc` and `segment_based.roc` is not reproduced: its staircase
+//! sorts tied false-positive rates with numpy's unstable argsort, so the reference's own value
+//! moves with the machine.
 
 use std::collections::{HashMap, HashSet};
 
@@ -36,7 +37,7 @@ use crate::datasets::dcase::{audio_id, Durations, ScoreTable, StrongLabels};
 /// One class's statistics at every threshold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassStats {
-    /// Distinct clip scores, ascending, then `+inf`.
+    /// Distinct scores, ascending, then `+inf`.
     pub scores: Vec<f64>,
     /// Positive clips (segments) scoring at least `scores[i]`.
     pub tps: Vec<f64>,
