@@ -277,6 +277,7 @@ def clip_case(segment_length=None):
     from sed_scores_eval.base_modules.precision_recall import \
         average_precision_from_intermediate_statistics
     import sed_scores_eval.collar_based.intermediate_statistics  # noqa: F401
+    import numpy as np
     from importlib import import_module
     # The packages export functions named like these modules: import the modules themselves.
     clip_er, collar_er, segment_er = (import_module(f"sed_scores_eval.{m}.error_rate")
@@ -306,6 +307,16 @@ def clip_case(segment_length=None):
                    best={k: [fnum(f[k]), fnum(p[k]), fnum(r[k])] for k in f},
                    thresholds={k: fnum(v) for k, v in thr.items()}, at={},
                    segment_length=segment_length)
+        if module is not collar_based:
+            # The reference's staircase re-sorts its (FPR, TPR)-sorted points with numpy's
+            # unstable argsort, which reorders tied FPRs by machine: run it with a stable sort.
+            argsort = np.argsort
+            np.argsort = lambda a, *args, **kws: argsort(a, kind="stable")
+            try:
+                auroc, _ = module.auroc(**kw)
+            finally:
+                np.argsort = argsort
+            run["roc_auc"] = {k: fnum(v) for k, v in auroc.items()}
         er_module = {clip_based: clip_er, segment_based: segment_er, collar_based: collar_er}[module]
         er, ir, dr, er_thr, _ = er_module.best_error_rate(**kw)
         run["best_er"] = {k: [fnum(er[k]), fnum(ir[k]), fnum(dr[k])] for k in er}

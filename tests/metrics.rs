@@ -956,6 +956,26 @@ fn clip_segment_and_collar_based_match_sed_scores_eval() {
                 &r.at_threshold_micro,
                 triple(&at["micro_average"]),
             );
+            // ROC-AUC (clip- and segment-based), the reference run with a stable sort.
+            if let Some(want) = run.get("roc_auc") {
+                let auc = r
+                    .roc_auc
+                    .as_ref()
+                    .expect("clip- and segment-based have a ROC");
+                for (c, class) in r.classes.iter().enumerate() {
+                    let w = num(&want[class]).unwrap();
+                    agree.check(&format!("{case} ROC-AUC {class}"), auc[c], w, TOL);
+                }
+                let mean = r.mean_roc_auc.unwrap();
+                agree.check(
+                    &format!("{case} mean ROC-AUC"),
+                    mean,
+                    num(&want["mean"]).unwrap(),
+                    TOL,
+                );
+            } else {
+                assert!(r.roc_auc.is_none(), "{case}: collar-based has no ROC");
+            }
             // Error rates: the lowest over thresholds with its threshold, and at `t`.
             let rates =
                 |agree: &mut Agreement, what: &str, o: &segments::ErrorRate, w: [f64; 3]| {

@@ -219,8 +219,12 @@ def _curves(kind, scores, ground_truth, durations, segment_length=1.0,
     at = out["at_threshold"]
     ber = [b["rates"] for b in out["best_error_rate"]]
     ap = dict(zip(classes, out["average_precision"]), mean=out["mean_average_precision"])
+    auc = None
+    if out["roc_auc"] is not None:
+        auc = dict(zip(classes, out["roc_auc"]), mean=out["mean_roc_auc"])
     return dict(
         average_precision=ap,
+        roc_auc=auc,
         best_fscore=tuple(per_class(best, k, out["best_macro"], out["best_micro"]) for k in "fpr")
         + (best_thresholds,),
         fscore=tuple(per_class(at, k, out["at_threshold_macro"], out["at_threshold_micro"])
@@ -236,7 +240,9 @@ def _curves(kind, scores, ground_truth, durations, segment_length=1.0,
 
 def clip_based(scores: Any, ground_truth: Any, threshold: float = 0.5):
     """Clip-based metrics over every threshold, as ``sed_scores_eval.clip_based`` computes them:
-    a dict with ``average_precision`` ({class: AP, "mean"}), ``best_fscore`` and ``fscore``
+    a dict with ``average_precision`` ({class: AP, "mean"}), ``roc_auc`` (as ``auroc``; None
+    for collar-based; tied FPRs taken in order, as the reference with a stable sort),
+    ``best_fscore`` and ``fscore``
     (at ``threshold``) as ``best_fscore`` / ``fscore`` return them ((f, p, r[, thresholds]),
     each a dict over the classes plus macro and micro averages), ``best_error_rate`` and
     ``error_rate`` as ``clip_based.error_rate`` returns them."""

@@ -1038,6 +1038,9 @@ fn curves_report(
         let _ = writeln!(text, "{label:<28} {v}");
     };
     line(&format!("{name} mAP"), fmt(r.mean_average_precision));
+    if let Some(auc) = r.mean_roc_auc {
+        line(&format!("{name} ROC-AUC"), fmt(auc));
+    }
     for (c, class) in r.classes.iter().enumerate() {
         let b = &r.best[c];
         let e = &r.best_error_rate[c];

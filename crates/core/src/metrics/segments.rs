@@ -24,9 +24,10 @@
 //!   references) / references, with the insertion and deletion rates; the lowest over
 //!   thresholds is reported like the best F (of equal ones the highest threshold).
 //!
-//! The ROC-AUC of `clip_based.roc` and `segment_based.roc` is not reproduced: its staircase
-//! sorts tied false-positive rates with numpy's unstable argsort, so the reference's own value
-//! moves with the machine.
+//! - ROC-AUC (`clip_based.roc`, `segment_based.roc`): the staircase under (FPR, TPR). The
+//!   reference's last sort is numpy's unstable argsort, so on tied FPRs its own value moves
+//!   with the machine; earshot keeps tied points in (FPR, TPR) order, which the reference gives
+//!   with a stable sort (`tests/gen_psds.py` computes it so).
 
 use std::collections::{HashMap, HashSet};
 
@@ -379,6 +380,27 @@ impl ClassStats {
             .sum())
     }
 
+    /// The area under the ROC (`auroc_from_intermediate_statistics`): TPR = tps / n_ref against
+    /// FPR = fps / negatives, sorted by (FPR, TPR), as a staircase. The reference sorts the
+    /// sorted points once more with numpy's unstable argsort, which on tied FPRs may pair a
+    /// width with another of the tied TPRs; here they keep their order (a stable sort), so
+    /// each width goes with the highest TPR at its FPR. NaN without negatives, as there.
+    fn roc_auc(&self, class: &str) -> Result<f64> {
+        if self.n_ref == 0.0 {
+            return Err(MetricsError::NoGroundTruth(format!(
+                "{class} (recall is not defined without positive clips)"
+            )));
+        }
+        let negatives = self.fps[0];
+        let tpr: Vec<f64> = self.tps.iter().map(|t| t / self.n_ref).collect();
+        let fpr: Vec<f64> = self.fps.iter().map(|f| f / negatives).collect();
+        let mut order: Vec<usize> = (0..tpr.len()).collect();
+        order.sort_by(|&a, &b| fpr[a].total_cmp(&fpr[b]).then(tpr[a].total_cmp(&tpr[b])));
+        Ok((order.windows(2))
+            .map(|w| tpr[w[0]] * (fpr[w[1]] - fpr[w[0]]))
+            .sum())
+    }
+
     /// The highest F over thresholds (`best_fscore_from_intermediate_statistics`): F, P, R,
     /// the threshold and the index of the statistics it is taken at.
     fn best_fscore(&self, class: &str, beta: f64) -> Result<(Prf, f64, usize)> {
@@ -506,6 +528,11 @@ pub struct Curves {
     pub at_threshold_micro: Prf,
     /// The threshold.
     pub threshold: f64,
+    /// Area under the ROC per class (clip- and segment-based; collar-based counts no true
+    /// negatives).
+    pub roc_auc: Option<Vec<f64>>,
+    /// Mean of the classes' ROC-AUC.
+    pub mean_roc_auc: Option<f64>,
     /// Lowest error rate per class.
     pub best_error_rate: Vec<BestErrorRate>,
     /// Mean of the classes' lowest error rates.
@@ -559,7 +586,7 @@ pub fn clip_based(
     beta: f64,
 ) -> Result<Curves> {
     let (classes, stats) = statistics(scores, ground_truth)?;
-    curves(classes, stats, threshold, beta)
+    curves(classes, stats, threshold, beta, true)
 }
 
 /// Segment-based average precision, best F and F at `threshold` over segments of
@@ -573,7 +600,7 @@ pub fn segment_based(
     beta: f64,
 ) -> Result<Curves> {
     let (classes, stats) = segment_statistics(scores, ground_truth, durations, segment_length, 6)?;
-    curves(classes, stats, threshold, beta)
+    curves(classes, stats, threshold, beta, true)
 }
 
 /// Segment-level statistics (`segment_based.intermediate_statistics`), the inputs validated
@@ -642,7 +669,7 @@ pub fn collar_based(
     beta: f64,
 ) -> Result<Curves> {
     let (classes, stats) = collar_statistics(scores, ground_truth, durations, collars, 6)?;
-    curves(classes, stats, threshold, beta)
+    curves(classes, stats, threshold, beta, false)
 }
 
 /// Average precision, best F and F at `threshold` from per-class statistics.
@@ -651,10 +678,18 @@ fn curves(
     stats: Vec<ClassStats>,
     threshold: f64,
     beta: f64,
+    with_roc: bool,
 ) -> Result<Curves> {
     let average_precision = (classes.iter().zip(&stats))
         .map(|(c, s)| s.average_precision(c))
         .collect::<Result<Vec<f64>>>()?;
+    let roc_auc = with_roc
+        .then(|| {
+            (classes.iter().zip(&stats))
+                .map(|(c, s)| s.roc_auc(c))
+                .collect::<Result<Vec<f64>>>()
+        })
+        .transpose()?;
     let best_at = (classes.iter().zip(&stats))
         .map(|(c, s)| s.best_fscore(c, beta))
         .collect::<Result<Vec<_>>>()?;
@@ -715,6 +750,8 @@ fn curves(
         at_threshold,
         at_threshold_micro,
         threshold,
+        mean_roc_auc: roc_auc.as_deref().map(super::mean),
+        roc_auc,
         best_error_rate_macro: mean_error_rate(
             &best_error_rate.iter().map(|b| b.rates).collect::<Vec<_>>(),
         ),
