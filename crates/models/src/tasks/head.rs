@@ -536,7 +536,12 @@ mod tests {
         let train = Examples { x: &x, y: &y };
         let val = Examples { x: &vx, y: &vy };
         let (_, reports) = Head::train(&train, Some(&val), 3, &o, |_| {}).unwrap();
-        assert_eq!(reports.len(), 4, "{reports:?}");
-        assert!(reports[0].best && reports[1..].iter().all(|r| !r.best));
+        // The first epochs may still improve on the flipped labels (the initial weights come
+        // from libtorch's one generator, which tests in other modules draw from too): training
+        // stops `patience` epochs after the last improvement, long before the 500 epochs.
+        let last_best = (reports.iter().rposition(|r| r.best)).expect("a best epoch");
+        assert_eq!(reports.len(), last_best + 1 + o.patience, "{reports:?}");
+        assert!(reports.len() < 50, "{reports:?}");
+        assert!(reports[last_best + 1..].iter().all(|r| !r.best));
     }
 }
