@@ -9,8 +9,8 @@
 //! - [`sed_scores`]: threshold-independent PSDS and intersection-based F of `sed_scores_eval`,
 //!   bootstrapped PSDS, and post-processing-independent PSDS (piPSDS).
 //! - [`postprocessing`]: `sed_scores_eval`'s continuous-time median filter of score tables.
-//! - [`segments`]: `sed_scores_eval.clip_based` and `segment_based`: AP and best F over every
-//!   threshold, each clip or segment one decision per class.
+//! - [`segments`]: `sed_scores_eval.clip_based`, `segment_based` and `collar_based`: AP,
+//!   ROC-AUC, best F and error rates over every threshold.
 //! - [`scenes`]: accuracy, class-wise accuracy (`sed_eval.scene`) and log loss (scikit-learn).
 //!
 //! Each module says which function of which package it matches and which traps it reproduces.
@@ -220,6 +220,13 @@ pub struct PsdRoc {
     pub efpr: Vec<f64>,
     /// eTPR at each eFPR.
     pub etpr: Vec<f64>,
+}
+
+/// `np.round(x, decimals)`: scale, round half to even, unscale (sed_scores_eval's
+/// `time_decimals` rounding everywhere).
+pub(crate) fn round_to(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round_ties_even() / scale
 }
 
 /// Arithmetic mean (NaN for an empty slice, as `np.mean`).

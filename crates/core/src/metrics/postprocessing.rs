@@ -22,14 +22,8 @@
 //! A filter length of 0 leaves the track as it is (the reference returns its input unchanged
 //! when every class's length is 0, and re-emits the frames of a class whose length is 0).
 
-use super::{MetricsError, Result};
+use super::{round_to, MetricsError, Result};
 use crate::datasets::dcase::ScoreTable;
-
-/// `np.round(x, decimals)`: scale, round half to even, unscale.
-fn round_to(x: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (x * scale).round_ties_even() / scale
-}
 
 /// `10 ** (-decimals - 1)` as Python computes it (correctly rounded, unlike repeated
 /// multiplication).

@@ -39,12 +39,6 @@ fn from_total_order_key(key: u64) -> f64 {
     f64::from_bits((bits ^ (((bits >> 63) as u64) >> 1) as i64) as u64)
 }
 
-/// `np.round(x, decimals)`.
-fn round_to(x: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (x * scale).round_ties_even() / scale
-}
-
 /// Accumulated statistics of one class over all clips, one entry per change-point score
 /// (ascending) plus a final `+inf` entry with all counts 0.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +115,7 @@ fn run_stats(
             .fold(0.0, |a, b| a + b)
     };
     // `round(total) >= round(criterion × length)`, with round(0) = 0 spared.
-    let round = |x: f64| round_to(x, crit.time_decimals);
+    let round = |x: f64| super::round_to(x, crit.time_decimals);
     let meets = |total: f64, need: f64| {
         if total == 0.0 {
             0.0 >= need
@@ -252,6 +246,22 @@ impl Deltas {
     }
 }
 
+/// `onset_deltas` of frame `t`: how the number of detections changes when the threshold
+/// falls below its score: +1 at a local maximum, −1 at a local minimum (0 for −∞ scores).
+pub(super) fn onset_delta(track: &[f64], t: usize) -> i32 {
+    let s = track[t];
+    if s == f64::NEG_INFINITY {
+        return 0;
+    }
+    let prev = if t == 0 {
+        f64::NEG_INFINITY
+    } else {
+        track[t - 1]
+    };
+    let next = track.get(t + 1).copied().unwrap_or(f64::NEG_INFINITY);
+    i32::from(s > prev) - i32::from(next > s)
+}
+
 /// Working memory of the threshold sweep of one clip and class, reused across clips.
 #[derive(Debug, Default)]
 struct Sweep {
@@ -364,21 +374,9 @@ fn clip_class_deltas(
             let d: i64 = frames
                 .iter()
                 .map(|&t| {
-                    let t = t as usize;
-                    let s = track[t];
-                    let prev = if t == 0 {
-                        f64::NEG_INFINITY
-                    } else {
-                        track[t - 1]
-                    };
-                    let next = track.get(t + 1).copied().unwrap_or(f64::NEG_INFINITY);
-                    let d = if s > f64::NEG_INFINITY {
-                        i64::from(s > prev) - i64::from(next > s)
-                    } else {
-                        0
-                    };
+                    let d = onset_delta(track, t as usize);
                     any |= d != 0;
-                    d
+                    i64::from(d)
                 })
                 .sum();
             if any {
@@ -399,7 +397,7 @@ fn clip_class_deltas(
     w.need.extend(
         target
             .iter()
-            .map(|g| round_to(crit.gtc * (g.1 - g.0), crit.time_decimals)),
+            .map(|g| super::round_to(crit.gtc * (g.1 - g.0), crit.time_decimals)),
     );
     w.covered.clear();
     w.covered.extend(w.need.iter().map(|&need| 0.0 >= need));
@@ -451,7 +449,7 @@ fn clip_class_deltas(
                     .filter(|(&s, &e)| ts[e] > g.0 && ts[s] < g.1)
                     .map(|(&s, &e)| intersection((ts[s], ts[e]), *g))
                     .fold(0.0, |x, y| x + y);
-                w.covered[k] = round_to(cov, crit.time_decimals) >= w.need[k];
+                w.covered[k] = super::round_to(cov, crit.time_decimals) >= w.need[k];
             }
         }
         let tps = w.covered.iter().filter(|&&c| c).count() as i64;
@@ -1062,7 +1060,7 @@ struct ClassRoc {
     thresholds: Vec<f64>,
 }
 
-/// Every class's ROC under `params` (eFPR per hour), after the checks α_ct needs.
+/// Every class's ROC under `params` (eFPR per `unit_of_time`), after the checks α_ct needs.
 fn class_rocs(stats: &Statistics, params: &PsdsParams) -> Result<Vec<ClassRoc>> {
     params.validate()?;
     let with_ct = params.alpha_ct != 0.0;
@@ -1178,7 +1176,7 @@ fn psds_of(class_rocs: Vec<PsdRoc>, params: &PsdsParams) -> ScoresPsds {
 /// score threshold that reach it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PiClassRoc {
-    /// eFPR (per hour), ascending.
+    /// eFPR (per `unit_of_time`), ascending.
     pub efpr: Vec<f64>,
     /// TPR at each eFPR.
     pub tpr: Vec<f64>,
@@ -1249,25 +1247,21 @@ pub fn pi_psds(stats: &[&Statistics], params: &PsdsParams) -> Result<PiPsds> {
             }
         })
         .collect();
+    // The pi-ROCs combine across classes exactly as single-set ROCs do.
     let as_rocs: Vec<PsdRoc> = (class_rocs.iter())
         .map(|r| PsdRoc {
             efpr: r.efpr.clone(),
             etpr: r.tpr.clone(),
         })
         .collect();
-    let refs: Vec<&PsdRoc> = as_rocs.iter().collect();
-    let roc = multi_class_roc(&refs, params.alpha_st, params.max_efpr);
-    let value = staircase_auc(&roc, params.max_efpr) / params.max_efpr;
-    let per_class = (as_rocs.iter())
-        .map(|r| staircase_auc(r, params.max_efpr) / params.max_efpr)
-        .collect();
+    let combined = psds_of(as_rocs, params);
     let per_postprocessing = (per_set.into_iter())
         .map(|set| psds_of(set.into_iter().map(|r| r.roc).collect(), params))
         .collect();
     Ok(PiPsds {
-        value,
-        per_class,
-        roc,
+        value: combined.value,
+        per_class: combined.per_class,
+        roc: combined.roc,
         class_rocs,
         per_postprocessing,
         params: *params,
@@ -1386,53 +1380,65 @@ pub struct FscoreResult {
     pub threshold: f64,
 }
 
-fn f_from(p: f64, r: f64, beta: f64) -> f64 {
+/// `fscore_from_precision_recall`.
+pub(super) fn f_beta(p: f64, r: f64, beta: f64) -> f64 {
     (1.0 + beta * beta) * p * r / (beta * beta * p + r).max(1e-15)
+}
+
+/// Precision of counts as `precision_recall_curve_from_intermediate_statistics` takes it: 1
+/// where nothing is detected.
+pub(super) fn precision(tp: f64, fp: f64) -> f64 {
+    if tp + fp == 0.0 {
+        1.0
+    } else {
+        tp / (tp + fp).max(1.0)
+    }
+}
+
+impl Prf {
+    /// F_β with its precision and recall.
+    pub(super) fn of(p: f64, r: f64, beta: f64) -> Prf {
+        Prf {
+            f: f_beta(p, r, beta),
+            p,
+            r,
+        }
+    }
+
+    /// `micro_average`: from counts summed over classes, (tp, fp, references).
+    pub(super) fn micro(counts: impl Iterator<Item = (f64, f64, f64)>, beta: f64) -> Prf {
+        let (tp, fp, n_ref) =
+            counts.fold((0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+        Prf::of(tp / (tp + fp).max(1.0), tp / n_ref.max(1.0), beta)
+    }
+
+    /// The macro average: the mean of the classes' F, P and R.
+    pub(super) fn mean(per_class: &[Prf]) -> Prf {
+        let mean = |f: fn(&Prf) -> f64| super::mean(&per_class.iter().map(f).collect::<Vec<_>>());
+        Prf {
+            f: mean(|x| x.f),
+            p: mean(|x| x.p),
+            r: mean(|x| x.r),
+        }
+    }
 }
 
 /// `intersection_based.fscore(threshold=…)` from accumulated statistics (no cttc needed).
 pub fn fscore(stats: &Statistics, threshold: f64, beta: f64) -> FscoreResult {
-    let (mut tps_all, mut fps_all, mut nref_all) = (0.0, 0.0, 0.0);
-    let per_class: Vec<Prf> = stats
-        .per_class
-        .iter()
+    let at: Vec<(f64, f64, f64)> = (stats.per_class.iter())
         .map(|c| {
             let i = c.scores.partition_point(|&s| s <= threshold);
             let i = i.min(c.scores.len() - 1);
-            let (tp, fp) = (c.tps[i], c.fps[i]);
-            tps_all += tp;
-            fps_all += fp;
-            nref_all += c.n_ref;
-            // No detections: precision 1 (precision_recall_curve_from_intermediate_statistics).
-            let p = if tp + fp == 0.0 {
-                1.0
-            } else {
-                tp / (tp + fp).max(1.0)
-            };
-            let r = tp / c.n_ref;
-            Prf {
-                f: f_from(p, r, beta),
-                p,
-                r,
-            }
+            (c.tps[i], c.fps[i], c.n_ref)
         })
         .collect();
-    let avg = |f: fn(&Prf) -> f64| super::mean(&per_class.iter().map(f).collect::<Vec<_>>());
-    let macro_average = Prf {
-        f: avg(|x| x.f),
-        p: avg(|x| x.p),
-        r: avg(|x| x.r),
-    };
-    let p = tps_all / (tps_all + fps_all).max(1.0);
-    let r = tps_all / nref_all.max(1.0);
+    let per_class: Vec<Prf> = (at.iter())
+        .map(|&(tp, fp, n_ref)| Prf::of(precision(tp, fp), tp / n_ref, beta))
+        .collect();
     FscoreResult {
+        macro_average: Prf::mean(&per_class),
+        micro_average: Prf::micro(at.into_iter(), beta),
         per_class,
-        macro_average,
-        micro_average: Prf {
-            f: f_from(p, r, beta),
-            p,
-            r,
-        },
         threshold,
     }
 }

@@ -31,8 +31,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::sed_scores::Prf;
-use super::{MetricsError, Result};
+use super::sed_scores::{f_beta, precision, Prf};
+use super::{round_to, MetricsError, Result};
 use crate::datasets::dcase::{audio_id, Durations, ScoreTable, StrongLabels};
 
 /// One class's statistics at every threshold.
@@ -194,8 +194,6 @@ pub fn collar_statistics(
         }
     }
     let (classes, gt, _) = super::sed_scores::validated(scores, ground_truth, durations)?;
-    let scale = 10f64.powi(time_decimals);
-    let round = |x: f64| (x * scale).round_ties_even() / scale;
     let stats = (0..classes.len())
         .map(|c| {
             let mut deltas: Vec<(f64, f64, f64)> = Vec::new();
@@ -204,14 +202,8 @@ pub fn collar_statistics(
                 if gt[c].is_empty() {
                     onset_deltas(track, &mut deltas);
                 } else {
-                    collar_deltas(
-                        track,
-                        &table.timestamps,
-                        &gt[c],
-                        collars,
-                        &round,
-                        &mut deltas,
-                    );
+                    let clip = (track, &table.timestamps[..], &gt[c][..]);
+                    collar_deltas(clip, collars, time_decimals, &mut deltas);
                 }
             }
             deltas.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -226,16 +218,7 @@ pub fn collar_statistics(
 /// minimum; every frame that is one is a change point (`acceleration_fn`).
 fn onset_deltas(track: &[f64], out: &mut Vec<(f64, f64, f64)>) {
     for (t, &s) in track.iter().enumerate() {
-        if s == f64::NEG_INFINITY {
-            continue;
-        }
-        let prev = if t == 0 {
-            f64::NEG_INFINITY
-        } else {
-            track[t - 1]
-        };
-        let next = track.get(t + 1).copied().unwrap_or(f64::NEG_INFINITY);
-        let d = i32::from(s > prev) - i32::from(next > s);
+        let d = super::sed_scores::onset_delta(track, t);
         if d != 0 {
             out.push((s, 0.0, f64::from(d)));
         }
@@ -245,13 +228,12 @@ fn onset_deltas(track: &[f64], out: &mut Vec<(f64, f64, f64)>) {
 /// One clip and class with events: the statistics at each distinct score (`onset_offset_curves`
 /// then `statistics_fn`), as change points where they change.
 fn collar_deltas(
-    track: &[f64],
-    ts: &[f64],
-    events: &[(f64, f64)],
+    (track, ts, events): (&[f64], &[f64], &[(f64, f64)]),
     collars: Collars,
-    round: &dyn Fn(f64) -> f64,
+    decimals: i32,
     out: &mut Vec<(f64, f64, f64)>,
 ) {
+    let round = |x: f64| round_to(x, decimals);
     let mut uniq: Vec<f64> = track.to_vec();
     uniq.sort_by(f64::total_cmp);
     uniq.dedup();
@@ -334,50 +316,36 @@ fn max_matching(hits: &[Vec<usize>], n_events: usize) -> usize {
     size
 }
 
-/// `fscore_from_precision_recall`.
-fn f_beta(p: f64, r: f64, beta: f64) -> f64 {
-    (1.0 + beta * beta) * p * r / (beta * beta * p + r).max(1e-15)
-}
-
 impl ClassStats {
     /// Precision and recall at each threshold (`precision_recall_curve_from_intermediate_statistics`,
     /// before its sort).
     fn precision_recall(&self, class: &str) -> Result<(Vec<f64>, Vec<f64>)> {
-        if self.n_ref == 0.0 {
-            return Err(MetricsError::NoGroundTruth(format!(
-                "{class} (clip-based recall is not defined without positive clips)"
-            )));
-        }
+        self.require_positives(class)?;
         let p = (self.tps.iter().zip(&self.fps))
-            .map(|(&t, &f)| {
-                if t + f == 0.0 {
-                    1.0
-                } else {
-                    t / (t + f).max(1.0)
-                }
-            })
+            .map(|(&t, &f)| precision(t, f))
             .collect();
         let r = self.tps.iter().map(|t| t / self.n_ref).collect();
         Ok((p, r))
     }
 
-    /// `average_precision_from_precision_recall_curve` of this class's curve.
-    pub fn average_precision(&self, class: &str) -> Result<f64> {
-        let (p, r) = self.precision_recall(class)?;
-        let mut order: Vec<usize> = (0..p.len()).collect();
-        // xsort: stably by (recall, precision).
-        order.sort_by(|&a, &b| r[a].total_cmp(&r[b]).then(p[a].total_cmp(&p[b])));
-        // Of equal recalls, the last in that order.
-        let mut kept: Vec<usize> = Vec::new();
-        for &i in &order {
-            match kept.last_mut() {
-                Some(last) if r[*last] == r[i] => *last = i,
-                _ => kept.push(i),
-            }
+    /// Recall (and the true-positive rate) needs positives, as the reference says.
+    fn require_positives(&self, class: &str) -> Result<()> {
+        if self.n_ref == 0.0 {
+            return Err(MetricsError::NoGroundTruth(format!(
+                "{class} (recall is not defined without positive clips, segments or events)"
+            )));
         }
-        Ok((kept.windows(2))
-            .map(|w| p[w[1]] * (r[w[1]] - r[w[0]]))
-            .sum())
+        Ok(())
+    }
+
+    /// The reported threshold of statistics index `i`: the midpoint between its score and the
+    /// next lower one (−∞ at the lowest), as `best_fscore` and `best_error_rate` report it.
+    fn threshold_below(&self, i: usize) -> f64 {
+        if i > 0 {
+            (self.scores[i] + self.scores[i - 1]) / 2.0
+        } else {
+            f64::NEG_INFINITY
+        }
     }
 
     /// The area under the ROC (`auroc_from_intermediate_statistics`): TPR = tps / n_ref against
@@ -386,11 +354,7 @@ impl ClassStats {
     /// width with another of the tied TPRs; here they keep their order (a stable sort), so
     /// each width goes with the highest TPR at its FPR. NaN without negatives, as there.
     fn roc_auc(&self, class: &str) -> Result<f64> {
-        if self.n_ref == 0.0 {
-            return Err(MetricsError::NoGroundTruth(format!(
-                "{class} (recall is not defined without positive clips)"
-            )));
-        }
+        self.require_positives(class)?;
         let negatives = self.fps[0];
         let tpr: Vec<f64> = self.tps.iter().map(|t| t / self.n_ref).collect();
         let fpr: Vec<f64> = self.fps.iter().map(|f| f / negatives).collect();
@@ -401,37 +365,20 @@ impl ClassStats {
             .sum())
     }
 
-    /// The highest F over thresholds (`best_fscore_from_intermediate_statistics`): F, P, R,
-    /// the threshold and the index of the statistics it is taken at.
-    fn best_fscore(&self, class: &str, beta: f64) -> Result<(Prf, f64, usize)> {
-        let (p, r) = self.precision_recall(class)?;
-        // Sorted by score (the statistics' order); of equal F the last.
-        let mut best = 0;
-        let mut best_f = f64::NEG_INFINITY;
-        for i in 0..p.len() {
-            let f = f_beta(p[i], r[i], beta);
-            if f >= best_f {
-                best_f = f;
-                best = i;
-            }
-        }
-        let threshold = if best > 0 {
-            (self.scores[best] + self.scores[best - 1]) / 2.0
-        } else {
-            f64::NEG_INFINITY
-        };
-        let prf = Prf {
-            f: best_f,
-            p: p[best],
-            r: r[best],
-        };
-        Ok((prf, threshold, best))
-    }
-
     /// The statistics' index of `score > threshold` (`get_curve_idx_for_threshold`).
     fn index_above(&self, threshold: f64) -> usize {
         let i = self.scores.partition_point(|&s| s <= threshold);
         i.min(self.scores.len() - 1)
+    }
+
+    /// The error rates at index `i` of the statistics (`error_rate_curve_from_intermediate_statistics`).
+    fn error_rate(&self, i: usize) -> ErrorRate {
+        let (ins, del) = (self.fps[i], self.n_ref - self.tps[i]);
+        ErrorRate {
+            er: (ins + del) / self.n_ref,
+            ir: ins / self.n_ref,
+            dr: del / self.n_ref,
+        }
     }
 }
 
@@ -445,35 +392,6 @@ pub struct ErrorRate {
     pub ir: f64,
     /// Deletions / references.
     pub dr: f64,
-}
-
-impl ClassStats {
-    /// The error rates at index `i` of the statistics.
-    fn error_rate(&self, i: usize) -> ErrorRate {
-        let (ins, del) = (self.fps[i], self.n_ref - self.tps[i]);
-        ErrorRate {
-            er: (ins + del) / self.n_ref,
-            ir: ins / self.n_ref,
-            dr: del / self.n_ref,
-        }
-    }
-
-    /// The lowest error rate over thresholds (`best_error_rate_from_intermediate_statistics`;
-    /// of equal ones the highest threshold), and its threshold as for the best F.
-    fn best_error_rate(&self) -> (ErrorRate, f64) {
-        let mut best = 0;
-        for i in 0..self.scores.len() {
-            if self.error_rate(i).er <= self.error_rate(best).er {
-                best = i;
-            }
-        }
-        let threshold = if best > 0 {
-            (self.scores[best] + self.scores[best - 1]) / 2.0
-        } else {
-            f64::NEG_INFINITY
-        };
-        (self.error_rate(best), threshold)
-    }
 }
 
 /// A class's lowest error rate and the threshold it is reached at.
@@ -556,26 +474,33 @@ pub struct FCurve {
     pub f: Vec<f64>,
 }
 
-/// `micro_average`: F, P, R from summed counts.
-fn micro(counts: impl Iterator<Item = (f64, f64, f64)>, beta: f64) -> Prf {
-    let (tp, fp, n_ref) = counts.fold((0.0, 0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
-    let p = tp / (tp + fp).max(1.0);
-    let r = tp / n_ref.max(1.0);
-    Prf {
-        f: f_beta(p, r, beta),
-        p,
-        r,
+/// `average_precision_from_precision_recall_curve`: the curve sorted stably by (recall,
+/// precision), of equal recalls the last, `Σ p_k (r_k − r_{k−1})`.
+fn ap_of(p: &[f64], r: &[f64]) -> f64 {
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&a, &b| r[a].total_cmp(&r[b]).then(p[a].total_cmp(&p[b])));
+    let mut kept: Vec<usize> = Vec::new();
+    for &i in &order {
+        match kept.last_mut() {
+            Some(last) if r[*last] == r[i] => *last = i,
+            _ => kept.push(i),
+        }
     }
+    (kept.windows(2))
+        .map(|w| p[w[1]] * (r[w[1]] - r[w[0]]))
+        .sum()
 }
 
-/// The mean of per-class F, P and R.
-fn macro_average(prf: &[Prf]) -> Prf {
-    let mean = |f: fn(&Prf) -> f64| super::mean(&prf.iter().map(f).collect::<Vec<f64>>());
-    Prf {
-        f: mean(|x| x.f),
-        p: mean(|x| x.p),
-        r: mean(|x| x.r),
+/// The index of the best value, of equal ones the last (`len − 1 − argmax(values[::-1])`):
+/// `at_least_as_good(v, best)` says whether `v` takes over from the best so far.
+fn last_best(values: impl Iterator<Item = f64>, at_least_as_good: fn(f64, f64) -> bool) -> usize {
+    let mut best = (0, f64::NAN);
+    for (i, v) in values.enumerate() {
+        if i == 0 || at_least_as_good(v, best.1) {
+            best = (i, v);
+        }
     }
+    best.0
 }
 
 /// Clip-based average precision, best F and F at `threshold` (F_β with `beta`).
@@ -618,10 +543,7 @@ pub fn segment_statistics(
         )));
     }
     let (classes, gt, lengths) = super::sed_scores::validated(scores, ground_truth, durations)?;
-    let round = |x: f64| {
-        let scale = 10f64.powi(time_decimals);
-        (x * scale).round_ties_even() / scale
-    };
+    let round = |x: f64| round_to(x, time_decimals);
     let mut pairs: Vec<Vec<(f64, bool)>> = vec![Vec::new(); classes.len()];
     for ((table, gt), &duration) in scores.iter().zip(&gt).zip(&lengths) {
         let ts: Vec<f64> = table.timestamps.iter().map(|&t| round(t)).collect();
@@ -680,9 +602,49 @@ fn curves(
     beta: f64,
     with_roc: bool,
 ) -> Result<Curves> {
-    let average_precision = (classes.iter().zip(&stats))
-        .map(|(c, s)| s.average_precision(c))
-        .collect::<Result<Vec<f64>>>()?;
+    let n = classes.len();
+    let (mut average_precision, mut f_curves) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut best, mut best_counts) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut at_threshold, mut at_counts) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut best_error_rate, mut error_rate_at_threshold) = (Vec::new(), Vec::new());
+    for (class, s) in classes.iter().zip(&stats) {
+        // One precision–recall curve per class serves AP, the best F and F at the threshold.
+        let (p, r) = s.precision_recall(class)?;
+        let f: Vec<f64> = p
+            .iter()
+            .zip(&r)
+            .map(|(&p, &r)| f_beta(p, r, beta))
+            .collect();
+        average_precision.push(ap_of(&p, &r));
+        let b = last_best(f.iter().copied(), |v, best| v >= best);
+        best.push(BestF {
+            prf: Prf {
+                f: f[b],
+                p: p[b],
+                r: r[b],
+            },
+            threshold: s.threshold_below(b),
+        });
+        best_counts.push((s.tps[b], s.fps[b], s.n_ref));
+        let i = s.index_above(threshold);
+        at_threshold.push(Prf {
+            f: f[i],
+            p: p[i],
+            r: r[i],
+        });
+        at_counts.push((s.tps[i], s.fps[i], s.n_ref));
+        let rates: Vec<ErrorRate> = (0..s.scores.len()).map(|k| s.error_rate(k)).collect();
+        let e = last_best(rates.iter().map(|x| x.er), |v, best| v <= best);
+        best_error_rate.push(BestErrorRate {
+            rates: rates[e],
+            threshold: s.threshold_below(e),
+        });
+        error_rate_at_threshold.push(rates[i]);
+        f_curves.push(FCurve {
+            scores: s.scores.clone(),
+            f,
+        });
+    }
     let roc_auc = with_roc
         .then(|| {
             (classes.iter().zip(&stats))
@@ -690,65 +652,17 @@ fn curves(
                 .collect::<Result<Vec<f64>>>()
         })
         .transpose()?;
-    let best_at = (classes.iter().zip(&stats))
-        .map(|(c, s)| s.best_fscore(c, beta))
-        .collect::<Result<Vec<_>>>()?;
-    let best: Vec<BestF> = (best_at.iter())
-        .map(|&(prf, threshold, _)| BestF { prf, threshold })
-        .collect();
     let best_prf: Vec<Prf> = best.iter().map(|b| b.prf).collect();
-    let best_micro = micro(
-        (stats.iter().zip(&best_at)).map(|(s, &(_, _, i))| (s.tps[i], s.fps[i], s.n_ref)),
-        beta,
-    );
-    let f_curves = (classes.iter().zip(&stats))
-        .map(|(c, s)| {
-            let (p, r) = s.precision_recall(c)?;
-            Ok(FCurve {
-                scores: s.scores.clone(),
-                f: p.iter()
-                    .zip(&r)
-                    .map(|(&p, &r)| f_beta(p, r, beta))
-                    .collect(),
-            })
-        })
-        .collect::<Result<Vec<FCurve>>>()?;
-    let best_error_rate: Vec<BestErrorRate> = (stats.iter())
-        .map(|s| {
-            let (rates, threshold) = s.best_error_rate();
-            BestErrorRate { rates, threshold }
-        })
-        .collect();
-    let error_rate_at_threshold: Vec<ErrorRate> = (stats.iter())
-        .map(|s| s.error_rate(s.index_above(threshold)))
-        .collect();
-    let mut at_threshold = Vec::with_capacity(classes.len());
-    for (c, s) in classes.iter().zip(&stats) {
-        let (p, r) = s.precision_recall(c)?;
-        let i = s.index_above(threshold);
-        at_threshold.push(Prf {
-            f: f_beta(p[i], r[i], beta),
-            p: p[i],
-            r: r[i],
-        });
-    }
-    let at_threshold_micro = micro(
-        (stats.iter()).map(|s| {
-            let i = s.index_above(threshold);
-            (s.tps[i], s.fps[i], s.n_ref)
-        }),
-        beta,
-    );
     Ok(Curves {
         mean_average_precision: super::mean(&average_precision),
-        best_macro: macro_average(&best_prf),
-        at_threshold_macro: macro_average(&at_threshold),
+        best_macro: Prf::mean(&best_prf),
+        best_micro: Prf::micro(best_counts.into_iter(), beta),
+        at_threshold_macro: Prf::mean(&at_threshold),
+        at_threshold_micro: Prf::micro(at_counts.into_iter(), beta),
         classes,
         average_precision,
         best,
-        best_micro,
         at_threshold,
-        at_threshold_micro,
         threshold,
         mean_roc_auc: roc_auc.as_deref().map(super::mean),
         roc_auc,
