@@ -583,6 +583,23 @@ fn psds_params(
 /// Each fold's PSDS, and each fold's [(class, PSDS)].
 type BootstrapOutput = (Vec<f64>, Vec<Vec<(String, f64)>>);
 
+/// [`BootstrapOutput`] of each fold's (value, per-class values), the classes the tables'.
+fn bootstrap_output<'a>(
+    tables: &[ScoreTable],
+    folds: impl Iterator<Item = (f64, &'a [f64])>,
+) -> BootstrapOutput {
+    let classes = tables
+        .first()
+        .map(|t| t.classes.clone())
+        .unwrap_or_default();
+    folds
+        .map(|(value, per_class)| {
+            let named = classes.iter().cloned().zip(per_class.iter().copied());
+            (value, named.collect())
+        })
+        .unzip()
+}
+
 /// Bootstrapped PSDS as `sed_scores_eval.intersection_based.bootstrapped_psds`: the PSDS of
 /// every fold and each fold's [(class, psds)].
 #[pyfunction]
@@ -620,21 +637,9 @@ fn bootstrapped_psds(
         })
         .map_err(value_error)?
         .remove(0);
-    let classes = tables
-        .first()
-        .map(|t| t.classes.clone())
-        .unwrap_or_default();
-    Ok((
-        folds.iter().map(|r| r.value).collect(),
-        (folds.iter())
-            .map(|r| {
-                classes
-                    .iter()
-                    .cloned()
-                    .zip(r.per_class.iter().copied())
-                    .collect()
-            })
-            .collect(),
+    Ok(bootstrap_output(
+        &tables,
+        folds.iter().map(|r| (r.value, &r.per_class[..])),
     ))
 }
 
@@ -758,28 +763,17 @@ fn bootstrapped_median_filter_independent_psds(
         })
         .map_err(value_error)?
         .remove(0);
-    let classes = tables
-        .first()
-        .map(|t| t.classes.clone())
-        .unwrap_or_default();
-    Ok((
-        folds.iter().map(|r| r.value).collect(),
-        (folds.iter())
-            .map(|r| {
-                classes
-                    .iter()
-                    .cloned()
-                    .zip(r.per_class.iter().copied())
-                    .collect()
-            })
-            .collect(),
+    Ok(bootstrap_output(
+        &tables,
+        folds.iter().map(|r| (r.value, &r.per_class[..])),
     ))
 }
 
 /// Clip-, segment- or collar-based metrics over every threshold (`sed_scores_eval.clip_based`,
 /// `segment_based`, `collar_based`; `kind` names which), as JSON of
-/// `earshot_core::metrics::segments::Curves` with the best F's and best ER's thresholds. Without durations (clip- and collar-based need
-/// none) each clip lasts to its last frame boundary.
+/// `earshot_core::metrics::segments::Curves` with the best F's and best ER's thresholds.
+/// Without durations (clip- and collar-based need none) each clip lasts to its last frame
+/// boundary.
 #[pyfunction]
 #[pyo3(signature = (scores, ground_truth, durations, kind, segment_length, collars, threshold))]
 #[allow(clippy::too_many_arguments)] // sed_scores_eval's keyword arguments, one by one
