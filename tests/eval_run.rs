@@ -52,6 +52,29 @@ fn run_eval(dataset_name: &str, model: &str, checkpoint: &str, out: &Path) -> (V
     (json, stderr)
 }
 
+/// Check `-o DIR/report.html` in headless Chromium: no errors, every chart with one bar group
+/// per class (`classes` each), the confusion matrix's total when given; a screenshot is kept as
+/// `<target>/test-output/review/<shot>`. Returns the self-test's report.
+fn check_page(out: &Path, charts: usize, classes: usize, shot: &str) -> Value {
+    let page = out.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "self-contained"
+    );
+    let (result, console) = crate::review::selftest(&page);
+    assert_eq!(result["errors"], serde_json::json!([]), "{result}");
+    assert!(console.is_empty(), "console: {console:?}");
+    let drawn = result["charts"].as_array().unwrap();
+    assert_eq!(drawn.len(), charts, "{result}");
+    for c in drawn {
+        assert_eq!(c["bars"], c["expected"], "{c}");
+        assert_eq!(c["bars"].as_u64(), Some(classes as u64), "{c}");
+    }
+    crate::review::screenshot(&page, shot, 2400);
+    result
+}
+
 /// Rows of a TSV as header-keyed maps.
 fn tsv(path: &Path) -> Vec<HashMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -94,6 +117,18 @@ fn audioset_scores_every_clip_found_and_lists_the_missing_one() {
         "{stderr}"
     );
     assert!(json["result"]["map"].is_number(), "{json}");
+    let page = check_page(tmp.path(), 1, 527, "eval_audioset.png");
+    assert_eq!(page["metrics"], 6, "{page}");
+    // Classes with a positive clip have a bar; the rest read n/a.
+    let positives = json["result"]["ap"].as_array().unwrap().len()
+        - json["result"]["classes_without_positives"]
+            .as_u64()
+            .unwrap() as usize;
+    assert_eq!(
+        page["charts"][0]["drawn"].as_u64(),
+        Some(positives as u64),
+        "{page}"
+    );
     let rows = tsv(&tmp.path().join("scores.tsv"));
     assert_eq!(rows.len(), 5);
     let gt = tsv(&tmp.path().join("ground_truth.tsv"));
@@ -148,6 +183,15 @@ fn desed_writes_score_tables_and_a_submission_and_scores_both() {
     }
     let p1 = json["psds1"]["value"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&p1));
+    // The page: PSD-ROC, then event-, segment-, intersection-based F1 and PSDS1 per class.
+    let page = check_page(tmp.path(), 4, 10, "eval_desed.png");
+    assert_eq!(page["figures"], 1, "{page}");
+    assert_eq!(page["metrics"], 6, "{page}");
+    let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    assert!(
+        html.contains(&format!("<td>{p1:.6}</td>")),
+        "PSDS1 on the page"
+    );
     // Every clip has a score table, including the one without events.
     for i in 1..=9 {
         assert!(tmp.path().join(format!("scores/Y000{i}.tsv")).is_file());
@@ -217,6 +261,9 @@ fn esc50_and_tau_probes_predict_held_out_folds() {
     // them, so a broken probe or fold split shows up as low accuracy.
     let acc = json["overall_accuracy"].as_f64().unwrap();
     assert!(acc >= 0.8, "ESC-50 probe accuracy {acc}");
+    let page = check_page(&tmp.path().join("esc50"), 1, 3, "eval_esc50.png");
+    assert_eq!(page["confusion"]["cells"], 9, "{page}");
+    assert_eq!(page["confusion"]["total"], 30, "every clip once: {page}");
     let pred = tsv(&tmp.path().join("esc50/predictions.tsv"));
     assert_eq!(pred.len(), 30);
     for row in &pred {
@@ -228,6 +275,8 @@ fn esc50_and_tau_probes_predict_held_out_folds() {
     }
     let (json, _) = run_eval("tau2022", "cnn14", &c, &tmp.path().join("tau"));
     assert_eq!(json["n_items"], 6, "fold1_evaluate only");
+    let page = check_page(&tmp.path().join("tau"), 1, 3, "eval_tau.png");
+    assert_eq!(page["confusion"]["total"], 6, "{page}");
     assert!(json["overall_accuracy"].as_f64().unwrap() >= 0.5);
 }
 

@@ -3,7 +3,8 @@
 //! `#selftest`, and the page reports what it sees (tests/../crates/cli/src/review.rs): no
 //! errors, one event box per detected event, a click on an event seeking the player to its
 //! onset, the class filter hiding the others. A screenshot is kept under
-//! `<target>/test-output/review/` for a person to look at.
+//! `<target>/test-output/review/` for a person to look at. The same helpers check `eval run`'s
+//! evaluation page (tests/eval_run.rs).
 
 use crate::common;
 use crate::common::earshot_home_ok as run_ok;
@@ -13,11 +14,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn chromium() -> Command {
+pub(crate) fn chromium() -> Command {
     let mut c = Command::new("chromium");
     c.args([
         "--headless",
@@ -32,7 +33,7 @@ fn chromium() -> Command {
 }
 
 /// Where a person finds the screenshot: beside the build, not in a temporary folder.
-fn output_dir() -> PathBuf {
+pub(crate) fn output_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
@@ -42,7 +43,7 @@ fn output_dir() -> PathBuf {
 }
 
 /// Load `page#selftest` and return what the page reported, and Chromium's console lines.
-fn selftest(page: &Path) -> (Value, Vec<String>) {
+pub(crate) fn selftest(page: &Path) -> (Value, Vec<String>) {
     let url = format!("file://{}#selftest", page.display());
     let out = chromium()
         .args(["--dump-dom", &url])
@@ -67,6 +68,31 @@ fn selftest(page: &Path) -> (Value, Vec<String>) {
         .map(str::to_string)
         .collect();
     (serde_json::from_str(&json).unwrap(), console)
+}
+
+/// Save a screenshot of `page` (1280 px wide, `height` tall) as `name` in [`output_dir`], for a
+/// person to look at; returns its path.
+pub(crate) fn screenshot(page: &Path, name: &str, height: u32) -> PathBuf {
+    let shot = output_dir().join(name);
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium()
+        .args([
+            &format!("--screenshot={}", shot.display()),
+            &format!("--window-size=1280,{height}"),
+            &format!("file://{}", page.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{}: {} bytes",
+        shot.display(),
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+    shot
 }
 
 #[test]
@@ -125,7 +151,11 @@ fn the_review_page_works_in_a_real_browser() {
         !html.contains("https://") && !html.contains("src=\"http"),
         "self-contained"
     );
-    assert_eq!(html.matches("data:audio/wav;base64,").count(), 2);
+    assert_eq!(
+        html.matches("data:audio/ogg;base64,T2dnUw").count(),
+        2,
+        "each file's audio is embedded as Ogg (OggS)"
+    );
 
     let (result, console) = selftest(&page);
     eprintln!("review page: {} bytes, self-test {result}", html.len());
@@ -158,25 +188,8 @@ fn the_review_page_works_in_a_real_browser() {
     );
 
     // A screenshot for a person.
-    let shot = output_dir().join("screenshot.png");
-    let _ = std::fs::remove_file(&shot);
-    let out = chromium()
-        .args([
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1280,1600",
-            &format!("file://{}", page.display()),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let png = std::fs::read(&shot).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 20_000,
-        "{}",
-        png.len()
-    );
+    screenshot(&page, "screenshot.png", 1600);
     std::fs::copy(&page, output_dir().join("review.html")).unwrap();
-    eprintln!("screenshot: {}", shot.display());
 
     // `earshot report` with linked audio: the page names the files relative to itself.
     let linked = work.path().join("sub/linked.html");
@@ -200,4 +213,27 @@ fn the_review_page_works_in_a_real_browser() {
     let (result, _) = selftest(&linked);
     assert_eq!(result["errors"], serde_json::json!([]), "{result}");
     assert_eq!(result["events"].as_u64(), Some(events.len() as u64));
+
+    // `--embed-audio wav`, for a browser without Vorbis: 16 kHz 16-bit WAV, and the page works.
+    let wav = work.path().join("wav.html");
+    let mut args = vec!["report", "--model", "yamnet-w8a8", "--threshold", "0.2"];
+    args.extend(inputs);
+    args.extend(["--embed-audio", "wav", "-o", wav.to_str().unwrap()]);
+    run_ok(home.path(), &args);
+    let wav_html = std::fs::read_to_string(&wav).unwrap();
+    assert_eq!(wav_html.matches("data:audio/wav;base64,UklGR").count(), 2);
+    assert!(
+        wav_html.len() > 3 * html.len(),
+        "Ogg pages are far lighter: {} vs {} bytes",
+        html.len(),
+        wav_html.len()
+    );
+    let (result, _) = selftest(&wav);
+    assert_eq!(result["errors"], serde_json::json!([]), "{result}");
+    let clicked = &result["clicked"];
+    assert!(
+        (clicked["currentTime"].as_f64().unwrap() - clicked["onset"].as_f64().unwrap()).abs()
+            < 1e-3,
+        "{clicked}"
+    );
 }

@@ -69,6 +69,12 @@ run eval_sed_table eval sed --ground-truth $s/gt.tsv --durations $s/durations.ts
 run eval_scenes eval scenes --ground-truth $g/metrics/scenes_000_ref.tsv --predictions $g/metrics/scenes_000_out.tsv --json
 run eval_run_desed eval run --dataset desed --root $g/datasets/desed --model cnn14-decisionlevelmax --checkpoint $dlm -o "$out/eval_desed" --json
 run eval_run_esc50 eval run --dataset esc50 --root $g/datasets/esc50 --checkpoint $cnn -o "$out/eval_esc50" --json
+run eval_run_esc50_table eval run --dataset esc50 --root $g/datasets/esc50 --checkpoint $cnn -o "$out/eval_esc50_table"
+run eval_run_tau eval run --dataset tau2022 --root $g/datasets/tau2022 --checkpoint $cnn -o "$out/eval_tau" --json
+run eval_run_audioset eval run --dataset audioset --root $g/datasets/audioset --checkpoint $cnn -o "$out/eval_audioset" --json
+run eval_run_audioset_table eval run --dataset audioset --root $g/datasets/audioset --checkpoint $cnn -o "$out/eval_audioset_table"
+run eval_run_fsd50k eval run --dataset fsd50k --root $g/datasets/fsd50k --checkpoint $cnn -o "$out/eval_fsd50k" --json
+run eval_run_desed_table eval run --dataset desed --root $g/datasets/desed --model cnn14-decisionlevelmax --checkpoint $dlm -o "$out/eval_desed_table"
 run shard_a embed "${clips[@]}" --checkpoint $cnn --pool mean --shard 0/2 -o "$out/shard.npy"
 run shard_b embed "${clips[@]}" --checkpoint $cnn --pool mean --shard 1/2 -o "$out/shard.npy"
 run merge merge "$out/shard.shard-0-of-2.npy" "$out/shard.shard-1-of-2.npy" -o "$out/merged.npy"

@@ -70,13 +70,33 @@ pub struct DetectArgs {
     /// Also write the review page (one self-contained HTML file; see `earshot report`).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub page_audio: PageAudio,
+    /// Write the review page only (`earshot report`).
+    #[arg(skip)]
+    pub report_only: bool,
+}
+
+/// How the review page carries each file's audio.
+#[derive(Debug, Clone, Args)]
+pub struct PageAudio {
     /// In the review page, link each file's audio by its path relative to the page instead of
     /// embedding it (large batches).
     #[arg(long)]
     pub link_audio: bool,
-    /// Write the review page only (`earshot report`).
-    #[arg(skip)]
-    pub report_only: bool,
+    /// How the review page embeds audio: Ogg Vorbis at the model's sample rate (about a tenth
+    /// of a WAV's size), or 16 kHz 16-bit WAV for a browser without Vorbis.
+    #[arg(long, value_enum, default_value_t = EmbedAudio::Ogg)]
+    pub embed_audio: EmbedAudio,
+}
+
+/// Audio formats the review page embeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmbedAudio {
+    /// Ogg Vorbis (libvorbis quality 3).
+    Ogg,
+    /// 16 kHz 16-bit PCM WAV.
+    Wav,
 }
 
 /// Arguments of `earshot report`: detection with the review page as the output.
@@ -84,9 +104,8 @@ pub struct DetectArgs {
 pub struct ReportArgs {
     #[command(flatten)]
     pub detection: Detection,
-    /// Link each file's audio by its relative path instead of embedding it.
-    #[arg(long)]
-    pub link_audio: bool,
+    #[command(flatten)]
+    pub page_audio: PageAudio,
     /// The HTML page to write.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -102,7 +121,7 @@ impl ReportArgs {
             plot: None,
             output: None,
             report: Some(self.output.clone()),
-            link_audio: self.link_audio,
+            page_audio: self.page_audio.clone(),
             report_only: true,
         }
     }

@@ -289,7 +289,8 @@ pub enum EvalFormat {
 }
 
 impl EvalFormat {
-    fn of(format: EvalFormat, json: bool) -> EvalFormat {
+    /// `format`, or JSON when `--json` was given.
+    pub fn of(format: EvalFormat, json: bool) -> EvalFormat {
         if json {
             EvalFormat::Json
         } else {
@@ -596,12 +597,19 @@ pub fn tagging_cmd(a: &TaggingArgs) -> Result<()> {
         };
     let r =
         tagging::evaluate(&truth, &scores).map_err(|e| anyhow!("{}: {e}", a.scores.display()))?;
-    if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "classes": classes, "result": r }))?
-        );
-        return Ok(());
+    print!("{}", tagging_output(&classes, &r, a.json)?);
+    Ok(())
+}
+
+/// What `eval tagging` prints for `r`: the table, or with `json` the JSON document.
+pub fn tagging_output(
+    classes: &[String],
+    r: &tagging::TaggingResult,
+    json: bool,
+) -> Result<String> {
+    if json {
+        let doc = json!({ "classes": classes, "result": r });
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&doc)?));
     }
     let mut out = String::new();
     writeln!(out, "clips {}  classes {}", r.n_clips, classes.len())?;
@@ -642,8 +650,7 @@ pub fn tagging_cmd(a: &TaggingArgs) -> Result<()> {
             r.classes_without_positives
         )?;
     }
-    print!("{out}");
-    Ok(())
+    Ok(out)
 }
 
 // --- tags (sed_eval.audio_tag) ------------------------------------------------------------------
@@ -1810,8 +1817,7 @@ pub fn scenes_cmd(a: &ScenesArgs) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&v)?);
             return Ok(());
         }
-        EvalFormat::SedEval => print!("{}", scenes::report(&r)),
-        EvalFormat::Table => print_scenes(&r),
+        format => print!("{}", scenes_output(&r, format)?),
     }
     if let Some((path, x, p)) = mcnemar {
         println!(
@@ -1824,25 +1830,41 @@ pub fn scenes_cmd(a: &ScenesArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_scenes(r: &scenes::SceneResult) {
-    println!(
-        "{:<24} {:>6} {:>6} {:>9} {:>9}",
-        "scene", "Nref", "Ncorr", "accuracy", "log loss"
-    );
-    for (k, (label, acc, n_ref, n_corr)) in r.class_wise.iter().enumerate() {
-        let ll = r.class_wise_log_loss.as_ref().map_or(f64::NAN, |v| v[k]);
-        println!(
-            "{label:<24} {n_ref:>6} {n_corr:>6} {:>9} {:>9}",
-            fmt(*acc),
-            fmt(ll)
-        );
+/// What `eval scenes` prints for `r` (without McNemar's line) in `format`.
+pub fn scenes_output(r: &scenes::SceneResult, format: EvalFormat) -> Result<String> {
+    let mut out = String::new();
+    match format {
+        // Through a Value, whose keys sort, as `eval scenes --json` has always printed them.
+        EvalFormat::Json => {
+            let v = serde_json::to_value(r)?;
+            out = format!("{}\n", serde_json::to_string_pretty(&v)?)
+        }
+        EvalFormat::SedEval => out = scenes::report(r),
+        EvalFormat::Table => {
+            writeln!(
+                out,
+                "{:<24} {:>6} {:>6} {:>9} {:>9}",
+                "scene", "Nref", "Ncorr", "accuracy", "log loss"
+            )?;
+            for (k, (label, acc, n_ref, n_corr)) in r.class_wise.iter().enumerate() {
+                let ll = r.class_wise_log_loss.as_ref().map_or(f64::NAN, |v| v[k]);
+                writeln!(
+                    out,
+                    "{label:<24} {n_ref:>6} {n_corr:>6} {:>9} {:>9}",
+                    fmt(*acc),
+                    fmt(ll)
+                )?;
+            }
+            writeln!(
+                out,
+                "macro accuracy  {}  (overall {})",
+                fmt(r.macro_accuracy),
+                fmt(r.overall_accuracy)
+            )?;
+            if let Some(ll) = r.log_loss {
+                writeln!(out, "log loss        {}", fmt(ll))?;
+            }
+        }
     }
-    println!(
-        "macro accuracy  {}  (overall {})",
-        fmt(r.macro_accuracy),
-        fmt(r.overall_accuracy)
-    );
-    if let Some(ll) = r.log_loss {
-        println!("log loss        {}", fmt(ll));
-    }
+    Ok(out)
 }

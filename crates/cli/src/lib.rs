@@ -13,6 +13,7 @@ pub mod decode;
 pub mod detect;
 pub mod embed;
 pub mod eval;
+pub mod eval_page;
 pub mod eval_run;
 pub mod features;
 pub mod info;

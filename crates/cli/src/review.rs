@@ -5,8 +5,9 @@
 //! the spectrogram; clicking an event plays it. A file list at the top gives event counts and
 //! filters by class.
 //!
-//! Everything is inlined: the spectrogram as a PNG, the audio as a 16 kHz 16-bit WAV (or linked
-//! by relative path with `--link-audio`, for large batches), the data as JSON, the script and the
+//! Everything is inlined: the spectrogram as a PNG, the audio as Ogg Vorbis at the model's rate
+//! (`earshot_core::audio::encode`; a 16 kHz 16-bit WAV with `--embed-audio wav`, or linked by
+//! relative path with `--link-audio`, for large batches), the data as JSON, the script and the
 //! style. Opened with `#selftest`, the page checks itself (events in the DOM, a click seeking the
 //! player, errors seen) and writes the result as JSON into `<pre id="selftest">`; the tests run
 //! that in headless Chromium.
@@ -20,8 +21,13 @@ use earshot_core::outputs::MelBand;
 
 /// Where a file's audio comes from.
 pub enum Audio {
-    /// A WAV, embedded as a data URI.
-    Embedded(Vec<u8>),
+    /// A file's bytes, embedded as a data URI of this MIME type (`audio/ogg`, `audio/wav`).
+    Embedded {
+        /// The MIME type.
+        mime: &'static str,
+        /// The file's bytes.
+        bytes: Vec<u8>,
+    },
     /// A path or URL relative to the page.
     Linked(String),
 }
@@ -103,7 +109,7 @@ pub fn page(model: &str, files: &[ReviewFile]) -> anyhow::Result<String> {
         // `</` cannot end the script element early once escaped.
         let json = serde_json::to_string(&data)?.replace("</", "<\\/");
         let audio = match &f.audio {
-            Audio::Embedded(wav) => format!("data:audio/wav;base64,{}", b64.encode(wav)),
+            Audio::Embedded { mime, bytes } => format!("data:{mime};base64,{}", b64.encode(bytes)),
             Audio::Linked(p) => escape(p),
         };
         sections.push_str(&format!(
@@ -351,7 +357,10 @@ mod tests {
                 label: "x</script>".into(),
                 score: 0.9,
             }],
-            audio: Audio::Embedded(earshot_core::wav::pcm16_bytes(&[0.0, 0.5], 16000).unwrap()),
+            audio: Audio::Embedded {
+                mime: "audio/wav",
+                bytes: earshot_core::wav::pcm16_bytes(&[0.0, 0.5], 16000).unwrap(),
+            },
         };
         let html = page("m", &[f]).unwrap();
         assert!(html.contains("a&lt;b&gt;.wav"));

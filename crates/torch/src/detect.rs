@@ -8,11 +8,13 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use earshot_cli::detect::{
-    audacity_labels, label_file, parse_thresholds, raven_table, DetectArgs, DetectFormat, Labelled,
+    audacity_labels, label_file, parse_thresholds, raven_table, DetectArgs, DetectFormat,
+    EmbedAudio, Labelled,
 };
 use earshot_cli::review::{Audio, Curve, ReviewEvent, ReviewFile};
 use earshot_cli::tag::emit;
 use earshot_cli::{expand_inputs, output, progress, report, shard, Cli};
+use earshot_core::audio::encode::ogg_vorbis_bytes;
 use earshot_core::audio::resample::resample;
 use earshot_core::outputs::{top_k, ClipOutput, Event};
 use earshot_core::wav::pcm16_bytes;
@@ -272,11 +274,23 @@ fn review_file(
                 .unwrap_or(0.5),
         })
         .collect();
-    let audio = if args.link_audio {
+    let audio = if args.page_audio.link_audio {
         Audio::Linked(relative_to(path, page.parent().unwrap_or(Path::new("."))))
     } else {
-        let speech_band = resample(samples, backbone.sample_rate(), REVIEW_RATE)?;
-        Audio::Embedded(pcm16_bytes(&speech_band, REVIEW_RATE)?)
+        match args.page_audio.embed_audio {
+            EmbedAudio::Ogg => Audio::Embedded {
+                mime: "audio/ogg",
+                bytes: ogg_vorbis_bytes(samples, backbone.sample_rate(), REVIEW_OGG_QUALITY)
+                    .with_context(|| format!("{}: the page's audio", path.display()))?,
+            },
+            EmbedAudio::Wav => {
+                let speech_band = resample(samples, backbone.sample_rate(), REVIEW_RATE)?;
+                Audio::Embedded {
+                    mime: "audio/wav",
+                    bytes: pcm16_bytes(&speech_band, REVIEW_RATE)?,
+                }
+            }
+        }
     };
     Ok(ReviewFile {
         name: path.display().to_string(),
@@ -297,8 +311,11 @@ fn review_file(
     })
 }
 
-/// Sample rate of the audio embedded in the review page (speech-band, a quarter of CD size).
+/// Sample rate of the WAV embedded in the review page (speech-band, a quarter of CD size).
 const REVIEW_RATE: u32 = 16_000;
+
+/// libvorbis quality of the review page's Ogg (`oggenc -q 3`, its default).
+const REVIEW_OGG_QUALITY: f32 = 0.3;
 
 /// `path` relative to the folder `dir`, as a URL path (`../` where needed).
 fn relative_to(path: &Path, dir: &Path) -> String {

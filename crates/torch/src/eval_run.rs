@@ -23,7 +23,11 @@
 //!   root. The probe trains on `fold1_train` and predicts `fold1_evaluate`; the output is the
 //!   Task 1 format (`filename scene_label <probability per class>`).
 //!
-//! Everything written goes to `-o DIR`; the metrics print as `eval` prints them.
+//! Everything written goes to `-o DIR`; the metrics print as `eval` prints them. Tagging and
+//! scene metrics are computed in memory from the outputs (the files written are the same
+//! numbers, as the challenges take them); DESED's are `eval sed`'s over the files written.
+//! `-o DIR/report.html` shows the evaluation at a glance ([`earshot_cli::eval_page`]): the
+//! headline metrics, DESED's PSD-ROC, per-class bars, and the confusion matrix for scenes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -32,13 +36,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use earshot_cli::eval::{
-    scenes_cmd, sed_report, tagging_cmd, warn, BootstrapArgs, EvalFormat, ScenesArgs, SedArgs,
-    SedEvalArgs, TaggingArgs,
+    scenes_output, sed_report, tagging_output, warn, BootstrapArgs, EvalFormat, SedArgs,
+    SedEvalArgs,
 };
+use earshot_cli::eval_page::{self, BarChart, Confusion, EvalPage};
 use earshot_cli::eval_run::{DatasetKind, RunArgs};
 use earshot_cli::{output, progress, report, Cli};
 use earshot_core::datasets::{audioset, dcase, esc50, fsd50k, tau};
 use earshot_core::labels::Labels;
+use earshot_core::metrics::{scenes, tagging};
 use earshot_core::outputs::{events, median_filter, ClipOutput};
 use earshot_models::tasks::probe::{Probe, ProbeOptions};
 use earshot_models::tasks::{run_batched, LoadedModel};
@@ -101,11 +107,42 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Write a weak-label ground truth and a score table (a column per class), then score them.
+/// The page's heading and "what was run" rows, shared by every dataset.
+fn page_head(backbone: &LoadedModel, args: &RunArgs, clips: usize, failed: usize) -> EvalPage {
+    let name = format!("{:?}", args.dataset).to_lowercase();
+    let dataset = match args.dataset {
+        DatasetKind::Esc50 => format!("{name}, linear probe over the 5 official folds"),
+        DatasetKind::Tau2022 => format!("{name}, linear probe trained on fold1_train"),
+        _ => format!("{name}, split {}", args.split),
+    };
+    EvalPage {
+        title: format!("earshot eval run: {} on {name}", backbone.name),
+        facts: vec![
+            ("model".into(), backbone.name.clone()),
+            ("dataset".into(), dataset),
+            ("root".into(), args.root.display().to_string()),
+            ("clips evaluated".into(), clips.to_string()),
+            ("clips that failed".into(), failed.to_string()),
+            ("earshot".into(), env!("CARGO_PKG_VERSION").into()),
+        ],
+        ..Default::default()
+    }
+}
+
+/// Write the evaluation page as `-o DIR/report.html`.
+fn write_page(args: &RunArgs, page: &EvalPage) -> Result<()> {
+    eval_page::write(&args.output.join("report.html"), page)
+}
+
+/// Write a weak-label ground truth and a score table (a column per class), then score the
+/// clips; `names` are the classes as the page shows them.
 fn tagging_report(
+    backbone: &LoadedModel,
     args: &RunArgs,
     classes: &[String],
+    names: &[String],
     rows: &[(String, Vec<String>, Vec<f32>)],
+    failed: usize,
 ) -> Result<()> {
     if rows.is_empty() {
         bail!("{}: no clip could be evaluated", args.root.display());
@@ -120,15 +157,41 @@ fn tagging_report(
         }
         scores.push('\n');
     }
-    let gt_path = args.output.join("ground_truth.tsv");
-    let scores_path = args.output.join("scores.tsv");
-    write_text(&gt_path, &gt)?;
-    write_text(&scores_path, &scores)?;
-    tagging_cmd(&TaggingArgs {
-        ground_truth: gt_path,
-        scores: scores_path,
-        json: args.json,
-    })
+    write_text(&args.output.join("ground_truth.tsv"), &gt)?;
+    write_text(&args.output.join("scores.tsv"), &scores)?;
+    // The metrics rank the scores, so f32 → f64 scores exactly as the TSV read back does.
+    let truth: Vec<Vec<bool>> = (rows.iter())
+        .map(|(_, labels, _)| classes.iter().map(|c| labels.contains(c)).collect())
+        .collect();
+    let probabilities: Vec<Vec<f64>> = (rows.iter())
+        .map(|(_, _, s)| s.iter().map(|&v| f64::from(v)).collect())
+        .collect();
+    let r = tagging::evaluate(&truth, &probabilities)
+        .with_context(|| format!("{}: tagging metrics", args.root.display()))?;
+    print!("{}", tagging_output(classes, &r, args.json)?);
+    let mut page = page_head(backbone, args, rows.len(), failed);
+    page.metrics = vec![
+        ("mAP".into(), r.map),
+        ("mAUC".into(), r.mauc),
+        ("mAUC over the classes with an AUC".into(), r.mauc_defined),
+        ("d′".into(), r.d_prime),
+        ("d′ of that mAUC".into(), r.d_prime_defined),
+        ("lwlrap".into(), r.lwlrap.overall),
+    ];
+    // A class without a positive clip has AP 0 in mAP (as scikit-learn); the page says n/a.
+    let ap = (0..classes.len()).map(|c| {
+        let positive = truth.iter().any(|t| t[c]);
+        if positive {
+            r.ap[c]
+        } else {
+            f64::NAN
+        }
+    });
+    page.charts = vec![BarChart {
+        title: "Average precision per class (n/a: no positive clip)".into(),
+        bars: names.iter().cloned().zip(ap).collect(),
+    }];
+    write_page(args, &page)
 }
 
 /// The AudioSet labels, after checking that the model is an AudioSet tagger.
@@ -181,7 +244,8 @@ fn audioset_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
         );
     }
     let failed = outs.iter().filter(|o| o.is_none()).count();
-    tagging_report(args, &classes, &rows)?;
+    let names: Vec<String> = labels.iter().map(|l| l.name.clone()).collect();
+    tagging_report(backbone, args, &classes, &names, &rows, failed)?;
     Ok(failed)
 }
 
@@ -236,7 +300,7 @@ fn fsd50k_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
         })
         .collect();
     let failed = outs.iter().filter(|o| o.is_none()).count();
-    tagging_report(args, &classes, &rows)?;
+    tagging_report(backbone, args, &classes, &classes, &rows, failed)?;
     Ok(failed)
 }
 
@@ -394,15 +458,94 @@ fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
     let (text_scores, mut report) = sed_report(&sed(Vec::new(), Some(scores_dir), true))?;
     let (text_detections, from_detections) = sed_report(&sed(vec![pred_out], None, false))?;
     report.extend(from_detections);
+    let report = serde_json::Value::Object(report);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::Value::Object(report))?
-        );
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{text_scores}{text_detections}");
     }
+    let roc_path = args.output.join("psd_roc.svg");
+    let roc = std::fs::read_to_string(&roc_path)
+        .with_context(|| format!("{}: cannot read the plot back", roc_path.display()))?;
+    let mut page = desed_page(&report, &classes);
+    page.figures = vec![(
+        "PSD-ROC of PSDS1 and PSDS2 (eTPR against eFPR per hour); the legend gives each PSDS."
+            .into(),
+        roc,
+    )];
+    let head = page_head(backbone, args, outs.len() - failed, failed);
+    page.title = head.title;
+    page.facts = head.facts;
+    write_page(args, &page)?;
     Ok(failed)
+}
+
+/// DESED's headline metrics and per-class bars, from `eval sed`'s JSON report.
+fn desed_page(report: &serde_json::Value, classes: &[&str]) -> EvalPage {
+    let number = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    // sed_eval's class-wise F1 (event- or segment-based), in `classes` order.
+    let sed_eval_f1 = |metric: &str| -> Vec<(String, f64)> {
+        let rows = report[metric]["class_wise"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (classes.iter())
+            .map(|c| {
+                let row = rows.iter().find(|r| r["label"] == *c);
+                let f = row.map_or(f64::NAN, |r| number(&r["f"]["f_measure"]));
+                (c.to_string(), f)
+            })
+            .collect()
+    };
+    let per_class = |values: &serde_json::Value| -> Vec<(String, f64)> {
+        (classes.iter().enumerate())
+            .map(|(k, c)| (c.to_string(), number(&values[k])))
+            .collect()
+    };
+    let intersection = &report["intersection_f1"]["result"];
+    EvalPage {
+        metrics: vec![
+            ("PSDS1".into(), number(&report["psds1"]["value"])),
+            ("PSDS2".into(), number(&report["psds2"]["value"])),
+            (
+                "intersection F1 (macro)".into(),
+                number(&intersection["macro_average"]["f"]),
+            ),
+            (
+                "event-based F1 (macro)".into(),
+                number(&report["event_based"]["class_wise_average"]["f_measure"]["f_measure"]),
+            ),
+            (
+                "event-based F1 (micro)".into(),
+                number(&report["event_based"]["overall"]["f_measure"]["f_measure"]),
+            ),
+            (
+                "segment-based F1 (micro)".into(),
+                number(&report["segment_based"]["overall"]["f_measure"]["f_measure"]),
+            ),
+        ],
+        charts: vec![
+            BarChart {
+                title: "Event-based F1 per class (sed_eval, 200 ms collar)".into(),
+                bars: sed_eval_f1("event_based"),
+            },
+            BarChart {
+                title: "Segment-based F1 per class (sed_eval, 1 s segments)".into(),
+                bars: sed_eval_f1("segment_based"),
+            },
+            BarChart {
+                title: "Intersection-based F1 per class (DTC = GTC = 0.5)".into(),
+                bars: (classes.iter().enumerate())
+                    .map(|(k, c)| (c.to_string(), number(&intersection["per_class"][k]["f"])))
+                    .collect(),
+            },
+            BarChart {
+                title: "PSDS1 per class".into(),
+                bars: per_class(&report["psds1"]["per_class"]),
+            },
+        ],
+        ..Default::default()
+    }
 }
 
 /// Out-of-fold probe predictions: for each fold, train on the clips of the other folds.
@@ -439,34 +582,51 @@ fn probe_folds(
 /// Write the reference and Task 1 system output for `items` (filename, label, probabilities),
 /// then score them.
 fn scenes_report(
+    backbone: &LoadedModel,
     args: &RunArgs,
     classes: &[String],
     items: &[(String, String, Vec<f64>)],
+    failed: usize,
 ) -> Result<()> {
     let mut gt = String::from("filename\tscene_label\n");
     let mut pred = format!("filename\tscene_label\t{}\n", classes.join("\t"));
+    let mut estimated = Vec::with_capacity(items.len());
     for (file, label, p) in items {
         writeln!(gt, "{file}\t{label}")?;
         let best = (0..p.len())
             .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
             .unwrap_or(0);
+        estimated.push(classes[best].as_str());
         write!(pred, "{file}\t{}", classes[best])?;
         for v in p {
             write!(pred, "\t{v}")?;
         }
         pred.push('\n');
     }
-    let gt_path = args.output.join("ground_truth.tsv");
-    let pred_path = args.output.join("predictions.tsv");
-    write_text(&gt_path, &gt)?;
-    write_text(&pred_path, &pred)?;
-    scenes_cmd(&ScenesArgs {
-        ground_truth: gt_path,
-        predictions: pred_path,
-        mcnemar: None,
-        format: EvalFormat::Table,
-        json: args.json,
-    })
+    write_text(&args.output.join("ground_truth.tsv"), &gt)?;
+    write_text(&args.output.join("predictions.tsv"), &pred)?;
+    let reference: Vec<&str> = items.iter().map(|(_, l, _)| l.as_str()).collect();
+    let probabilities: Vec<Vec<f64>> = items.iter().map(|(_, _, p)| p.clone()).collect();
+    let r = scenes::evaluate(classes, &reference, &estimated, Some(&probabilities))
+        .with_context(|| format!("{}: scene metrics", args.root.display()))?;
+    print!(
+        "{}",
+        scenes_output(&r, EvalFormat::of(EvalFormat::Table, args.json))?
+    );
+    let mut page = page_head(backbone, args, items.len(), failed);
+    page.metrics = vec![
+        ("accuracy (macro, DCASE Task 1)".into(), r.macro_accuracy),
+        ("accuracy (overall)".into(), r.overall_accuracy),
+        ("log loss".into(), r.log_loss.unwrap_or(f64::NAN)),
+    ];
+    page.confusion = Some(Confusion::of(classes, &reference, &estimated));
+    page.charts = vec![BarChart {
+        title: "Accuracy per class".into(),
+        bars: (r.class_wise.iter())
+            .map(|(label, acc, _, _)| (label.clone(), *acc))
+            .collect(),
+    }];
+    write_page(args, &page)
 }
 
 fn embedding_of(backbone: &LoadedModel, out: &ClipOutput) -> Result<Vec<f32>> {
@@ -501,8 +661,9 @@ fn esc50_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
         .zip(probs)
         .map(|(c, p)| (c.filename.clone(), c.category.clone(), p))
         .collect();
-    scenes_report(args, &classes, &items)?;
-    Ok(outs.iter().filter(|o| o.is_none()).count())
+    let failed = outs.iter().filter(|o| o.is_none()).count();
+    scenes_report(backbone, args, &classes, &items, failed)?;
+    Ok(failed)
 }
 
 fn tau_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
@@ -553,6 +714,7 @@ fn tau_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
         .zip(probe.predict(&xt)?)
         .map(|(&i, p)| (kept[i].filename.clone(), kept[i].scene_label.clone(), p))
         .collect();
-    scenes_report(args, &classes, &items)?;
-    Ok(outs.iter().filter(|o| o.is_none()).count())
+    let failed = outs.iter().filter(|o| o.is_none()).count();
+    scenes_report(backbone, args, &classes, &items, failed)?;
+    Ok(failed)
 }

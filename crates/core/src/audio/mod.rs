@@ -6,9 +6,11 @@
 //! soxr HQ and fixes the length to `ceil(n · SR / native_sr)`. [`AudioStream`] does the same
 //! block by block so that long files never sit in memory whole; [`load`] collects a stream.
 //!
-//! Decoding is symphonia's (see [`decode`]), resampling libsoxr's (see [`resample`]).
+//! Decoding is symphonia's (see [`decode`]), resampling libsoxr's (see [`resample`]). Audio out
+//! for pages is Ogg Vorbis ([`encode`]); WAV files are hound's (`crate::wav`).
 
 pub mod decode;
+pub mod encode;
 pub mod mp4;
 pub mod resample;
 
