@@ -280,9 +280,36 @@ pub fn detection_png(path: &Path, plot: &DetectionPlot) -> Result<()> {
     c.write_png(path)
 }
 
+/// The spectrogram on a 0–1 scale in `w` columns (`[column * bins + bin]`), each column the
+/// loudest of its frames; dB scaled to the clip's own range (80 dB below its peak at most), which
+/// it returns.
+fn mel_levels(mel: &[f32], bins: usize, w: usize) -> (Vec<f32>, f32, f32) {
+    let (lo, hi) = mel
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let lo = lo.max(hi - 80.0);
+    let frames = mel.len() / bins.max(1);
+    let mut levels = Vec::with_capacity(w * bins);
+    for px in 0..w {
+        let t0 = px * frames / w.max(1);
+        let t1 = ((px + 1) * frames / w.max(1)).max(t0 + 1).min(frames);
+        if t0 >= frames {
+            break;
+        }
+        levels.extend((0..bins).map(|b| {
+            let v = (t0..t1)
+                .map(|t| mel[t * bins + b])
+                .fold(f32::NEG_INFINITY, f32::max);
+            (v - lo) / (hi - lo).max(1e-6)
+        }));
+    }
+    (levels, lo, hi)
+}
+
 /// The spectrogram in `w` columns from (`x0`, `y0`), low frequencies at the bottom, `scale`
-/// rows per bin, each column the loudest of its frames; dB scaled to the clip's own range
-/// (80 dB below its peak at most), which it returns.
+/// rows per bin (see [`mel_levels`]); returns its dB range.
 fn draw_mel(
     c: &mut Canvas,
     x0: usize,
@@ -292,39 +319,46 @@ fn draw_mel(
     bins: usize,
     scale: usize,
 ) -> (f32, f32) {
-    let (lo, hi) = mel
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    let lo = lo.max(hi - 80.0);
-    let frames = mel.len() / bins.max(1);
-    for px in 0..w {
-        let t0 = px * frames / w.max(1);
-        let t1 = ((px + 1) * frames / w.max(1)).max(t0 + 1).min(frames);
-        if t0 >= frames {
-            break;
-        }
-        for b in 0..bins {
-            let v = (t0..t1)
-                .map(|t| mel[t * bins + b])
-                .fold(f32::NEG_INFINITY, f32::max);
-            let color = colormap((v - lo) / (hi - lo).max(1e-6));
+    let (levels, lo, hi) = mel_levels(mel, bins, w);
+    for (px, column) in levels.chunks(bins.max(1)).enumerate() {
+        for (b, &v) in column.iter().enumerate() {
             let y = y0 + (bins - 1 - b) * scale;
-            c.fill(x0 + px, y, x0 + px + 1, y + scale, color);
+            c.fill(x0 + px, y, x0 + px + 1, y + scale, colormap(v));
         }
     }
     (lo, hi)
 }
 
 /// A log-mel spectrogram alone as PNG bytes, one pixel column per frame (the loudest of several
-/// frames per column past `max_width`), `scale` pixel rows per bin.
+/// frames per column past `max_width`), `scale` pixel rows per bin. The image is indexed: 256
+/// levels of the colour map, a byte a pixel, which keeps the review page light (about a third
+/// of an RGB image's size).
 pub fn mel_png(mel: &[f32], bins: usize, max_width: usize, scale: usize) -> Result<Vec<u8>> {
     let frames = mel.len() / bins.max(1);
     let w = frames.min(max_width).max(1);
-    let mut c = Canvas::new(w, (bins * scale).max(1));
-    draw_mel(&mut c, 0, 0, w, mel, bins, scale);
-    c.png()
+    let h = (bins * scale).max(1);
+    let (levels, _, _) = mel_levels(mel, bins, w);
+    let mut index = vec![0u8; w * h];
+    for (px, column) in levels.chunks(bins.max(1)).enumerate() {
+        for (b, &v) in column.iter().enumerate() {
+            let level = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+            for row in (bins - 1 - b) * scale..(bins - b) * scale {
+                index[row * w + px] = level;
+            }
+        }
+    }
+    let palette: Vec<u8> = (0..=255u8)
+        .flat_map(|i| colormap(f32::from(i) / 255.0))
+        .collect();
+    let mut bytes = Vec::new();
+    let mut enc = png::Encoder::new(&mut bytes, w as u32, h as u32);
+    enc.set_color(png::ColorType::Indexed);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_palette(palette);
+    let mut writer = enc.write_header()?;
+    writer.write_image_data(&index)?;
+    writer.finish()?;
+    Ok(bytes)
 }
 
 impl Canvas {
@@ -410,4 +444,28 @@ pub fn confusion_png(path: &Path, labels: &[String], matrix: &[Vec<usize>]) -> R
         );
     }
     c.write_png(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 3 frames × 2 bins: the loud bin is the top row's, low frequencies at the bottom.
+    #[test]
+    fn the_indexed_spectrogram_keeps_levels_and_orientation() {
+        let mel = [-80.0, 0.0, -80.0, -40.0, -80.0, 0.0];
+        let bytes = mel_png(&mel, 2, 1140, 2).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let mut reader = decoder.read_info().unwrap();
+        let info = reader.info();
+        assert_eq!((info.width, info.height), (3, 4));
+        assert_eq!(info.color_type, png::ColorType::Indexed);
+        assert_eq!(info.palette.as_ref().unwrap().len(), 256 * 3);
+        let mut index = vec![0; reader.output_buffer_size().unwrap()];
+        reader.next_frame(&mut index).unwrap();
+        // Rows 0-1 are bin 1 (high), rows 2-3 bin 0 (low, always -80 dB: level 0).
+        assert_eq!(&index[..3], &[255, 128, 255]);
+        assert_eq!(&index[3..6], &index[..3], "each bin fills `scale` rows");
+        assert_eq!(&index[6..], &[0; 6]);
+    }
 }
