@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
-use super::{expand_inputs, progress, report};
+use super::{expand_inputs, progress, report, Input};
 use earshot_core::audio::{self, AudioInfo, Block, Decoder};
 
 /// Arguments of `earshot info`.
@@ -53,10 +53,10 @@ pub fn run(args: &InfoArgs) -> Result<usize> {
     let mut rows = Vec::new();
     let inputs = expand_inputs(&args.files);
     let bar = progress(inputs.len(), "info");
-    for (path, problem) in inputs {
+    for Input { path, problem } in inputs {
         bar.inc(1);
         if let Some(problem) = problem {
-            bar.suspend(|| report(&path, &problem));
+            bar.suspend(|| report(&path, &problem.to_string()));
             failed += 1;
             continue;
         }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::Input;
+use earshot_core::inputs::{Input, InputProblem};
 
 fn temp_sibling(path: &Path) -> PathBuf {
     let name = path
@@ -72,7 +72,25 @@ impl Drop for Pending {
 }
 
 /// An input, the problem that stops it (if any), and where its output goes.
-pub type Target = (PathBuf, Option<String>, PathBuf);
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The input file.
+    pub path: PathBuf,
+    /// What stops it, if anything.
+    pub problem: Option<InputProblem>,
+    /// Where its output goes.
+    pub output: PathBuf,
+}
+
+impl Target {
+    /// The input, without its output.
+    pub fn input(&self) -> Input {
+        Input {
+            path: self.path.clone(),
+            problem: self.problem.clone(),
+        }
+    }
+}
 
 /// Where each input's output goes. With `single` (the `-o` path names a file), exactly one input
 /// is allowed and writes there; otherwise `-o` is a directory (created when at least one input
@@ -93,8 +111,12 @@ pub fn targets(
                 inputs.len()
             );
         }
-        let (path, problem) = inputs.into_iter().next().expect("one input");
-        return Ok(vec![(path, problem, output.to_path_buf())]);
+        let Input { path, problem } = inputs.into_iter().next().expect("one input");
+        return Ok(vec![Target {
+            path,
+            problem,
+            output: output.to_path_buf(),
+        }]);
     }
     if output.exists() && !output.is_dir() {
         bail!(
@@ -105,23 +127,26 @@ pub fn targets(
     let mut names = HashSet::new();
     let plan: Vec<Target> = inputs
         .into_iter()
-        .map(|(path, problem)| {
+        .map(|Input { path, problem }| {
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let target = output.join(format!("{name}.{ext}"));
             let problem = problem.or_else(|| {
-                (!names.insert(target.clone()))
-                    .then(|| format!("another input also writes {}", target.display()))
+                (!names.insert(target.clone())).then(|| InputProblem::SameOutput(target.clone()))
             });
-            (path, problem, target)
+            Target {
+                path,
+                problem,
+                output: target,
+            }
         })
         .collect();
     let before = plan.len();
     let plan: Vec<Target> = if super::shard::resume() {
         plan.into_iter()
-            .filter(|(_, problem, target)| problem.is_some() || !target.is_file())
+            .filter(|t| t.problem.is_some() || !t.output.is_file())
             .collect()
     } else {
         plan
@@ -132,9 +157,40 @@ pub fn targets(
             before - plan.len()
         );
     }
-    if plan.iter().any(|(_, problem, _)| problem.is_none()) {
+    if plan.iter().any(|t| t.problem.is_none()) {
         std::fs::create_dir_all(output)
             .with_context(|| format!("{}: cannot create directory", output.display()))?;
     }
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_that_would_write_one_file_fail_with_a_typed_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let mut inputs = earshot_core::inputs::expand(&[empty.clone()]);
+        assert_eq!(inputs[0].problem, Some(InputProblem::NoAudio));
+        inputs.push(Input::file("a/x.wav".into()));
+        inputs.push(Input::file("b/x.wav".into()));
+        let out = dir.path().join("out");
+        let plan = targets(inputs, &out, false, "npy", ".npy").unwrap();
+        assert_eq!(plan[1].output, out.join("x.wav.npy"));
+        assert_eq!(plan[1].problem, None);
+        assert_eq!(
+            plan[2].problem,
+            Some(InputProblem::SameOutput(out.join("x.wav.npy")))
+        );
+        assert!(plan[2]
+            .problem
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .starts_with("another input also writes "));
+        assert!(out.is_dir(), "created: one input can run");
+    }
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use earshot_cli::embed::{write_hear, write_npz, EmbedArgs, EmbedPool};
-use earshot_cli::{expand_inputs, output, progress, report, shard, Cli};
+use earshot_cli::output::Target;
+use earshot_cli::{expand_inputs, output, progress, report, shard, Cli, Input};
 use earshot_core::outputs::{Embeddings, Layers};
 use earshot_models::tasks::{embed_windows, for_each_clip, run_input};
 
@@ -54,7 +55,11 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     let plan = if one_file {
         files
             .into_iter()
-            .map(|(p, problem)| (p, problem, args.output.clone()))
+            .map(|Input { path, problem }| Target {
+                path,
+                problem,
+                output: args.output.clone(),
+            })
             .collect()
     } else {
         let ext = if args.hear { "embedding.npy" } else { "npz" };
@@ -62,12 +67,9 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
     };
     let targets: std::collections::HashMap<PathBuf, PathBuf> = plan
         .iter()
-        .map(|(p, _, t)| (p.clone(), t.clone()))
+        .map(|t| (t.path.clone(), t.output.clone()))
         .collect();
-    let inputs: Vec<earshot_cli::Input> = plan
-        .into_iter()
-        .map(|(p, problem, _)| (p, problem))
-        .collect();
+    let inputs: Vec<Input> = plan.iter().map(Target::input).collect();
     let bar = progress(inputs.len(), "embed");
     let mut rows: Vec<f32> = Vec::new();
     let mut names: Vec<String> = Vec::new();
@@ -132,7 +134,7 @@ pub fn run(cli: &Cli, args: &EmbedArgs) -> Result<usize> {
             let result = run_input(input, |path| {
                 embed_windows(&backbone, path, window, args.hop, &options)
             });
-            deliver(&input.0, result);
+            deliver(&input.path, result);
         }
     } else {
         for_each_clip(inputs, backbone.sample_rate(), |path, wave| {

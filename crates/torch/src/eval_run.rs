@@ -43,6 +43,7 @@ use earshot_cli::eval_page::{self, BarChart, Confusion, EvalPage};
 use earshot_cli::eval_run::{DatasetKind, RunArgs};
 use earshot_cli::{output, progress, report, Cli};
 use earshot_core::datasets::{audioset, dcase, esc50, fsd50k, tau};
+use earshot_core::inputs::Input;
 use earshot_core::labels::Labels;
 use earshot_core::metrics::{scenes, tagging};
 use earshot_core::outputs::{events, median_filter, ClipOutput};
@@ -79,13 +80,7 @@ fn infer(
         .collect();
     let mut outs: Vec<Option<ClipOutput>> = vec![None; files.len()];
     let bar = progress(files.len(), "eval");
-    let inputs = files
-        .iter()
-        .map(|p| {
-            let problem = (!p.is_file()).then(|| "no such file".to_string());
-            (p.clone(), problem)
-        })
-        .collect();
+    let inputs = files.iter().cloned().map(Input::existing).collect();
     run_batched(backbone, inputs, args.batch_size, |path, out| {
         match out {
             Ok(o) => outs[index[path]] = Some(o),

@@ -66,7 +66,7 @@ pub fn run(cli: &Cli, args: &TagArgs) -> Result<usize> {
                     },
                 )
             });
-            record(&input.0, out);
+            record(&input.path, out);
         }
     } else {
         run_batched(&backbone, files, args.batch_size, &mut record)?;

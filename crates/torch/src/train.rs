@@ -136,7 +136,7 @@ fn embed_audio(
         m
     });
     let inputs: Vec<earshot_cli::Input> = (todo.iter())
-        .map(|&i| (plan.items[i].path.clone(), None))
+        .map(|&i| earshot_cli::Input::file(plan.items[i].path.clone()))
         .collect();
     let bar = progress(inputs.len(), "embed");
     for_each_clip(inputs, model.sample_rate(), |path, wave| {

@@ -154,11 +154,8 @@ pub fn embed_windows(
 }
 
 /// What `run` makes of an input's file, or the input's own problem as the error.
-pub fn run_input<T>((path, problem): &Input, run: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
-    match problem {
-        Some(problem) => Err(anyhow::anyhow!(problem.clone())),
-        None => run(path),
-    }
+pub fn run_input<T>(input: &Input, run: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    run(input.ready()?)
 }
 
 /// Run `f`, adding its wall time to `ns` (and `n` to `count`).
@@ -522,7 +519,7 @@ pub fn for_each_clip(
                     Ok(audio::load(path, LoadOptions::mono(sample_rate))?)
                 })
             });
-            if tx.send((input.0, item)).is_err() {
+            if tx.send((input.path, item)).is_err() {
                 break;
             }
         }
