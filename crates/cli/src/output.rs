@@ -173,7 +173,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
-        let mut inputs = earshot_core::inputs::expand(&[empty.clone()]);
+        let mut inputs = earshot_core::inputs::expand(std::slice::from_ref(&empty));
         assert_eq!(inputs[0].problem, Some(InputProblem::NoAudio));
         inputs.push(Input::file("a/x.wav".into()));
         inputs.push(Input::file("b/x.wav".into()));
