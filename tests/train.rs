@@ -493,6 +493,7 @@ fn bad_training_data_gets_one_line_each() {
         let err = text(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.starts_with("error: ") && err.contains(want), "{err}");
+        assert!(!err.contains("   "), "no stray run of spaces: {err}");
     };
     let model = work.path().join("m");
     let m = model.to_str().unwrap();

@@ -326,7 +326,7 @@ impl LoadedModel {
             .with_context(|| format!("{}", path.display()))?;
         if !card.backbone.sha256.is_empty() && sha != card.backbone.sha256 {
             bail!(
-                "{}: its backbone checkpoint {} has changed since training (sha256 {}, trained on                  {}); pass --checkpoint with the original file, or train again",
+                "{}: its backbone checkpoint {} has changed since training (sha256 {}, trained on {}); pass --checkpoint with the original file, or train again",
                 dir.display(),
                 path.display(),
                 &sha[..12],
