@@ -134,19 +134,81 @@ pub struct Config {
     pub sampling_rate: u32,
 }
 
-impl Config {
-    /// transformers' defaults for the family (`Wav2Vec2Config()`, `HubertConfig()`,
-    /// `WavLMConfig()`: the base layout), with `Wav2Vec2FeatureExtractor()`'s `do_normalize`.
-    pub fn preset(family: Family) -> Config {
-        Config {
-            family,
+/// transformers' `Wav2Vec2Config` / `HubertConfig` / `WavLMConfig` as config.json spells it
+/// (candle-transformers' `Config` structs do the same), with the library's defaults for keys left
+/// out or `null`, and the feature extractor's two settings (`do_normalize`, `sampling_rate`)
+/// that a card's arguments may carry. Keys the network does not read (training settings such as
+/// `mask_time_prob`) land in `other`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct HfConfig {
+    /// `wav2vec2`, `hubert` or `wavlm`.
+    pub model_type: Option<String>,
+    /// Width of the encoder.
+    pub hidden_size: i64,
+    /// Encoder layers.
+    pub num_hidden_layers: i64,
+    /// Attention heads.
+    pub num_attention_heads: i64,
+    /// Feed-forward width.
+    pub intermediate_size: i64,
+    /// Feed-forward activation.
+    pub hidden_act: String,
+    /// Feature encoder and positional convolution activation.
+    pub feat_extract_activation: String,
+    /// `group` or `layer`.
+    pub feat_extract_norm: String,
+    /// Feature encoder channels.
+    pub conv_dim: Vec<i64>,
+    /// Feature encoder kernels.
+    pub conv_kernel: Vec<i64>,
+    /// Feature encoder strides.
+    pub conv_stride: Vec<i64>,
+    /// Feature encoder biases.
+    pub conv_bias: bool,
+    /// Positional convolution kernel.
+    pub num_conv_pos_embeddings: i64,
+    /// Positional convolution groups.
+    pub num_conv_pos_embedding_groups: i64,
+    /// BatchNorm instead of weight norm in the positional convolution.
+    pub conv_pos_batch_norm: bool,
+    /// Pre-LN encoder.
+    pub do_stable_layer_norm: bool,
+    /// LayerNorm epsilon.
+    pub layer_norm_eps: f64,
+    /// HuBERT's projection LayerNorm.
+    pub feat_proj_layer_norm: bool,
+    /// WavLM's relative-position buckets.
+    pub num_buckets: i64,
+    /// WavLM's largest bucketed distance.
+    pub max_bucket_distance: i64,
+    /// CTC vocabulary (rows of `lm_head`).
+    pub vocab_size: Option<i64>,
+    /// Adapter layers (not supported).
+    pub add_adapter: bool,
+    /// MMS attention adapters (not supported).
+    pub adapter_attn_dim: Option<i64>,
+    /// The feature extractor's input normalisation.
+    pub do_normalize: Option<bool>,
+    /// The feature extractor's sample rate.
+    pub sampling_rate: Option<u32>,
+    /// Every other key.
+    #[serde(flatten)]
+    pub other: std::collections::BTreeMap<String, Json>,
+}
+
+impl Default for HfConfig {
+    /// `Wav2Vec2Config()`'s defaults (the base layout).
+    fn default() -> Self {
+        HfConfig {
+            model_type: None,
             hidden_size: 768,
             num_hidden_layers: 12,
             num_attention_heads: 12,
             intermediate_size: 3072,
-            hidden_act: Activation::Gelu,
-            feat_extract_activation: Activation::Gelu,
-            feat_extract_norm: FeatExtractNorm::Group,
+            hidden_act: "gelu".into(),
+            feat_extract_activation: "gelu".into(),
+            feat_extract_norm: "group".into(),
             conv_dim: vec![512; 7],
             conv_kernel: vec![10, 3, 3, 3, 3, 2, 2],
             conv_stride: vec![5, 2, 2, 2, 2, 2, 2],
@@ -160,110 +222,187 @@ impl Config {
             num_buckets: 320,
             max_bucket_distance: 800,
             vocab_size: None,
+            add_adapter: false,
+            adapter_attn_dim: None,
+            do_normalize: None,
+            sampling_rate: None,
+            other: Default::default(),
+        }
+    }
+}
+
+impl HfConfig {
+    /// From a JSON object; a `null` value means the default, as transformers reads it.
+    pub fn parse(json: &Json) -> std::result::Result<HfConfig, String> {
+        let Json::Object(map) = json else {
+            return Err("not a JSON object".into());
+        };
+        let present: serde_json::Map<String, Json> = (map.iter())
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        serde_json::from_value(Json::Object(present)).map_err(|e| e.to_string())
+    }
+}
+
+impl Config {
+    /// transformers' defaults for the family (`Wav2Vec2Config()`, `HubertConfig()`,
+    /// `WavLMConfig()`: the base layout), with `Wav2Vec2FeatureExtractor()`'s `do_normalize`.
+    pub fn preset(family: Family) -> Config {
+        let d = HfConfig::default();
+        Config {
+            family,
+            hidden_size: d.hidden_size,
+            num_hidden_layers: d.num_hidden_layers,
+            num_attention_heads: d.num_attention_heads,
+            intermediate_size: d.intermediate_size,
+            hidden_act: Activation::Gelu,
+            feat_extract_activation: Activation::Gelu,
+            feat_extract_norm: FeatExtractNorm::Group,
+            conv_dim: d.conv_dim,
+            conv_kernel: d.conv_kernel,
+            conv_stride: d.conv_stride,
+            conv_bias: d.conv_bias,
+            num_conv_pos_embeddings: d.num_conv_pos_embeddings,
+            num_conv_pos_embedding_groups: d.num_conv_pos_embedding_groups,
+            conv_pos_batch_norm: d.conv_pos_batch_norm,
+            do_stable_layer_norm: d.do_stable_layer_norm,
+            layer_norm_eps: d.layer_norm_eps,
+            feat_proj_layer_norm: d.feat_proj_layer_norm,
+            num_buckets: d.num_buckets,
+            max_bucket_distance: d.max_bucket_distance,
+            vocab_size: None,
             do_normalize: true,
             sampling_rate: 16000,
         }
     }
 
-    /// From a transformers `config.json` (and `preprocessor_config.json`, when there is one).
-    /// `family` is used when the config has no `model_type`.
+    /// From a transformers `config.json` (and `preprocessor_config.json`, when there is one),
+    /// or a model card's `[arguments]` (`card`: then a key this network does not read is refused,
+    /// as a misspelling would be; a config.json's training settings are ignored). `family` is used
+    /// when the config has no `model_type`.
     pub fn from_hf(
         config: &Json,
         preprocessor: Option<&Json>,
         family: Family,
+        card: bool,
     ) -> std::result::Result<Config, String> {
-        let family = config
-            .get("model_type")
-            .and_then(Json::as_str)
-            .map(|t| {
-                Family::parse(t)
-                    .ok_or_else(|| format!("model_type {t:?} is not wav2vec2, hubert or wavlm"))
-            })
-            .transpose()?
-            .unwrap_or(family);
-        let mut c = Config::preset(family);
-        let int = |k: &str, d: i64| -> std::result::Result<i64, String> {
-            match config.get(k) {
-                None | Some(Json::Null) => Ok(d),
-                Some(v) => v
-                    .as_i64()
-                    .filter(|&x| x > 0 && x < 1 << 20)
-                    .ok_or_else(|| format!("config.json: {k} = {v} is not a size")),
+        let source = if card {
+            "the card's [arguments]"
+        } else {
+            "config.json"
+        };
+        let hf = HfConfig::parse(config).map_err(|e| format!("{source}: {e}"))?;
+        if card {
+            if let Some(key) = hf.other.keys().next() {
+                return Err(format!(
+                    "{source}: unknown key {key:?} (the arguments use config.json's names)"
+                ));
             }
+        }
+        let family = match &hf.model_type {
+            Some(t) => Family::parse(t)
+                .ok_or_else(|| format!("model_type {t:?} is not wav2vec2, hubert or wavlm"))?,
+            None => family,
         };
-        let flag = |k: &str, d: bool| -> std::result::Result<bool, String> {
-            match config.get(k) {
-                None | Some(Json::Null) => Ok(d),
-                Some(v) => v
-                    .as_bool()
-                    .ok_or_else(|| format!("config.json: {k} = {v} is not a boolean")),
-            }
+        if hf.add_adapter {
+            return Err(format!("{source}: add_adapter models are not supported"));
+        }
+        if hf.adapter_attn_dim.is_some() {
+            return Err(format!(
+                "{source}: attention adapters (MMS) are not supported"
+            ));
+        }
+        let act = |k: &str, name: &str| {
+            Activation::parse(name).map_err(|e| format!("{source}: {k}: {e}"))
         };
-        let list = |k: &str, d: &[i64]| -> std::result::Result<Vec<i64>, String> {
-            match config.get(k) {
-                None | Some(Json::Null) => Ok(d.to_vec()),
-                Some(Json::Array(a)) => a
-                    .iter()
-                    .map(|v| {
-                        v.as_i64()
-                            .filter(|&x| x > 0 && x < 1 << 20)
-                            .ok_or_else(|| format!("config.json: {k} has {v}, not a size"))
-                    })
-                    .collect(),
-                Some(v) => Err(format!("config.json: {k} = {v} is not a list")),
-            }
+        let preset = Config::preset(family);
+        let mut c = Config {
+            family,
+            hidden_size: hf.hidden_size,
+            num_hidden_layers: hf.num_hidden_layers,
+            num_attention_heads: hf.num_attention_heads,
+            intermediate_size: hf.intermediate_size,
+            hidden_act: act("hidden_act", &hf.hidden_act)?,
+            feat_extract_activation: act("feat_extract_activation", &hf.feat_extract_activation)?,
+            feat_extract_norm: match hf.feat_extract_norm.as_str() {
+                "group" => FeatExtractNorm::Group,
+                "layer" => FeatExtractNorm::Layer,
+                o => return Err(format!("{source}: feat_extract_norm {o:?}")),
+            },
+            conv_dim: hf.conv_dim,
+            conv_kernel: hf.conv_kernel,
+            conv_stride: hf.conv_stride,
+            conv_bias: hf.conv_bias,
+            num_conv_pos_embeddings: hf.num_conv_pos_embeddings,
+            num_conv_pos_embedding_groups: hf.num_conv_pos_embedding_groups,
+            conv_pos_batch_norm: hf.conv_pos_batch_norm,
+            do_stable_layer_norm: hf.do_stable_layer_norm,
+            layer_norm_eps: hf.layer_norm_eps,
+            // Only HuBERT has the switch; WavLM alone reads the buckets.
+            feat_proj_layer_norm: if family == Family::Hubert {
+                hf.feat_proj_layer_norm
+            } else {
+                preset.feat_proj_layer_norm
+            },
+            num_buckets: if family == Family::Wavlm {
+                hf.num_buckets
+            } else {
+                preset.num_buckets
+            },
+            max_bucket_distance: if family == Family::Wavlm {
+                hf.max_bucket_distance
+            } else {
+                preset.max_bucket_distance
+            },
+            vocab_size: hf.vocab_size,
+            do_normalize: hf.do_normalize.unwrap_or(preset.do_normalize),
+            sampling_rate: hf.sampling_rate.unwrap_or(preset.sampling_rate),
         };
-        let act = |k: &str| -> std::result::Result<Activation, String> {
-            match config.get(k).and_then(Json::as_str) {
-                None => Ok(Activation::Gelu),
-                Some(s) => Activation::parse(s).map_err(|e| format!("config.json: {k}: {e}")),
-            }
-        };
-        c.hidden_size = int("hidden_size", c.hidden_size)?;
-        c.num_hidden_layers = int("num_hidden_layers", c.num_hidden_layers)?;
-        c.num_attention_heads = int("num_attention_heads", c.num_attention_heads)?;
-        c.intermediate_size = int("intermediate_size", c.intermediate_size)?;
-        c.hidden_act = act("hidden_act")?;
-        c.feat_extract_activation = act("feat_extract_activation")?;
-        c.feat_extract_norm = match config.get("feat_extract_norm").and_then(Json::as_str) {
-            None | Some("group") => FeatExtractNorm::Group,
-            Some("layer") => FeatExtractNorm::Layer,
-            Some(o) => return Err(format!("config.json: feat_extract_norm {o:?}")),
-        };
-        c.conv_dim = list("conv_dim", &c.conv_dim)?;
-        c.conv_kernel = list("conv_kernel", &c.conv_kernel)?;
-        c.conv_stride = list("conv_stride", &c.conv_stride)?;
-        c.conv_bias = flag("conv_bias", false)?;
-        c.num_conv_pos_embeddings = int("num_conv_pos_embeddings", 128)?;
-        c.num_conv_pos_embedding_groups = int("num_conv_pos_embedding_groups", 16)?;
-        c.conv_pos_batch_norm = flag("conv_pos_batch_norm", false)?;
-        c.do_stable_layer_norm = flag("do_stable_layer_norm", false)?;
-        if let Some(eps) = config.get("layer_norm_eps").and_then(Json::as_f64) {
-            c.layer_norm_eps = eps;
+        // Card arguments may carry the preprocessor's settings themselves.
+        if let Some(pre) = preprocessor {
+            let pre = HfConfig::parse(pre).map_err(|e| format!("preprocessor_config.json: {e}"))?;
+            c.do_normalize = pre.do_normalize.unwrap_or(c.do_normalize);
+            c.sampling_rate = pre.sampling_rate.unwrap_or(c.sampling_rate);
         }
-        if family == Family::Hubert {
-            c.feat_proj_layer_norm = flag("feat_proj_layer_norm", true)?;
-        }
-        if family == Family::Wavlm {
-            c.num_buckets = int("num_buckets", 320)?;
-            c.max_bucket_distance = int("max_bucket_distance", 800)?;
-        }
-        if flag("add_adapter", false)? {
-            return Err("config.json: add_adapter models are not supported".into());
-        }
-        if config.get("adapter_attn_dim").is_some_and(|v| !v.is_null()) {
-            return Err("config.json: attention adapters (MMS) are not supported".into());
-        }
-        // Card arguments may carry the preprocessor's do_normalize themselves.
-        let pre = preprocessor.unwrap_or(config);
-        if let Some(n) = pre.get("do_normalize").and_then(Json::as_bool) {
-            c.do_normalize = n;
-        }
-        if let Some(sr) = pre.get("sampling_rate").and_then(Json::as_u64) {
-            c.sampling_rate = sr as u32;
-        }
+        c.check_sizes().map_err(|e| format!("{source}: {e}"))?;
         c.validate()?;
         Ok(c)
+    }
+
+    /// Every size between 1 and 2^20, so a hostile config cannot ask for a huge allocation.
+    fn check_sizes(&self) -> std::result::Result<(), String> {
+        let sizes = [
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("num_conv_pos_embeddings", self.num_conv_pos_embeddings),
+            (
+                "num_conv_pos_embedding_groups",
+                self.num_conv_pos_embedding_groups,
+            ),
+            ("num_buckets", self.num_buckets),
+            ("max_bucket_distance", self.max_bucket_distance),
+        ];
+        let lists = [
+            ("conv_dim", &self.conv_dim),
+            ("conv_kernel", &self.conv_kernel),
+            ("conv_stride", &self.conv_stride),
+        ];
+        let bad = |v: i64| v <= 0 || v >= 1 << 20;
+        if let Some((k, v)) = sizes.iter().find(|(_, v)| bad(*v)) {
+            return Err(format!("{k} = {v} is not a size"));
+        }
+        for (k, list) in lists {
+            if let Some(v) = list.iter().find(|&&v| bad(v)) {
+                return Err(format!("{k} has {v}, not a size"));
+            }
+        }
+        if self.vocab_size.is_some_and(bad) {
+            return Err(format!("vocab_size = {:?} is not a size", self.vocab_size));
+        }
+        Ok(())
     }
 
     /// Reject configurations the network cannot be built from.
@@ -337,5 +476,83 @@ impl Config {
     /// Whether padded batches with attention masks give the same frames as single clips.
     pub fn supports_attention_mask(&self) -> bool {
         self.feat_extract_norm == FeatExtractNorm::Layer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn config_json_keys_map_with_transformers_defaults() {
+        // A config.json as save_pretrained writes it: training settings and nulls included.
+        let config = json!({
+            "model_type": "hubert", "hidden_size": 256, "num_attention_heads": 4,
+            "num_hidden_layers": 2, "intermediate_size": 512, "feat_extract_norm": "layer",
+            "do_stable_layer_norm": true, "conv_bias": true, "feat_proj_layer_norm": false,
+            "mask_time_prob": 0.05, "adapter_attn_dim": null, "vocab_size": null,
+            "hidden_act": "gelu_new", "num_buckets": 7
+        });
+        let pre = json!({"do_normalize": false, "sampling_rate": 16000, "feature_size": 1});
+        let c = Config::from_hf(&config, Some(&pre), Family::Wav2vec2, false).unwrap();
+        assert_eq!(c.family, Family::Hubert, "model_type decides");
+        assert_eq!((c.hidden_size, c.num_hidden_layers), (256, 2));
+        assert_eq!(c.feat_extract_norm, FeatExtractNorm::Layer);
+        assert!(c.do_stable_layer_norm && c.conv_bias && !c.feat_proj_layer_norm);
+        assert_eq!(c.hidden_act, Activation::GeluTanh);
+        assert_eq!(
+            c.feat_extract_activation,
+            Activation::Gelu,
+            "left out: default"
+        );
+        assert_eq!(c.num_buckets, 320, "only WavLM reads the buckets");
+        assert_eq!(c.conv_dim, vec![512; 7]);
+        assert_eq!(c.vocab_size, None);
+        assert!(!c.do_normalize, "the preprocessor's");
+    }
+
+    /// Every speech card builds its configuration from its arguments, in its family, with the
+    /// card's sample rate and embedding size.
+    #[test]
+    fn every_speech_card_drives_its_configuration() {
+        let mut n = 0;
+        for spec in earshot_core::registry::Registry::builtin().specs() {
+            let Some(family) = Family::parse(&spec.family) else {
+                continue;
+            };
+            let args = serde_json::to_value(&spec.arguments).unwrap();
+            let c = Config::from_hf(&args, None, family, true)
+                .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+            assert_eq!(c.sampling_rate, spec.sample_rate, "{}", spec.name);
+            assert_eq!(c.hidden_size as usize, spec.embedding_dim, "{}", spec.name);
+            n += 1;
+        }
+        assert!(n >= 5, "{n} speech cards");
+    }
+
+    #[test]
+    fn cards_refuse_unknown_keys_and_every_source_refuses_bad_sizes() {
+        let card = json!({"hidden_size": 768, "num_hiden_layers": 12});
+        let e = Config::from_hf(&card, None, Family::Wav2vec2, true).unwrap_err();
+        assert!(e.contains("unknown key \"num_hiden_layers\""), "{e}");
+        assert!(Config::from_hf(&card, None, Family::Wav2vec2, false).is_ok());
+        for (bad, want) in [
+            (json!({"hidden_size": 0}), "hidden_size = 0 is not a size"),
+            (
+                json!({"conv_dim": [512, -1]}),
+                "conv_dim has -1, not a size",
+            ),
+            (json!({"num_hidden_layers": 1 << 21}), "is not a size"),
+            (json!({"hidden_size": "big"}), "invalid type"),
+            (
+                json!({"feat_extract_norm": "batch"}),
+                "feat_extract_norm \"batch\"",
+            ),
+            (json!({"add_adapter": true}), "add_adapter"),
+        ] {
+            let e = Config::from_hf(&bad, None, Family::Wav2vec2, false).unwrap_err();
+            assert!(e.starts_with("config.json: ") && e.contains(want), "{e}");
+        }
     }
 }

@@ -635,9 +635,9 @@ pub fn config_of(
             sibling_json(path, "preprocessor_config.json")?,
         ),
     };
-    let config = match (config, card_arguments) {
-        (Some(c), _) => c,
-        (None, Some(args)) => args.clone(),
+    let (config, card) = match (config, card_arguments) {
+        (Some(c), _) => (c, false),
+        (None, Some(args)) => (args.clone(), true),
         (None, None) => {
             return Err(bad(
                 "no configuration: give a Hugging Face folder (config.json), a fairseq .pt, \
@@ -647,7 +647,7 @@ pub fn config_of(
         }
     };
     Ok((
-        Config::from_hf(&config, pre.as_ref(), family).map_err(bad)?,
+        Config::from_hf(&config, pre.as_ref(), family, card).map_err(bad)?,
         false,
     ))
 }
@@ -682,7 +682,18 @@ pub fn load(
         ))
         .into());
     }
-    cfg.vocab_size = ckpt.get("lm_head.weight").map(|t| t.shape[0] as i64);
+    // A CTC head's rows are the vocabulary; the configuration's vocab_size, when it names one,
+    // must agree (transformers would refuse the shapes). Without a head there is no vocabulary.
+    let head_rows = ckpt.get("lm_head.weight").map(|t| t.shape[0] as i64);
+    if let (Some(rows), Some(want)) = (head_rows, cfg.vocab_size) {
+        if rows != want {
+            return Err(CheckpointError::Mismatch(format!(
+                "lm_head.weight has {rows} rows, the configuration's vocab_size is {want}"
+            ))
+            .into());
+        }
+    }
+    cfg.vocab_size = head_rows;
     let mut vs = nn::VarStore::new(device);
     let model = Wav2vec2::new(&vs.root(), &cfg);
     crate::strict::load_into(&mut vs, &ckpt, IGNORED_KEYS)?;
