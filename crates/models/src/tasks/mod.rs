@@ -214,6 +214,22 @@ pub struct LoadedModel {
     precision: Precision,
 }
 
+/// The card's `sample_rate` is the rate the model built from it runs at. A speech model from a
+/// given checkpoint brings its own configuration (its preprocessor's `sampling_rate`), which
+/// the card does not describe.
+fn check_card_rate(spec: &registry::ModelSpec, model: &dyn AudioModel, given: bool) -> Result<()> {
+    let speech = wav2vec2::Family::parse(&spec.family).is_some();
+    if !(given && speech) && model.sample_rate() != spec.sample_rate {
+        bail!(
+            "model {}: its card says {} Hz, the model built from it runs at {} Hz",
+            spec.name,
+            spec.sample_rate,
+            model.sample_rate()
+        );
+    }
+    Ok(())
+}
+
 /// The vocabulary the card names for its head, checked against the head's size: a card whose
 /// vocabulary is unknown, or whose head does not have one output per class, is refused at load.
 fn head_labels(spec: &registry::ModelSpec, outputs: usize) -> Result<Option<&'static Labels>> {
@@ -301,6 +317,7 @@ impl LoadedModel {
             args.quantized,
             device,
         )?;
+        check_card_rate(spec, model.as_ref(), args.checkpoint.is_some())?;
         let labels = head_labels(spec, model.classes())?;
         Ok(LoadedModel {
             name,
@@ -334,6 +351,7 @@ impl LoadedModel {
             );
         }
         let backbone = load_family(spec, &path, given.is_some(), args.quantized, device)?;
+        check_card_rate(spec, backbone.as_ref(), given.is_some())?;
         let model = crate::trained::TrainedModel::new(dir, &card, backbone)?;
         Ok(LoadedModel {
             name: card.name.clone(),
@@ -582,4 +600,41 @@ pub fn run_batched(
     })?;
     flush(&mut pending, &mut each);
     Ok(())
+}
+
+#[cfg(test)]
+mod card_tests {
+    use super::*;
+
+    /// A model that only says its rate.
+    struct AtRate(u32);
+
+    impl AudioModel for AtRate {
+        fn sample_rate(&self) -> u32 {
+            self.0
+        }
+        fn min_samples(&self) -> usize {
+            1
+        }
+        fn run_batch(&self, _: &[&[f32]]) -> crate::Result<Vec<ClipOutput>> {
+            Ok(Vec::new())
+        }
+        fn classes(&self) -> usize {
+            0
+        }
+    }
+
+    #[test]
+    fn a_model_off_its_cards_rate_is_refused_unless_a_speech_checkpoint_brings_its_own() {
+        let cnn14 = registry::spec("cnn14").unwrap();
+        assert!(check_card_rate(cnn14, &AtRate(32_000), false).is_ok());
+        let e = check_card_rate(cnn14, &AtRate(16_000), true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "model cnn14: its card says 32000 Hz, the model built from it runs at 16000 Hz"
+        );
+        let speech = registry::spec("wav2vec2-base").unwrap();
+        assert!(check_card_rate(speech, &AtRate(8_000), false).is_err());
+        assert!(check_card_rate(speech, &AtRate(8_000), true).is_ok());
+    }
 }
