@@ -38,7 +38,8 @@ impl Family {
 }
 
 /// Feature encoder normalisation (`feat_extract_norm`; fairseq `extractor_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FeatExtractNorm {
     /// GroupNorm (one group per channel) after the first convolution only.
     Group,
@@ -47,7 +48,8 @@ pub enum FeatExtractNorm {
 }
 
 /// Activations transformers' `ACT2FN` names that these configs use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub enum Activation {
     /// `gelu`: exact (erf).
     Gelu,
@@ -57,6 +59,14 @@ pub enum Activation {
     Relu,
     /// `swish` / `silu`.
     Silu,
+}
+
+impl TryFrom<String> for Activation {
+    type Error = String;
+
+    fn try_from(name: String) -> std::result::Result<Activation, String> {
+        Activation::parse(&name)
+    }
 }
 
 impl Activation {
@@ -83,10 +93,14 @@ impl Activation {
     }
 }
 
-/// The model configuration, with transformers' `config.json` names.
-#[derive(Debug, Clone, PartialEq)]
+/// The model configuration: transformers' `Wav2Vec2Config` / `HubertConfig` / `WavLMConfig`
+/// as config.json spells it (candle-transformers' `Config` structs do the same), with the
+/// library's defaults for keys left out, plus the feature extractor's two settings.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default)]
 pub struct Config {
-    /// Which family.
+    /// Which family (config.json's `model_type`, or the card's family).
+    #[serde(skip)]
     pub family: Family,
     /// `hidden_size`.
     pub hidden_size: i64,
@@ -126,7 +140,8 @@ pub struct Config {
     pub num_buckets: i64,
     /// `max_bucket_distance` (WavLM).
     pub max_bucket_distance: i64,
-    /// Rows of the CTC head (`lm_head`), when the checkpoint has one.
+    /// `vocab_size`; after loading, the rows of the CTC head (`lm_head`), when the checkpoint has
+    /// one.
     pub vocab_size: Option<i64>,
     /// The feature extractor's `do_normalize` (fairseq: `task.normalize`).
     pub do_normalize: bool,
@@ -134,81 +149,18 @@ pub struct Config {
     pub sampling_rate: u32,
 }
 
-/// transformers' `Wav2Vec2Config` / `HubertConfig` / `WavLMConfig` as config.json spells it
-/// (candle-transformers' `Config` structs do the same), with the library's defaults for keys left
-/// out or `null`, and the feature extractor's two settings (`do_normalize`, `sampling_rate`)
-/// that a card's arguments may carry. Keys the network does not read (training settings such as
-/// `mask_time_prob`) land in `other`.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(default)]
-pub struct HfConfig {
-    /// `wav2vec2`, `hubert` or `wavlm`.
-    pub model_type: Option<String>,
-    /// Width of the encoder.
-    pub hidden_size: i64,
-    /// Encoder layers.
-    pub num_hidden_layers: i64,
-    /// Attention heads.
-    pub num_attention_heads: i64,
-    /// Feed-forward width.
-    pub intermediate_size: i64,
-    /// Feed-forward activation.
-    pub hidden_act: String,
-    /// Feature encoder and positional convolution activation.
-    pub feat_extract_activation: String,
-    /// `group` or `layer`.
-    pub feat_extract_norm: String,
-    /// Feature encoder channels.
-    pub conv_dim: Vec<i64>,
-    /// Feature encoder kernels.
-    pub conv_kernel: Vec<i64>,
-    /// Feature encoder strides.
-    pub conv_stride: Vec<i64>,
-    /// Feature encoder biases.
-    pub conv_bias: bool,
-    /// Positional convolution kernel.
-    pub num_conv_pos_embeddings: i64,
-    /// Positional convolution groups.
-    pub num_conv_pos_embedding_groups: i64,
-    /// BatchNorm instead of weight norm in the positional convolution.
-    pub conv_pos_batch_norm: bool,
-    /// Pre-LN encoder.
-    pub do_stable_layer_norm: bool,
-    /// LayerNorm epsilon.
-    pub layer_norm_eps: f64,
-    /// HuBERT's projection LayerNorm.
-    pub feat_proj_layer_norm: bool,
-    /// WavLM's relative-position buckets.
-    pub num_buckets: i64,
-    /// WavLM's largest bucketed distance.
-    pub max_bucket_distance: i64,
-    /// CTC vocabulary (rows of `lm_head`).
-    pub vocab_size: Option<i64>,
-    /// Adapter layers (not supported).
-    pub add_adapter: bool,
-    /// MMS attention adapters (not supported).
-    pub adapter_attn_dim: Option<i64>,
-    /// The feature extractor's input normalisation.
-    pub do_normalize: Option<bool>,
-    /// The feature extractor's sample rate.
-    pub sampling_rate: Option<u32>,
-    /// Every other key.
-    #[serde(flatten)]
-    pub other: std::collections::BTreeMap<String, Json>,
-}
-
-impl Default for HfConfig {
-    /// `Wav2Vec2Config()`'s defaults (the base layout).
+impl Default for Config {
+    /// `Wav2Vec2Config()` (the base layout) with `Wav2Vec2FeatureExtractor()`'s settings.
     fn default() -> Self {
-        HfConfig {
-            model_type: None,
+        Config {
+            family: Family::Wav2vec2,
             hidden_size: 768,
             num_hidden_layers: 12,
             num_attention_heads: 12,
             intermediate_size: 3072,
-            hidden_act: "gelu".into(),
-            feat_extract_activation: "gelu".into(),
-            feat_extract_norm: "group".into(),
+            hidden_act: Activation::Gelu,
+            feat_extract_activation: Activation::Gelu,
+            feat_extract_norm: FeatExtractNorm::Group,
             conv_dim: vec![512; 7],
             conv_kernel: vec![10, 3, 3, 3, 3, 2, 2],
             conv_stride: vec![5, 2, 2, 2, 2, 2, 2],
@@ -222,58 +174,56 @@ impl Default for HfConfig {
             num_buckets: 320,
             max_bucket_distance: 800,
             vocab_size: None,
-            add_adapter: false,
-            adapter_attn_dim: None,
-            do_normalize: None,
-            sampling_rate: None,
-            other: Default::default(),
+            do_normalize: true,
+            sampling_rate: 16000,
         }
     }
 }
 
-impl HfConfig {
-    /// From a JSON object; a `null` value means the default, as transformers reads it.
-    pub fn parse(json: &Json) -> std::result::Result<HfConfig, String> {
-        let Json::Object(map) = json else {
-            return Err("not a JSON object".into());
-        };
-        let present: serde_json::Map<String, Json> = (map.iter())
+/// What config.json holds besides [`Config`]: the family, the unsupported adapters, and every
+/// key the network does not read (training settings such as `mask_time_prob`).
+#[derive(Debug, serde::Deserialize)]
+struct HfConfig {
+    #[serde(default)]
+    model_type: Option<String>,
+    #[serde(default)]
+    add_adapter: bool,
+    #[serde(default)]
+    adapter_attn_dim: Option<Json>,
+    #[serde(flatten)]
+    config: Config,
+    #[serde(flatten)]
+    other: std::collections::BTreeMap<String, Json>,
+}
+
+/// The feature extractor's settings in `preprocessor_config.json`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct Preprocessor {
+    do_normalize: Option<bool>,
+    sampling_rate: Option<u32>,
+}
+
+/// `json` without its `null` values: transformers reads `null` as the default.
+fn without_nulls(json: &Json) -> std::result::Result<Json, String> {
+    let Json::Object(map) = json else {
+        return Err("not a JSON object".into());
+    };
+    Ok(Json::Object(
+        (map.iter())
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        serde_json::from_value(Json::Object(present)).map_err(|e| e.to_string())
-    }
+            .collect(),
+    ))
 }
 
 impl Config {
     /// transformers' defaults for the family (`Wav2Vec2Config()`, `HubertConfig()`,
     /// `WavLMConfig()`: the base layout), with `Wav2Vec2FeatureExtractor()`'s `do_normalize`.
     pub fn preset(family: Family) -> Config {
-        let d = HfConfig::default();
         Config {
             family,
-            hidden_size: d.hidden_size,
-            num_hidden_layers: d.num_hidden_layers,
-            num_attention_heads: d.num_attention_heads,
-            intermediate_size: d.intermediate_size,
-            hidden_act: Activation::Gelu,
-            feat_extract_activation: Activation::Gelu,
-            feat_extract_norm: FeatExtractNorm::Group,
-            conv_dim: d.conv_dim,
-            conv_kernel: d.conv_kernel,
-            conv_stride: d.conv_stride,
-            conv_bias: d.conv_bias,
-            num_conv_pos_embeddings: d.num_conv_pos_embeddings,
-            num_conv_pos_embedding_groups: d.num_conv_pos_embedding_groups,
-            conv_pos_batch_norm: d.conv_pos_batch_norm,
-            do_stable_layer_norm: d.do_stable_layer_norm,
-            layer_norm_eps: d.layer_norm_eps,
-            feat_proj_layer_norm: d.feat_proj_layer_norm,
-            num_buckets: d.num_buckets,
-            max_bucket_distance: d.max_bucket_distance,
-            vocab_size: None,
-            do_normalize: true,
-            sampling_rate: 16000,
+            ..Config::default()
         }
     }
 
@@ -292,7 +242,8 @@ impl Config {
         } else {
             "config.json"
         };
-        let hf = HfConfig::parse(config).map_err(|e| format!("{source}: {e}"))?;
+        let hf: HfConfig =
+            serde_json::from_value(without_nulls(config)?).map_err(|e| format!("{source}: {e}"))?;
         if card {
             if let Some(key) = hf.other.keys().next() {
                 return Err(format!(
@@ -300,11 +251,6 @@ impl Config {
                 ));
             }
         }
-        let family = match &hf.model_type {
-            Some(t) => Family::parse(t)
-                .ok_or_else(|| format!("model_type {t:?} is not wav2vec2, hubert or wavlm"))?,
-            None => family,
-        };
         if hf.add_adapter {
             return Err(format!("{source}: add_adapter models are not supported"));
         }
@@ -313,55 +259,27 @@ impl Config {
                 "{source}: attention adapters (MMS) are not supported"
             ));
         }
-        let act = |k: &str, name: &str| {
-            Activation::parse(name).map_err(|e| format!("{source}: {k}: {e}"))
+        let family = match &hf.model_type {
+            Some(t) => Family::parse(t)
+                .ok_or_else(|| format!("model_type {t:?} is not wav2vec2, hubert or wavlm"))?,
+            None => family,
         };
         let preset = Config::preset(family);
         let mut c = Config {
             family,
-            hidden_size: hf.hidden_size,
-            num_hidden_layers: hf.num_hidden_layers,
-            num_attention_heads: hf.num_attention_heads,
-            intermediate_size: hf.intermediate_size,
-            hidden_act: act("hidden_act", &hf.hidden_act)?,
-            feat_extract_activation: act("feat_extract_activation", &hf.feat_extract_activation)?,
-            feat_extract_norm: match hf.feat_extract_norm.as_str() {
-                "group" => FeatExtractNorm::Group,
-                "layer" => FeatExtractNorm::Layer,
-                o => return Err(format!("{source}: feat_extract_norm {o:?}")),
-            },
-            conv_dim: hf.conv_dim,
-            conv_kernel: hf.conv_kernel,
-            conv_stride: hf.conv_stride,
-            conv_bias: hf.conv_bias,
-            num_conv_pos_embeddings: hf.num_conv_pos_embeddings,
-            num_conv_pos_embedding_groups: hf.num_conv_pos_embedding_groups,
-            conv_pos_batch_norm: hf.conv_pos_batch_norm,
-            do_stable_layer_norm: hf.do_stable_layer_norm,
-            layer_norm_eps: hf.layer_norm_eps,
-            // Only HuBERT has the switch; WavLM alone reads the buckets.
-            feat_proj_layer_norm: if family == Family::Hubert {
-                hf.feat_proj_layer_norm
-            } else {
-                preset.feat_proj_layer_norm
-            },
-            num_buckets: if family == Family::Wavlm {
-                hf.num_buckets
-            } else {
-                preset.num_buckets
-            },
-            max_bucket_distance: if family == Family::Wavlm {
-                hf.max_bucket_distance
-            } else {
-                preset.max_bucket_distance
-            },
-            vocab_size: hf.vocab_size,
-            do_normalize: hf.do_normalize.unwrap_or(preset.do_normalize),
-            sampling_rate: hf.sampling_rate.unwrap_or(preset.sampling_rate),
+            ..hf.config
         };
-        // Card arguments may carry the preprocessor's settings themselves.
+        // Only HuBERT has the projection switch; only WavLM reads the buckets.
+        if family != Family::Hubert {
+            c.feat_proj_layer_norm = preset.feat_proj_layer_norm;
+        }
+        if family != Family::Wavlm {
+            c.num_buckets = preset.num_buckets;
+            c.max_bucket_distance = preset.max_bucket_distance;
+        }
         if let Some(pre) = preprocessor {
-            let pre = HfConfig::parse(pre).map_err(|e| format!("preprocessor_config.json: {e}"))?;
+            let pre: Preprocessor = serde_json::from_value(without_nulls(pre)?)
+                .map_err(|e| format!("preprocessor_config.json: {e}"))?;
             c.do_normalize = pre.do_normalize.unwrap_or(c.do_normalize);
             c.sampling_rate = pre.sampling_rate.unwrap_or(c.sampling_rate);
         }
@@ -547,7 +465,11 @@ mod tests {
             (json!({"hidden_size": "big"}), "invalid type"),
             (
                 json!({"feat_extract_norm": "batch"}),
-                "feat_extract_norm \"batch\"",
+                "unknown variant `batch`",
+            ),
+            (
+                json!({"hidden_act": "tanh"}),
+                "unsupported activation \"tanh\"",
             ),
             (json!({"add_adapter": true}), "add_adapter"),
         ] {
