@@ -9,8 +9,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
-use super::output::Target;
-use super::{expand_inputs, output, progress, report, Cli};
+use super::{expand_inputs, output, progress, Cli};
 use earshot_core::audio::{self, LoadOptions, Waveform};
 
 /// Output file formats.
@@ -92,28 +91,17 @@ pub fn run(_cli: &Cli, args: &DecodeArgs) -> Result<usize> {
     // Files decode in parallel (rayon, one per core); each is written as soon as it is done.
     let failed = plan
         .par_iter()
-        .map(
-            |Target {
-                 path,
-                 problem,
-                 output,
-             }| {
-                let result = match problem {
-                    Some(problem) => Err(anyhow::Error::from(problem.clone())),
-                    None => audio::load(path, options)
+        .map(|target| {
+            target.run(
+                &bar,
+                |path, output| {
+                    audio::load(path, options)
                         .map_err(anyhow::Error::from)
-                        .and_then(|wave| write(output, &wave, args.mono, format)),
-                };
-                bar.inc(1);
-                match result {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        bar.suspend(|| report(path, &format!("{e:#}")));
-                        1
-                    }
-                }
-            },
-        )
+                        .and_then(|wave| write(output, &wave, args.mono, format))
+                },
+                |e| format!("{e:#}"),
+            )
+        })
         .sum();
     bar.finish_and_clear();
     Ok(failed)

@@ -15,8 +15,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use rayon::prelude::*;
 
-use super::output::Target;
-use super::{expand_inputs, output, progress, report, Cli};
+use super::{expand_inputs, output, progress, Cli};
 use earshot_core::audio::{AudioError, AudioStream, LoadOptions};
 use earshot_core::frontend::{Frontend, FrontendError, Preset};
 
@@ -161,26 +160,13 @@ pub fn run(cli: &Cli, args: &FeaturesArgs) -> Result<usize> {
         .context("cannot start worker threads")?;
     let failed = pool.install(|| {
         plan.par_iter()
-            .map(
-                |Target {
-                     path,
-                     problem,
-                     output,
-                 }| {
-                    let result = match problem {
-                        Some(problem) => Err(problem.to_string()),
-                        None => extract(path, &frontend, output).map_err(|e| e.to_string()),
-                    };
-                    bar.inc(1);
-                    match result {
-                        Ok(()) => 0,
-                        Err(e) => {
-                            bar.suspend(|| report(path, &e));
-                            1
-                        }
-                    }
-                },
-            )
+            .map(|target| {
+                target.run(
+                    &bar,
+                    |path, output| extract(path, &frontend, output),
+                    |e| e.to_string(),
+                )
+            })
             .sum()
     });
     bar.finish_and_clear();

@@ -83,6 +83,28 @@ pub struct Target {
 }
 
 impl Target {
+    /// Run `write(input, output)` unless the target has a problem; report a failure (its message
+    /// as `message` renders it) and count it, ticking `bar` either way. Returns 1 for a failure.
+    pub fn run<E>(
+        &self,
+        bar: &indicatif::ProgressBar,
+        write: impl FnOnce(&Path, &Path) -> std::result::Result<(), E>,
+        message: impl FnOnce(E) -> String,
+    ) -> usize {
+        let result = match &self.problem {
+            Some(problem) => Err(problem.to_string()),
+            None => write(&self.path, &self.output).map_err(message),
+        };
+        bar.inc(1);
+        match result {
+            Ok(()) => 0,
+            Err(e) => {
+                bar.suspend(|| crate::report(&self.path, &e));
+                1
+            }
+        }
+    }
+
     /// The input, without its output.
     pub fn input(&self) -> Input {
         Input {
