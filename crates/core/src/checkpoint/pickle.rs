@@ -673,298 +673,381 @@ impl<'a> Unpickler<'a> {
                 ));
             };
             match op {
-                Op::Proto => {
-                    let proto = self.u8()?;
-                    if proto > 5 {
-                        return err(format!("unsupported pickle protocol {proto}"));
-                    }
-                }
-                Op::Frame => {
-                    self.u64()?; // FRAME: a length hint only
-                }
                 Op::Stop => return self.pop(),
-                Op::Mark => {
-                    if self.marks.len() >= MAX_DEPTH * 4 {
-                        return err("too many marks");
-                    }
-                    self.marks.push(self.stack.len())
+                Op::Proto | Op::Frame | Op::Mark | Op::Pop | Op::PopMark | Op::Dup => {
+                    self.control(op)?
                 }
-                Op::Pop => {
-                    self.pop()?;
-                }
-                Op::PopMark => {
-                    self.pop_mark()?;
-                }
-                Op::Dup => {
-                    let v = self.top()?.clone();
-                    self.push(v)?
-                }
-                Op::None => self.push(Value::None)?,
-                Op::NewTrue => self.push(Value::Bool(true))?,
-                Op::NewFalse => self.push(Value::Bool(false))?,
-                Op::BinInt => {
-                    let v = self.u32()? as i32 as i64;
-                    self.push(Value::Int(v))?
-                }
-                Op::BinInt1 => {
-                    let v = self.u8()? as i64;
-                    self.push(Value::Int(v))?
-                }
-                Op::BinInt2 => {
-                    let v = self.u16()? as i64;
-                    self.push(Value::Int(v))?
-                }
-                Op::Long1 => {
-                    let n = self.u8()? as usize;
-                    let bytes = self.take(n)?;
-                    self.push(long_value(bytes))?
-                }
-                Op::Long4 => {
-                    let n = self.u32()? as usize;
-                    let bytes = self.take(n)?;
-                    self.push(long_value(bytes))?
-                }
-                Op::Int => {
-                    let line = Self::string(self.line()?)?;
-                    let v = match line.as_str() {
-                        "00" => Value::Bool(false),
-                        "01" => Value::Bool(true),
-                        s => Value::Int(s.parse().or_else(|_| err(format!("bad INT {s:?}")))?),
-                    };
-                    self.push(v)?
-                }
-                Op::Long => {
-                    let line = Self::string(self.line()?)?;
-                    let s = line.trim_end_matches('L');
-                    let v = s
-                        .parse::<i64>()
-                        .map(Value::Int)
-                        .or_else(|_| err(format!("LONG {s:?} too large")))?;
-                    self.push(v)?
-                }
-                Op::BinFloat => {
-                    let v = f64::from_be_bytes(self.take(8)?.try_into().unwrap());
-                    self.push(Value::Float(v))?
-                }
-                Op::Float => {
-                    let line = Self::string(self.line()?)?;
-                    let v = line
-                        .trim()
-                        .parse()
-                        .or_else(|_| err(format!("bad FLOAT {line:?}")))?;
-                    self.push(Value::Float(v))?
-                }
-                Op::BinUnicode => {
-                    let n = self.u32()? as usize;
-                    let s = Self::string(self.take(n)?)?;
-                    self.push(Value::Str(s))?
-                }
-                Op::ShortBinUnicode => {
-                    let n = self.u8()? as usize;
-                    let s = Self::string(self.take(n)?)?;
-                    self.push(Value::Str(s))?
-                }
-                Op::BinUnicode8 => {
-                    let n = usize::try_from(self.u64()?).or_else(|_| err("length overflows"))?;
-                    let s = Self::string(self.take(n)?)?;
-                    self.push(Value::Str(s))?
-                }
-                Op::Unicode => {
-                    let line = self.line()?;
-                    let s = decode_raw_unicode_escape(line);
-                    self.push(Value::Str(s))?
-                }
-                Op::String => {
-                    let line = self.line()?;
-                    let s = String::from_utf8_lossy(line);
-                    let trimmed = s.trim_matches(|c| c == '\'' || c == '"').to_string();
-                    self.push(Value::Str(trimmed))?
-                }
-                // Python 2 byte strings: decoded as latin-1 text, as torch.load does by default.
-                Op::BinString => {
-                    let n = self.u32()? as usize;
-                    let s = self.take(n)?.iter().map(|&b| b as char).collect();
-                    self.push(Value::Str(s))?
-                }
-                Op::ShortBinString => {
-                    let n = self.u8()? as usize;
-                    let s = self.take(n)?.iter().map(|&b| b as char).collect();
-                    self.push(Value::Str(s))?
-                }
-                Op::BinBytes => {
-                    let n = self.u32()? as usize;
-                    let b = self.take(n)?.to_vec();
-                    self.push(Value::Bytes(b))?
-                }
-                Op::ShortBinBytes => {
-                    let n = self.u8()? as usize;
-                    let b = self.take(n)?.to_vec();
-                    self.push(Value::Bytes(b))?
-                }
-                Op::BinBytes8 | Op::ByteArray8 => {
-                    let n = usize::try_from(self.u64()?).or_else(|_| err("length overflows"))?;
-                    let b = self.take(n)?.to_vec();
-                    self.push(Value::Bytes(b))?
-                }
-                Op::NextBuffer | Op::ReadonlyBuffer => {
-                    return err("out-of-band buffers are not supported")
-                }
-                Op::EmptyList => self.push(Value::List(Rc::new(RefCell::new(Vec::new()))))?,
-                Op::EmptyTuple => self.push(Value::Tuple(Rc::new(Vec::new())))?,
-                Op::EmptyDict => self.push(Value::Dict(Rc::new(RefCell::new(Vec::new()))))?,
-                Op::EmptySet => self.push(Value::Set(Rc::new(RefCell::new(Vec::new()))))?,
-                Op::List => {
-                    let items = self.pop_mark()?;
-                    self.push(Value::List(Rc::new(RefCell::new(items))))?
-                }
-                Op::Tuple => {
-                    let items = self.pop_mark()?;
-                    self.push(Value::Tuple(Rc::new(items)))?
-                }
-                Op::Tuple1 | Op::Tuple2 | Op::Tuple3 => {
-                    let n = (byte - b'\x84') as usize;
-                    if self.stack.len() < n {
-                        return err("stack underflow in TUPLEn");
-                    }
-                    let items = self.stack.split_off(self.stack.len() - n);
-                    self.push(Value::Tuple(Rc::new(items)))?
-                }
-                Op::Dict => {
-                    let items = self.pop_mark()?;
-                    let dict = pairs(items)?;
-                    self.push(Value::Dict(Rc::new(RefCell::new(dict))))?
-                }
-                Op::FrozenSet => {
-                    let items = self.pop_mark()?;
-                    self.push(Value::Set(Rc::new(RefCell::new(items))))?
-                }
-                Op::Append => {
-                    let v = self.pop()?;
-                    self.append(vec![v])?
-                }
-                Op::Appends => {
-                    let items = self.pop_mark()?;
-                    self.append(items)?
-                }
-                Op::SetItem => {
-                    let v = self.pop()?;
-                    let k = self.pop()?;
-                    self.set_items(vec![(k, v)])?
-                }
-                Op::SetItems => {
-                    let items = self.pop_mark()?;
-                    let p = pairs(items)?;
-                    self.set_items(p)?
-                }
-                Op::AddItems => {
-                    let items = self.pop_mark()?;
-                    match self.top()? {
-                        Value::Set(s) => s.borrow_mut().extend(items),
-                        _ => return err("ADDITEMS on a non-set"),
-                    }
-                }
-                Op::Put => {
-                    let line = Self::string(self.line()?)?;
-                    let key = line.parse().or_else(|_| err("bad PUT"))?;
-                    self.memo_put(key)?
-                }
-                Op::BinPut => {
-                    let key = self.u8()? as u64;
-                    self.memo_put(key)?
-                }
-                Op::LongBinPut => {
-                    let key = self.u32()? as u64;
-                    self.memo_put(key)?
-                }
-                Op::Memoize => {
-                    let key = self.memo.len() as u64;
-                    self.memo_put(key)?
-                }
-                Op::Get => {
-                    let line = Self::string(self.line()?)?;
-                    let key = line.parse().or_else(|_| err("bad GET"))?;
-                    self.memo_get(key)?
-                }
-                Op::BinGet => {
-                    let key = self.u8()? as u64;
-                    self.memo_get(key)?
-                }
-                Op::LongBinGet => {
-                    let key = self.u32()? as u64;
-                    self.memo_get(key)?
-                }
-                Op::Global => {
-                    let module = Self::string(self.line()?)?;
-                    let name = Self::string(self.line()?)?;
-                    let g = self.global(module, name)?;
-                    self.push(g)?
-                }
-                Op::StackGlobal => {
-                    let name = self.pop()?;
-                    let module = self.pop()?;
-                    match (module, name) {
-                        (Value::Str(m), Value::Str(n)) => {
-                            let g = self.global(m, n)?;
-                            self.push(g)?
-                        }
-                        _ => return err("STACK_GLOBAL needs two strings"),
-                    }
-                }
-                Op::Reduce => {
-                    let args = self.pop()?;
-                    let func = self.pop()?;
-                    let v = self.reduce(func, args)?;
-                    self.push(v)?
-                }
-                Op::NewObj => {
-                    let args = self.pop()?;
-                    let cls = self.pop()?;
-                    let v = self.new_object(cls, args)?;
-                    self.push(v)?
-                }
-                Op::NewObjEx => {
-                    let _kwargs = self.pop()?;
-                    let args = self.pop()?;
-                    let cls = self.pop()?;
-                    let v = self.new_object(cls, args)?;
-                    self.push(v)?
-                }
-                Op::Inst | Op::Obj => {
-                    // INST / OBJ: protocol 0/1 instance creation.
-                    let (cls, args) = if op == Op::Inst {
-                        let module = Self::string(self.line()?)?;
-                        let name = Self::string(self.line()?)?;
-                        let cls = self.global(module, name)?;
-                        (cls, self.pop_mark()?)
-                    } else {
-                        let mut items = self.pop_mark()?;
-                        if items.is_empty() {
-                            return err("OBJ without a class");
-                        }
-                        let cls = items.remove(0);
-                        (cls, items)
-                    };
-                    let v = self.new_object(cls, Value::Tuple(Rc::new(args)))?;
-                    self.push(v)?
-                }
-                Op::Build => {
-                    let state = self.pop()?;
-                    let target = self.pop()?;
-                    let v = self.build(target, state)?;
-                    self.push(v)?
-                }
-                Op::BinPersId => {
-                    let pid = self.pop()?;
-                    let v = self.persistent(pid)?;
-                    self.push(v)?
-                }
-                Op::PersId => {
-                    let line = Self::string(self.line()?)?;
-                    let v = self.persistent(Value::Str(line))?;
-                    self.push(v)?
-                }
+                Op::Put
+                | Op::BinPut
+                | Op::LongBinPut
+                | Op::Memoize
+                | Op::Get
+                | Op::BinGet
+                | Op::LongBinGet => self.memo(op)?,
+                Op::EmptyList
+                | Op::EmptyTuple
+                | Op::EmptyDict
+                | Op::EmptySet
+                | Op::List
+                | Op::Tuple
+                | Op::Tuple1
+                | Op::Tuple2
+                | Op::Tuple3
+                | Op::Dict
+                | Op::FrozenSet
+                | Op::Append
+                | Op::Appends
+                | Op::SetItem
+                | Op::SetItems
+                | Op::AddItems => self.container(op)?,
+                Op::Global
+                | Op::StackGlobal
+                | Op::Reduce
+                | Op::NewObj
+                | Op::NewObjEx
+                | Op::Inst
+                | Op::Obj
+                | Op::Build
+                | Op::BinPersId
+                | Op::PersId => self.object(op)?,
+                _ => self.literal(op)?,
             }
         }
+    }
+
+    /// Protocol, framing, marks and the stack: PROTO, FRAME, MARK, POP, POP_MARK, DUP.
+    fn control(&mut self, op: Op) -> Result<()> {
+        match op {
+            Op::Proto => {
+                let proto = self.u8()?;
+                if proto > 5 {
+                    return err(format!("unsupported pickle protocol {proto}"));
+                }
+            }
+            Op::Frame => {
+                self.u64()?; // FRAME: a length hint only
+            }
+            Op::Mark => {
+                if self.marks.len() >= MAX_DEPTH * 4 {
+                    return err("too many marks");
+                }
+                self.marks.push(self.stack.len())
+            }
+            Op::Pop => {
+                self.pop()?;
+            }
+            Op::PopMark => {
+                self.pop_mark()?;
+            }
+            Op::Dup => {
+                let v = self.top()?.clone();
+                self.push(v)?
+            }
+            other => return err(format!("{other:?} is not a control opcode")),
+        }
+        Ok(())
+    }
+
+    /// Opcodes that push one literal (pickletools' "push" opcodes for ints, floats, text and
+    /// bytes).
+    fn literal(&mut self, op: Op) -> Result<()> {
+        match op {
+            Op::None => self.push(Value::None)?,
+            Op::NewTrue => self.push(Value::Bool(true))?,
+            Op::NewFalse => self.push(Value::Bool(false))?,
+            Op::BinInt => {
+                let v = self.u32()? as i32 as i64;
+                self.push(Value::Int(v))?
+            }
+            Op::BinInt1 => {
+                let v = self.u8()? as i64;
+                self.push(Value::Int(v))?
+            }
+            Op::BinInt2 => {
+                let v = self.u16()? as i64;
+                self.push(Value::Int(v))?
+            }
+            Op::Long1 => {
+                let n = self.u8()? as usize;
+                let bytes = self.take(n)?;
+                self.push(long_value(bytes))?
+            }
+            Op::Long4 => {
+                let n = self.u32()? as usize;
+                let bytes = self.take(n)?;
+                self.push(long_value(bytes))?
+            }
+            Op::Int => {
+                let line = Self::string(self.line()?)?;
+                let v = match line.as_str() {
+                    "00" => Value::Bool(false),
+                    "01" => Value::Bool(true),
+                    s => Value::Int(s.parse().or_else(|_| err(format!("bad INT {s:?}")))?),
+                };
+                self.push(v)?
+            }
+            Op::Long => {
+                let line = Self::string(self.line()?)?;
+                let s = line.trim_end_matches('L');
+                let v = s
+                    .parse::<i64>()
+                    .map(Value::Int)
+                    .or_else(|_| err(format!("LONG {s:?} too large")))?;
+                self.push(v)?
+            }
+            Op::BinFloat => {
+                let v = f64::from_be_bytes(self.take(8)?.try_into().unwrap());
+                self.push(Value::Float(v))?
+            }
+            Op::Float => {
+                let line = Self::string(self.line()?)?;
+                let v = line
+                    .trim()
+                    .parse()
+                    .or_else(|_| err(format!("bad FLOAT {line:?}")))?;
+                self.push(Value::Float(v))?
+            }
+            Op::BinUnicode => {
+                let n = self.u32()? as usize;
+                let s = Self::string(self.take(n)?)?;
+                self.push(Value::Str(s))?
+            }
+            Op::ShortBinUnicode => {
+                let n = self.u8()? as usize;
+                let s = Self::string(self.take(n)?)?;
+                self.push(Value::Str(s))?
+            }
+            Op::BinUnicode8 => {
+                let n = usize::try_from(self.u64()?).or_else(|_| err("length overflows"))?;
+                let s = Self::string(self.take(n)?)?;
+                self.push(Value::Str(s))?
+            }
+            Op::Unicode => {
+                let line = self.line()?;
+                let s = decode_raw_unicode_escape(line);
+                self.push(Value::Str(s))?
+            }
+            Op::String => {
+                let line = self.line()?;
+                let s = String::from_utf8_lossy(line);
+                let trimmed = s.trim_matches(|c| c == '\'' || c == '"').to_string();
+                self.push(Value::Str(trimmed))?
+            }
+            // Python 2 byte strings: decoded as latin-1 text, as torch.load does by default.
+            Op::BinString => {
+                let n = self.u32()? as usize;
+                let s = self.take(n)?.iter().map(|&b| b as char).collect();
+                self.push(Value::Str(s))?
+            }
+            Op::ShortBinString => {
+                let n = self.u8()? as usize;
+                let s = self.take(n)?.iter().map(|&b| b as char).collect();
+                self.push(Value::Str(s))?
+            }
+            Op::BinBytes => {
+                let n = self.u32()? as usize;
+                let b = self.take(n)?.to_vec();
+                self.push(Value::Bytes(b))?
+            }
+            Op::ShortBinBytes => {
+                let n = self.u8()? as usize;
+                let b = self.take(n)?.to_vec();
+                self.push(Value::Bytes(b))?
+            }
+            Op::BinBytes8 | Op::ByteArray8 => {
+                let n = usize::try_from(self.u64()?).or_else(|_| err("length overflows"))?;
+                let b = self.take(n)?.to_vec();
+                self.push(Value::Bytes(b))?
+            }
+            Op::NextBuffer | Op::ReadonlyBuffer => {
+                return err("out-of-band buffers are not supported")
+            }
+            other => return err(format!("{other:?} is not a literal opcode")),
+        }
+        Ok(())
+    }
+
+    /// Building lists, tuples, dicts and sets, and adding to them.
+    fn container(&mut self, op: Op) -> Result<()> {
+        match op {
+            Op::EmptyList => self.push(Value::List(Rc::new(RefCell::new(Vec::new()))))?,
+            Op::EmptyTuple => self.push(Value::Tuple(Rc::new(Vec::new())))?,
+            Op::EmptyDict => self.push(Value::Dict(Rc::new(RefCell::new(Vec::new()))))?,
+            Op::EmptySet => self.push(Value::Set(Rc::new(RefCell::new(Vec::new()))))?,
+            Op::List => {
+                let items = self.pop_mark()?;
+                self.push(Value::List(Rc::new(RefCell::new(items))))?
+            }
+            Op::Tuple => {
+                let items = self.pop_mark()?;
+                self.push(Value::Tuple(Rc::new(items)))?
+            }
+            Op::Tuple1 | Op::Tuple2 | Op::Tuple3 => {
+                let n = match op {
+                    Op::Tuple1 => 1,
+                    Op::Tuple2 => 2,
+                    _ => 3,
+                };
+                if self.stack.len() < n {
+                    return err("stack underflow in TUPLEn");
+                }
+                let items = self.stack.split_off(self.stack.len() - n);
+                self.push(Value::Tuple(Rc::new(items)))?
+            }
+            Op::Dict => {
+                let items = self.pop_mark()?;
+                let dict = pairs(items)?;
+                self.push(Value::Dict(Rc::new(RefCell::new(dict))))?
+            }
+            Op::FrozenSet => {
+                let items = self.pop_mark()?;
+                self.push(Value::Set(Rc::new(RefCell::new(items))))?
+            }
+            Op::Append => {
+                let v = self.pop()?;
+                self.append(vec![v])?
+            }
+            Op::Appends => {
+                let items = self.pop_mark()?;
+                self.append(items)?
+            }
+            Op::SetItem => {
+                let v = self.pop()?;
+                let k = self.pop()?;
+                self.set_items(vec![(k, v)])?
+            }
+            Op::SetItems => {
+                let items = self.pop_mark()?;
+                let p = pairs(items)?;
+                self.set_items(p)?
+            }
+            Op::AddItems => {
+                let items = self.pop_mark()?;
+                match self.top()? {
+                    Value::Set(s) => s.borrow_mut().extend(items),
+                    _ => return err("ADDITEMS on a non-set"),
+                }
+            }
+            other => return err(format!("{other:?} is not a container opcode")),
+        }
+        Ok(())
+    }
+
+    /// The memo: PUT, BINPUT, LONG_BINPUT, MEMOIZE and the GETs.
+    fn memo(&mut self, op: Op) -> Result<()> {
+        match op {
+            Op::Put => {
+                let line = Self::string(self.line()?)?;
+                let key = line.parse().or_else(|_| err("bad PUT"))?;
+                self.memo_put(key)?
+            }
+            Op::BinPut => {
+                let key = self.u8()? as u64;
+                self.memo_put(key)?
+            }
+            Op::LongBinPut => {
+                let key = self.u32()? as u64;
+                self.memo_put(key)?
+            }
+            Op::Memoize => {
+                let key = self.memo.len() as u64;
+                self.memo_put(key)?
+            }
+            Op::Get => {
+                let line = Self::string(self.line()?)?;
+                let key = line.parse().or_else(|_| err("bad GET"))?;
+                self.memo_get(key)?
+            }
+            Op::BinGet => {
+                let key = self.u8()? as u64;
+                self.memo_get(key)?
+            }
+            Op::LongBinGet => {
+                let key = self.u32()? as u64;
+                self.memo_get(key)?
+            }
+            other => return err(format!("{other:?} is not a memo opcode")),
+        }
+        Ok(())
+    }
+
+    /// Globals, calls, instances, BUILD and persistent ids: the opcodes that go through
+    /// [`Self::global`]'s allow-list.
+    fn object(&mut self, op: Op) -> Result<()> {
+        match op {
+            Op::Global => {
+                let module = Self::string(self.line()?)?;
+                let name = Self::string(self.line()?)?;
+                let g = self.global(module, name)?;
+                self.push(g)?
+            }
+            Op::StackGlobal => {
+                let name = self.pop()?;
+                let module = self.pop()?;
+                match (module, name) {
+                    (Value::Str(m), Value::Str(n)) => {
+                        let g = self.global(m, n)?;
+                        self.push(g)?
+                    }
+                    _ => return err("STACK_GLOBAL needs two strings"),
+                }
+            }
+            Op::Reduce => {
+                let args = self.pop()?;
+                let func = self.pop()?;
+                let v = self.reduce(func, args)?;
+                self.push(v)?
+            }
+            Op::NewObj => {
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                let v = self.new_object(cls, args)?;
+                self.push(v)?
+            }
+            Op::NewObjEx => {
+                let _kwargs = self.pop()?;
+                let args = self.pop()?;
+                let cls = self.pop()?;
+                let v = self.new_object(cls, args)?;
+                self.push(v)?
+            }
+            Op::Inst | Op::Obj => {
+                // INST / OBJ: protocol 0/1 instance creation.
+                let (cls, args) = if op == Op::Inst {
+                    let module = Self::string(self.line()?)?;
+                    let name = Self::string(self.line()?)?;
+                    let cls = self.global(module, name)?;
+                    (cls, self.pop_mark()?)
+                } else {
+                    let mut items = self.pop_mark()?;
+                    if items.is_empty() {
+                        return err("OBJ without a class");
+                    }
+                    let cls = items.remove(0);
+                    (cls, items)
+                };
+                let v = self.new_object(cls, Value::Tuple(Rc::new(args)))?;
+                self.push(v)?
+            }
+            Op::Build => {
+                let state = self.pop()?;
+                let target = self.pop()?;
+                let v = self.build(target, state)?;
+                self.push(v)?
+            }
+            Op::BinPersId => {
+                let pid = self.pop()?;
+                let v = self.persistent(pid)?;
+                self.push(v)?
+            }
+            Op::PersId => {
+                let line = Self::string(self.line()?)?;
+                let v = self.persistent(Value::Str(line))?;
+                self.push(v)?
+            }
+            other => return err(format!("{other:?} is not a object opcode")),
+        }
+        Ok(())
     }
 
     fn global(&self, module: String, name: String) -> Result<Value> {
