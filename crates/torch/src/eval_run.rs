@@ -359,31 +359,8 @@ fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
     let thresholds = vec![args.threshold as f32; classes.len()];
     for ((file, duration), out) in durations.clips.iter().zip(&outs) {
         let Some(out) = out else { continue };
-        let framewise = out.framewise.as_deref().unwrap_or_default();
-        let n_all = out.classes();
-        // Frames that start inside the clip; each class is the max of its AudioSet classes.
-        let frames = (0..out.frames())
-            .take_while(|&t| (t as f64) * out.frame_hop < *duration)
-            .count();
-        let mut desed = Vec::with_capacity(frames * classes.len());
-        for t in 0..frames {
-            let row = &framewise[t * n_all..(t + 1) * n_all];
-            desed.extend(
-                mapping
-                    .iter()
-                    .map(|(_, idx)| idx.iter().map(|&i| row[i]).fold(f32::MIN, f32::max)),
-            );
-        }
-        let mut table = format!("onset\toffset\t{}\n", classes.join("\t"));
-        for t in 0..frames {
-            let onset = t as f64 * out.frame_hop;
-            let offset = ((t + 1) as f64 * out.frame_hop).min(*duration);
-            write!(table, "{onset}\t{offset}")?;
-            for v in &desed[t * classes.len()..(t + 1) * classes.len()] {
-                write!(table, "\t{v}")?;
-            }
-            table.push('\n');
-        }
+        let (desed, frames) = desed_frames(out, *duration, &mapping);
+        let table = score_table(&classes, &desed, frames, out.frame_hop, *duration)?;
         let id = dcase::audio_id(file);
         write_text(&scores_dir.join(format!("{id}.tsv")), &table)?;
         let filtered = median_filter(&desed, frames, classes.len(), args.median_filter.max(1));
@@ -473,6 +450,49 @@ fn desed_run(backbone: &LoadedModel, args: &RunArgs) -> Result<usize> {
     page.facts = head.facts;
     write_page(args, &page)?;
     Ok(failed)
+}
+
+/// A clip's DESED scores (`frames × classes`, row-major) and their frame count: the frames
+/// that start inside the clip, each DESED class the maximum of its AudioSet classes.
+fn desed_frames(
+    out: &ClipOutput,
+    duration: f64,
+    mapping: &[(String, Vec<usize>)],
+) -> (Vec<f32>, usize) {
+    let framewise = out.framewise.as_deref().unwrap_or_default();
+    let n_all = out.classes();
+    let frames = (0..out.frames())
+        .take_while(|&t| (t as f64) * out.frame_hop < duration)
+        .count();
+    let mut desed = Vec::with_capacity(frames * mapping.len());
+    for row in framewise.chunks(n_all.max(1)).take(frames) {
+        desed.extend(
+            (mapping.iter()).map(|(_, idx)| idx.iter().map(|&i| row[i]).fold(f32::MIN, f32::max)),
+        );
+    }
+    (desed, frames)
+}
+
+/// A sed_scores_eval score table: `onset offset <class>...`, a row per frame, the last
+/// frame's offset cut at the clip's end.
+fn score_table(
+    classes: &[&str],
+    scores: &[f32],
+    frames: usize,
+    hop: f64,
+    duration: f64,
+) -> Result<String> {
+    let mut table = format!("onset\toffset\t{}\n", classes.join("\t"));
+    for (t, row) in scores.chunks(classes.len().max(1)).take(frames).enumerate() {
+        let onset = t as f64 * hop;
+        let offset = ((t + 1) as f64 * hop).min(duration);
+        write!(table, "{onset}\t{offset}")?;
+        for v in row {
+            write!(table, "\t{v}")?;
+        }
+        table.push('\n');
+    }
+    Ok(table)
 }
 
 /// DESED's headline metrics and per-class bars, from `eval sed`'s JSON report.
